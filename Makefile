@@ -1,0 +1,39 @@
+# batchsim: `make serve` runs the emulator, `make test` runs every test.
+# Both create .venv first when it is missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+LEGACY_SDK := anthropic==0.75.0
+LEGACY_DIR := $(VENV)/legacy-sdk
+HOST ?= 127.0.0.1
+PORT ?= 8000
+ARGS ?=
+
+.PHONY: install test lint serve bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	# The legacy (0.x, httpx-based) SDK lives beside the current one, for compatibility tests.
+	$(BIN)/python -m pip install --quiet --target $(LEGACY_DIR) "$(LEGACY_SDK)"
+	touch $@
+
+test: install
+	$(BIN)/python -m pytest $(ARGS)
+
+lint: install
+	$(BIN)/ruff check batchsim client tests benchmarks examples
+	$(BIN)/ruff format --check batchsim client tests benchmarks examples
+	$(BIN)/mypy
+
+serve: install
+	$(BIN)/batchsim serve --host $(HOST) --port $(PORT) $(ARGS)
+
+bench: install
+	$(BIN)/python -m benchmarks $(ARGS)
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

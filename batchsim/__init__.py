@@ -1,0 +1,26 @@
+"""batchsim: a faithful, offline emulator of Anthropic's Message Batches API.
+
+Public names: :class:`Emulator`, :class:`Scenario` (with :class:`Timing`, :class:`Outcomes`,
+:class:`Rule`, :class:`Fault`), :class:`ScenarioError`, the clocks and :class:`Call`.
+"""
+
+from ._clock import Clock, RealClock, ScaledClock, VirtualClock
+from ._emulator import Emulator
+from ._journal import Call
+from ._scenario import Fault, Outcomes, Rule, Scenario, ScenarioError, Timing
+
+__all__ = [
+    "Call",
+    "Clock",
+    "Emulator",
+    "Fault",
+    "Outcomes",
+    "RealClock",
+    "Rule",
+    "ScaledClock",
+    "Scenario",
+    "ScenarioError",
+    "Timing",
+    "VirtualClock",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,7 @@
+"""``python -m batchsim serve`` is the same as ``batchsim serve``."""
+
+import sys
+
+from ._cli import main
+
+sys.exit(main())

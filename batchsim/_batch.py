@@ -1,0 +1,271 @@
+"""One batch: its requests, its seeded plan, and its state as a function of time.
+
+Nothing here is pushed by timers. At creation every request gets, from the scenario and the
+batch's seed, a start time, a finish time and a planned outcome; everything a client can see
+(``processing_status``, ``request_counts``, ``ended_at``, results) is computed from "now" and the
+time a cancel was asked for. That keeps the virtual clock trivial, runs exactly reproducible,
+and retrieve O(log n) even on a 100,000-request batch.
+
+Rules of the lifecycle (times are offsets from ``created_at``):
+
+* expiry ``E`` is 24 h; results are archived at 29 days (``archived_at`` is set, results 404);
+* without cancel the batch ends when its last request finishes, or at ``E`` if that is earlier
+  or if any request is planned to expire (such a request never finishes);
+* a cancel at ``c`` lets requests already started finish; the batch ends at
+  ``max(c + cancel_delay, last finish of a started request)`` (never after ``E``); requests not
+  started by ``c`` end ``canceled``;
+* requests not finished at the end are ``expired``;
+* every request sits in ``processing`` until the batch has ended, as the real API reports.
+"""
+
+from __future__ import annotations
+
+import random
+from array import array
+from bisect import bisect_right
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from ._clock import MICROS, rfc3339
+from ._ids import make_id
+from ._responder import Responder, complete_message, default_error_message, default_message
+from ._scenario import Scenario
+
+__all__ = ["ARCHIVE_AFTER", "EXPIRES_AFTER", "Batch"]
+
+EXPIRES_AFTER = 24 * 3600 * MICROS
+ARCHIVE_AFTER = 29 * 24 * 3600 * MICROS
+_NEVER = 1 << 62
+
+SUCCEEDED, ERRORED, EXPIRED, CANCELED = 0, 1, 2, 3
+OUTCOME_NAMES = ("succeeded", "errored", "expired", "canceled")
+_CODES = {name: code for code, name in enumerate(OUTCOME_NAMES)}
+_CHUNK_LINES = 256
+
+
+@dataclass
+class _Final:
+    """What a batch ended with, for one cancel time (cached)."""
+
+    end: int
+    outcomes: bytearray
+    counts: dict[str, int]
+    order: list[int] | None = None
+
+
+@dataclass
+class Batch:
+    """A batch and its deterministic plan. ``created_at`` and cancel times are epoch microseconds."""
+
+    id: str
+    workspace: str
+    created_at: int
+    custom_ids: list[str]
+    params: list[bytes]
+    invalid: dict[int, str]
+    scenario: Scenario
+    seed: str
+    canned: Mapping[str, bytes] = field(default_factory=dict)
+    cancel_initiated_at: int | None = None
+    deleted: bool = False
+
+    def __post_init__(self) -> None:
+        self._final: _Final | None = None
+        self._plan()
+
+    # -- the plan -------------------------------------------------------------------------------
+
+    def _plan(self) -> None:
+        n = len(self.custom_ids)
+        rng = random.Random(self.seed)
+        rank = list(range(n))
+        rng.shuffle(rank)  # rank[i]: tie-breaker and processing position source
+        planned = bytearray(n)
+        errors: dict[int, tuple[str, str]] = {}
+        outcomes = self.scenario.outcomes
+        rules = self.scenario.rules
+        error_names = list(outcomes.error_types)
+        error_weights = list(outcomes.error_types.values())
+        for i, cid in enumerate(self.custom_ids):
+            if i in self.invalid:
+                planned[i] = ERRORED
+                errors[i] = ("invalid_request_error", self.invalid[i])
+                continue
+            canned = self.canned.get(cid)
+            if canned is not None:
+                planned[i] = _CODES[orjson.loads(canned)["type"]]
+                continue
+            rule = next((r for r in rules if r.matches(cid)), None) if rules else None
+            if rule is not None:
+                planned[i] = _CODES[rule.result]
+                if rule.result == "errored":
+                    errors[i] = (rule.error_type, rule.message or default_error_message(rule.error_type))
+                continue
+            u = rng.random()
+            if u < outcomes.errored:
+                kind = rng.choices(error_names, error_weights)[0]
+                planned[i] = ERRORED
+                errors[i] = (kind, default_error_message(kind))
+            elif u < outcomes.errored + outcomes.expired:
+                planned[i] = EXPIRED
+        # Requests planned to expire never start; the others run in a seeded order.
+        order = sorted((i for i in range(n) if planned[i] != EXPIRED), key=rank.__getitem__)
+        timing = self.scenario.timing
+        start_delay = round(timing.start_delay * MICROS)
+        per = timing.per_request * MICROS
+        jitter = timing.jitter
+        start = array("q", [_NEVER]) * n
+        finish = array("q", [_NEVER]) * n
+        starts_in_order = array("q")
+        prefix_max = array("q")
+        latest = 0
+        for pos, i in enumerate(order):
+            s = start_delay + round((pos // timing.concurrency) * per)
+            d = per * (1.0 + jitter * (2.0 * rng.random() - 1.0)) if jitter else per
+            f = s + max(1, round(d))
+            start[i], finish[i] = s, f
+            latest = max(latest, f)
+            starts_in_order.append(s)
+            prefix_max.append(latest)
+        self._rank = rank
+        self._planned = planned
+        self._errors = errors
+        self._start = start
+        self._finish = finish
+        self._starts_in_order = starts_in_order
+        self._prefix_max = prefix_max
+        self._stuck = len(order) < n
+
+    # -- state at a time ------------------------------------------------------------------------
+
+    def end_offset(self, cancel_at: int | None) -> int:
+        """When the batch ends (offset from creation) given a cancel time (absolute) or none."""
+        if cancel_at is None:
+            natural = EXPIRES_AFTER if self._stuck else (self._prefix_max[-1] if self._prefix_max else 0)
+            return min(EXPIRES_AFTER, natural)
+        c = cancel_at - self.created_at
+        k = bisect_right(self._starts_in_order, c)
+        in_flight = self._prefix_max[k - 1] if k else 0
+        delay = round(self.scenario.timing.cancel_delay * MICROS)
+        return min(EXPIRES_AFTER, max(c + delay, in_flight))
+
+    @property
+    def ended_at(self) -> int:
+        return self.created_at + self.end_offset(self.cancel_initiated_at)
+
+    def status(self, now: int) -> str:
+        if now >= self.ended_at:
+            return "ended"
+        if self.cancel_initiated_at is not None and now >= self.cancel_initiated_at:
+            return "canceling"
+        return "in_progress"
+
+    def _final_state(self) -> _Final:
+        if self._final is None:
+            end = self.end_offset(self.cancel_initiated_at)
+            c = None if self.cancel_initiated_at is None else self.cancel_initiated_at - self.created_at
+            planned, start, finish = self._planned, self._start, self._finish
+            outcomes = bytearray(len(planned))
+            for i, p in enumerate(planned):
+                if c is not None and start[i] > c:
+                    outcomes[i] = CANCELED
+                elif p == EXPIRED or finish[i] > end:
+                    outcomes[i] = EXPIRED
+                else:
+                    outcomes[i] = p
+            counts = {name: outcomes.count(code) for code, name in enumerate(OUTCOME_NAMES)}
+            self._final = _Final(end=end, outcomes=outcomes, counts=counts)
+        return self._final
+
+    def cancel(self, now: int) -> None:
+        self.cancel_initiated_at = now
+        self._final = None
+
+    def to_dict(self, now: int, base_url: str) -> dict[str, Any]:
+        """The ``MessageBatch`` object as the API shows it at ``now``."""
+        ended_at = self.ended_at
+        ended = now >= ended_at
+        if ended:
+            final = self._final_state()
+            counts = {"processing": 0, **final.counts}
+        else:
+            counts = {
+                "processing": len(self.custom_ids),
+                "succeeded": 0,
+                "errored": 0,
+                "canceled": 0,
+                "expired": 0,
+            }
+        cancel = self.cancel_initiated_at
+        archived = now >= self.created_at + ARCHIVE_AFTER
+        return {
+            "id": self.id,
+            "type": "message_batch",
+            "processing_status": "ended" if ended else ("canceling" if cancel is not None else "in_progress"),
+            "request_counts": counts,
+            "ended_at": rfc3339(ended_at) if ended else None,
+            "created_at": rfc3339(self.created_at),
+            "expires_at": rfc3339(self.created_at + EXPIRES_AFTER),
+            "archived_at": rfc3339(self.created_at + ARCHIVE_AFTER) if archived else None,
+            "cancel_initiated_at": rfc3339(cancel) if cancel is not None else None,
+            "results_url": f"{base_url}v1/messages/batches/{self.id}/results" if ended else None,
+        }
+
+    # -- results --------------------------------------------------------------------------------
+
+    def results_order(self) -> list[int]:
+        """Indices in the order results are written: by completion, ties in seeded order."""
+        final = self._final_state()
+        if final.order is None:
+            end, finish, rank = final.end, self._finish, self._rank
+            final.order = sorted(range(len(rank)), key=lambda i: (min(finish[i], end), rank[i]))
+        return final.order
+
+    def result_lines(self, responder: Responder | None = None) -> Iterator[bytes]:
+        """The results JSONL in chunks of a few hundred ``\\n``-terminated lines."""
+        final = self._final_state()
+        outcomes = final.outcomes
+        chunk: list[bytes] = []
+        for i in self.results_order():
+            cid = self.custom_ids[i]
+            chunk.append(
+                b'{"custom_id":'
+                + orjson.dumps(cid)
+                + b',"result":'
+                + self._result(i, outcomes[i], responder)
+                + b"}\n"
+            )
+            if len(chunk) >= _CHUNK_LINES:
+                yield b"".join(chunk)
+                chunk = []
+        if chunk:
+            yield b"".join(chunk)
+
+    def _result(self, i: int, outcome: int, responder: Responder | None) -> bytes:
+        if outcome == EXPIRED:
+            return b'{"type":"expired"}'
+        if outcome == CANCELED:
+            return b'{"type":"canceled"}'
+        cid = self.custom_ids[i]
+        canned = self.canned.get(cid)
+        if canned is not None:
+            return canned
+        rng = random.Random(f"{self.seed}/{i}")
+        if outcome == ERRORED:
+            kind, text = self._errors[i]
+            error = {
+                "type": "error",
+                "error": {"type": kind, "message": text},
+                "request_id": make_id("req_", rng),
+            }
+            return orjson.dumps({"type": "errored", "error": error})
+        raw = self.params[i]
+        params = orjson.loads(raw)
+        if responder is None:
+            message = default_message(cid, params, len(raw), rng)
+        else:
+            message = complete_message(responder(cid, params), cid, params, len(raw), rng)
+        return b'{"type":"succeeded","message":' + orjson.dumps(message) + b"}"

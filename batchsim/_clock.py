@@ -1,0 +1,128 @@
+"""Clocks: the emulator's only source of "now".
+
+Time is an integer count of microseconds since the Unix epoch, so timestamps are exact and
+reproducible. Three kinds share one protocol:
+
+* ``virtual`` — stands still until :meth:`VirtualClock.advance` moves it (the default in tests);
+* ``real`` — the wall clock;
+* ``scaled:N`` — starts at the wall clock and runs N times faster (``scaled:3600`` turns an hour of
+  emulator time into a second of wall time).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Protocol, runtime_checkable
+
+__all__ = ["Clock", "RealClock", "ScaledClock", "VirtualClock", "make_clock"]
+
+MICROS = 1_000_000
+DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def to_micros(moment: datetime | float | int) -> int:
+    """Convert a datetime (naive means UTC) or epoch seconds to epoch microseconds."""
+    if isinstance(moment, datetime):
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+        return (delta.days * 86_400 + delta.seconds) * MICROS + delta.microseconds
+    return round(float(moment) * MICROS)
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """Anything with ``now()`` returning epoch microseconds."""
+
+    kind: str
+
+    def now(self) -> int: ...
+
+
+class VirtualClock:
+    """A clock that moves only when told to."""
+
+    kind = "virtual"
+
+    def __init__(self, start: datetime | float | int = DEFAULT_START) -> None:
+        self._start = to_micros(start)
+        self._now = self._start
+        self._lock = threading.Lock()
+
+    def now(self) -> int:
+        return self._now
+
+    def advance(self, seconds: float) -> int:
+        """Move forward by ``seconds`` (never backward) and return the new time."""
+        if seconds < 0:
+            raise ValueError("the clock only moves forward: seconds must be >= 0")
+        with self._lock:
+            self._now += round(seconds * MICROS)
+            return self._now
+
+    def set(self, moment: datetime | float | int) -> int:
+        """Jump to ``moment``, which must not be earlier than now."""
+        target = to_micros(moment)
+        with self._lock:
+            if target < self._now:
+                raise ValueError("the clock only moves forward")
+            self._now = target
+            return self._now
+
+    def reset(self) -> None:
+        with self._lock:
+            self._now = self._start
+
+
+class RealClock:
+    """The wall clock."""
+
+    kind = "real"
+
+    def now(self) -> int:
+        return time.time_ns() // 1000
+
+
+class ScaledClock:
+    """Wall time sped up by ``factor``, starting from the wall clock at construction."""
+
+    def __init__(self, factor: float) -> None:
+        if factor <= 0:
+            raise ValueError("a scaled clock needs a factor > 0")
+        self.factor = factor
+        self.kind = f"scaled:{factor:g}"
+        self._origin_wall = time.time_ns() // 1000
+        self._origin_mono = time.monotonic_ns() // 1000
+
+    def now(self) -> int:
+        elapsed = time.monotonic_ns() // 1000 - self._origin_mono
+        return self._origin_wall + round(elapsed * self.factor)
+
+    def reset(self) -> None:
+        self._origin_wall = time.time_ns() // 1000
+        self._origin_mono = time.monotonic_ns() // 1000
+
+
+def make_clock(spec: str | Clock) -> Clock:
+    """Build a clock from ``"virtual"``, ``"real"`` or ``"scaled:N"`` (or pass one through)."""
+    if not isinstance(spec, str):
+        return spec
+    name, _, arg = spec.strip().partition(":")
+    if name == "virtual" and not arg:
+        return VirtualClock()
+    if name == "real" and not arg:
+        return RealClock()
+    if name == "scaled":
+        try:
+            return ScaledClock(float(arg))
+        except ValueError:
+            pass
+    raise ValueError(f"unknown clock {spec!r}: use 'virtual', 'real' or 'scaled:N' (N > 0)")
+
+
+def rfc3339(micros: int) -> str:
+    """Format epoch microseconds as the API does: ``2024-09-24T18:37:24.100435Z``."""
+    seconds, frac = divmod(micros, MICROS)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{frac:06d}Z"

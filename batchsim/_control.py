@@ -1,0 +1,119 @@
+"""The control plane under ``/_batchsim/``: health, clock, scenario, reset and the journal.
+
+Reserved like moto's ``/moto-api/``: tests and CI steps in any language drive the emulator
+through it. With an admin token set, every control route except ``health`` needs
+``x-batchsim-admin-token: <token>`` (401 otherwise).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ._app import ApiContext, error_response, read_body
+from ._clock import VirtualClock, rfc3339
+from ._errors import ApiError
+from ._scenario import Scenario, ScenarioError
+
+if TYPE_CHECKING:
+    from ._emulator import Emulator
+
+__all__ = ["control_routes"]
+
+_CONTROL_BODY_LIMIT = 1 << 20
+
+
+def _json(ctx: ApiContext, data: Any) -> Response:
+    return Response(orjson.dumps(data), 200, {"request-id": ctx.request_id()}, "application/json")
+
+
+async def _json_body(request: Request) -> Any:
+    body = await read_body(request, _CONTROL_BODY_LIMIT)
+    if not body.strip():
+        return {}
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError.invalid(f"The request body is not valid JSON: {exc}") from None
+
+
+def control_routes(sim: Emulator) -> list[Route]:
+    ctx = sim._ctx
+
+    def guarded(
+        handler: Callable[[Request], Awaitable[Any]], *, open_route: bool = False
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def route(request: Request) -> Response:
+            try:
+                token = ctx.admin_token
+                if token is not None and not open_route:
+                    given = request.headers.get("x-batchsim-admin-token", "")
+                    if not hmac.compare_digest(given.encode(), token.encode()):
+                        raise ApiError(
+                            401,
+                            "the control plane needs a valid x-batchsim-admin-token header",
+                            "authentication_error",
+                        )
+                return _json(ctx, await handler(request))
+            except ApiError as exc:
+                return error_response(ctx, exc.status, exc.error_type, exc.message)
+
+        return route
+
+    async def health(request: Request) -> Any:
+        return {"status": "ok"}
+
+    async def clock(request: Request) -> Any:
+        return {"now": rfc3339(sim.clock.now()), "kind": sim.clock.kind}
+
+    async def advance(request: Request) -> Any:
+        data = await _json_body(request)
+        if not isinstance(data, dict) or set(data) - {"seconds"}:
+            raise ApiError.invalid('expected {"seconds": N}')
+        seconds = data.get("seconds")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+            raise ApiError.invalid("seconds: expected a number >= 0")
+        if not isinstance(sim.clock, VirtualClock):
+            raise ApiError.invalid(f"the clock is {sim.clock.kind}: only a virtual clock can be advanced")
+        sim.advance(seconds=float(seconds))
+        return {"now": rfc3339(sim.clock.now()), "kind": sim.clock.kind}
+
+    async def get_scenario(request: Request) -> Any:
+        return sim.scenario.to_dict()
+
+    async def put_scenario(request: Request) -> Any:
+        data = await _json_body(request)
+        try:
+            sim.scenario = Scenario.from_dict(data)
+        except (ScenarioError, OSError) as exc:
+            raise ApiError.invalid(f"invalid scenario: {exc}") from None
+        return sim.scenario.to_dict()
+
+    async def reset(request: Request) -> Any:
+        sim.reset()
+        return {"status": "ok", "now": rfc3339(sim.clock.now())}
+
+    async def journal(request: Request) -> Any:
+        return {"calls": [c.to_dict() for c in sim.calls]}
+
+    async def clear_journal(request: Request) -> Any:
+        sim.journal.clear()
+        return {"calls": []}
+
+    base = "/_batchsim"
+    return [
+        Route(f"{base}/health", guarded(health, open_route=True), methods=["GET"]),
+        Route(f"{base}/clock", guarded(clock), methods=["GET"]),
+        Route(f"{base}/clock/advance", guarded(advance), methods=["POST"]),
+        Route(f"{base}/scenario", guarded(get_scenario), methods=["GET"]),
+        Route(f"{base}/scenario", guarded(put_scenario), methods=["PUT"]),
+        Route(f"{base}/reset", guarded(reset), methods=["POST"]),
+        Route(f"{base}/journal", guarded(journal), methods=["GET"]),
+        Route(f"{base}/journal", guarded(clear_journal), methods=["DELETE"]),
+    ]

@@ -1,0 +1,293 @@
+"""Scenarios: the seeded script a batch follows (timing, outcomes, rules, HTTP faults).
+
+A scenario is a plain frozen data object. It loads from a TOML or JSON file, from a mapping with
+the same keys, or from Python keyword arguments. Unknown keys and out-of-range values raise
+:class:`ScenarioError` naming the offending key: a typo never silently does nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal, cast
+
+__all__ = ["Fault", "Outcomes", "Rule", "Scenario", "ScenarioError", "Timing"]
+
+ResultType = Literal["succeeded", "errored", "expired", "canceled"]
+RESULT_TYPES: tuple[str, ...] = ("succeeded", "errored", "expired", "canceled")
+ENDPOINTS: tuple[str, ...] = ("create", "retrieve", "list", "cancel", "delete", "results", "*")
+FAULT_KINDS: tuple[str, ...] = ("status", "drop", "truncate")
+# Error types a request can end with, as the API names them.
+REQUEST_ERROR_TYPES: tuple[str, ...] = (
+    "invalid_request_error",
+    "authentication_error",
+    "billing_error",
+    "permission_error",
+    "not_found_error",
+    "request_too_large",
+    "rate_limit_error",
+    "api_error",
+    "timeout_error",
+    "overloaded_error",
+)
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be used, with the path of the bad key in the message."""
+
+
+def _number(where: str, value: Any, *, low: float = 0.0, high: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ScenarioError(f"{where}: expected a number, got {value!r}")
+    if value < low or (high is not None and value > high):
+        bound = f"between {low:g} and {high:g}" if high is not None else f">= {low:g}"
+        raise ScenarioError(f"{where}: must be {bound}, got {value!r}")
+    return float(value)
+
+
+def _integer(where: str, value: Any, *, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ScenarioError(f"{where}: expected an integer >= {low}, got {value!r}")
+    return value
+
+
+def _choice(where: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ScenarioError(f"{where}: expected one of {', '.join(allowed)}; got {value!r}")
+    return cast(str, value)
+
+
+def _table(where: str, value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ScenarioError(f"{where}: expected a table/object, got {type(value).__name__}")
+    return value
+
+
+def _known(where: str, data: Mapping[str, Any], cls: type) -> None:
+    allowed = {f.name for f in fields(cls)}
+    for key in data:
+        if key not in allowed:
+            prefix = f"{where}." if where else ""
+            raise ScenarioError(f"{prefix}{key}: unknown key (allowed: {', '.join(sorted(allowed))})")
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How long things take, in seconds of emulator time."""
+
+    start_delay: float = 1.0
+    per_request: float = 2.0
+    concurrency: int = 1000
+    jitter: float = 0.0
+    cancel_delay: float = 0.0
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str = "timing") -> Timing:
+        _known(where, data, cls)
+        t = cls()
+        return cls(
+            start_delay=_number(f"{where}.start_delay", data.get("start_delay", t.start_delay)),
+            per_request=_number(f"{where}.per_request", data.get("per_request", t.per_request)),
+            concurrency=_integer(f"{where}.concurrency", data.get("concurrency", t.concurrency), low=1),
+            jitter=_number(f"{where}.jitter", data.get("jitter", t.jitter), high=1.0),
+            cancel_delay=_number(f"{where}.cancel_delay", data.get("cancel_delay", t.cancel_delay)),
+        )
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """Fractions of requests that end errored or expired, drawn with the seed."""
+
+    errored: float = 0.0
+    expired: float = 0.0
+    error_types: Mapping[str, float] = field(default_factory=lambda: {"api_error": 1.0})
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str = "outcomes") -> Outcomes:
+        _known(where, data, cls)
+        errored = _number(f"{where}.errored", data.get("errored", 0.0), high=1.0)
+        expired = _number(f"{where}.expired", data.get("expired", 0.0), high=1.0)
+        if errored + expired > 1.0:
+            raise ScenarioError(f"{where}: errored + expired must not exceed 1.0")
+        raw = _table(f"{where}.error_types", data.get("error_types", {"api_error": 1.0}))
+        weights: dict[str, float] = {}
+        for name, weight in raw.items():
+            _choice(f"{where}.error_types.{name}", name, REQUEST_ERROR_TYPES)
+            weights[name] = _number(f"{where}.error_types.{name}", weight)
+        if not weights or sum(weights.values()) <= 0:
+            raise ScenarioError(f"{where}.error_types: needs at least one positive weight")
+        return cls(errored=errored, expired=expired, error_types=weights)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Force the result of every request whose ``custom_id`` matches a regular expression."""
+
+    custom_id: str
+    result: ResultType
+    error_type: str = "api_error"
+    message: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str) -> Rule:
+        _known(where, data, cls)
+        pattern = data.get("custom_id")
+        if not isinstance(pattern, str):
+            raise ScenarioError(f"{where}.custom_id: expected a regular expression string")
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ScenarioError(f"{where}.custom_id: invalid regular expression ({exc})") from None
+        result = _choice(f"{where}.result", data.get("result"), RESULT_TYPES)
+        error_type = _choice(f"{where}.error_type", data.get("error_type", "api_error"), REQUEST_ERROR_TYPES)
+        message = data.get("message")
+        if message is not None and not isinstance(message, str):
+            raise ScenarioError(f"{where}.message: expected a string")
+        return cls(custom_id=pattern, result=cast(ResultType, result), error_type=error_type, message=message)
+
+    def matches(self, custom_id: str) -> bool:
+        return re.search(self.custom_id, custom_id) is not None
+
+
+@dataclass(frozen=True)
+class Fault:
+    """An HTTP fault injected on API calls, by probability (``rate``) or count (``times``).
+
+    ``kind`` is ``status`` (answer ``status`` with the API's error envelope), ``drop`` (close the
+    connection without an answer) or ``truncate`` (results only: cut the JSONL stream short).
+    """
+
+    endpoint: str = "*"
+    status: int = 529
+    rate: float | None = None
+    times: int | None = None
+    retry_after: float | None = None
+    retry_after_ms: float | None = None
+    should_retry: bool | None = None
+    kind: str = "status"
+    message: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str) -> Fault:
+        _known(where, data, cls)
+        endpoint = _choice(f"{where}.endpoint", data.get("endpoint", "*"), ENDPOINTS)
+        kind = _choice(f"{where}.kind", data.get("kind", "status"), FAULT_KINDS)
+        status = int(_number(f"{where}.status", data.get("status", 529), low=400, high=599))
+        rate = data.get("rate")
+        times = data.get("times")
+        if (rate is None) == (times is None):
+            raise ScenarioError(f"{where}: give exactly one of rate (probability) or times (count)")
+        if rate is not None:
+            rate = _number(f"{where}.rate", rate, high=1.0)
+        if times is not None:
+            times = _integer(f"{where}.times", times, low=0)
+        retry_after = data.get("retry_after")
+        if retry_after is not None:
+            retry_after = _number(f"{where}.retry_after", retry_after)
+        retry_after_ms = data.get("retry_after_ms")
+        if retry_after_ms is not None:
+            retry_after_ms = _number(f"{where}.retry_after_ms", retry_after_ms)
+        should_retry = data.get("should_retry")
+        if should_retry is not None and not isinstance(should_retry, bool):
+            raise ScenarioError(f"{where}.should_retry: expected true or false")
+        if kind == "truncate" and endpoint not in ("results", "*"):
+            raise ScenarioError(f"{where}.kind: truncate applies to the results endpoint only")
+        message = data.get("message")
+        if message is not None and not isinstance(message, str):
+            raise ScenarioError(f"{where}.message: expected a string")
+        return cls(
+            endpoint=endpoint,
+            status=status,
+            rate=rate,
+            times=times,
+            retry_after=retry_after,
+            retry_after_ms=retry_after_ms,
+            should_retry=should_retry,
+            kind=kind,
+            message=message,
+        )
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Everything that decides how batches behave. Applies to batches created after it is set."""
+
+    seed: int = 0
+    timing: Timing = field(default_factory=Timing)
+    outcomes: Outcomes = field(default_factory=Outcomes)
+    rules: tuple[Rule, ...] = ()
+    faults: tuple[Fault, ...] = ()
+    canned: str | None = None
+    """Path of a JSONL results file: lines whose ``custom_id`` matches a request are replayed."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
+        data = _table("scenario", data)
+        _known("", data, cls)
+        seed = _integer("seed", data.get("seed", 0), low=0)
+        timing = Timing.from_dict(_table("timing", data.get("timing", {})))
+        outcomes = Outcomes.from_dict(_table("outcomes", data.get("outcomes", {})))
+        rules = _items("rules", data.get("rules", []), Rule.from_dict)
+        faults = _items("faults", data.get("faults", []), Fault.from_dict)
+        canned = data.get("canned")
+        if canned is not None and not isinstance(canned, str):
+            raise ScenarioError("canned: expected the path of a JSONL results file")
+        return cls(seed=seed, timing=timing, outcomes=outcomes, rules=rules, faults=faults, canned=canned)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Scenario:
+        """Read a ``.toml`` or ``.json`` scenario file. A relative ``canned`` path is resolved
+        against the scenario file's folder."""
+        path = Path(path)
+        text = path.read_text(encoding="utf-8")
+        try:
+            data: Any = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+        except (ValueError, tomllib.TOMLDecodeError) as exc:
+            raise ScenarioError(f"{path}: cannot parse ({exc})") from None
+        scenario = cls.from_dict(data)
+        if scenario.canned is not None and not Path(scenario.canned).is_absolute():
+            scenario = replace(scenario, canned=str(path.parent / scenario.canned))
+        return scenario
+
+    @classmethod
+    def of(cls, value: Scenario | Mapping[str, Any] | str | Path | None = None, **overrides: Any) -> Scenario:
+        """Build a scenario from a Scenario, a mapping, a file path or nothing, then apply overrides
+        (the same keys as the file format: ``seed=3``, ``timing={"per_request": 5}``)."""
+        if value is None:
+            base: dict[str, Any] = {}
+        elif isinstance(value, Scenario):
+            base = value.to_dict()
+        elif isinstance(value, str | Path):
+            base = cls.load(value).to_dict()
+        else:
+            base = dict(value)
+        for key, val in overrides.items():
+            if isinstance(val, Scenario | Timing | Outcomes):
+                val = asdict(val)
+            if key in base and isinstance(base[key], dict) and isinstance(val, Mapping):
+                base[key] = {**base[key], **val}
+            else:
+                base[key] = val
+        return cls.from_dict(base)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The scenario as plain data (the same keys as the file format); ``None`` keys are left out."""
+        raw = asdict(self)
+        raw["outcomes"]["error_types"] = dict(self.outcomes.error_types)
+        raw["rules"] = [_drop_none(r) for r in raw["rules"]]
+        raw["faults"] = [_drop_none(f) for f in raw["faults"]]
+        return _drop_none(raw)
+
+
+def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def _items(where: str, value: Any, build: Any) -> tuple[Any, ...]:
+    if not isinstance(value, list | tuple):
+        raise ScenarioError(f"{where}: expected a list of tables")
+    return tuple(build(_table(f"{where}.{i}", item), f"{where}.{i}") for i, item in enumerate(value))

@@ -1,0 +1,175 @@
+"""The batch service: the six operations of the Message Batches API over a clock and a store.
+
+Plain Python, no web framework: the HTTP layer parses and serializes, this module decides.
+Wrong-state answers (the API does not document them; these are our choices):
+
+* cancel of an ``ended`` batch: 400 ``invalid_request_error``;
+* cancel of a ``canceling`` batch: 200, the batch unchanged (cancel is idempotent);
+* delete of a batch that has not ended: 400 ``invalid_request_error`` ("cancel it first");
+* results of a batch that has not ended: 400 ``invalid_request_error`` (the SDK never asks:
+  ``results_url`` is null until the batch ends);
+* results after archiving (29 days after creation): 404 ``not_found_error``;
+* anything on a deleted or unknown id, or on another key's batch: 404 ``not_found_error``;
+* list with an ``after_id``/``before_id`` this key never created: 400 ``invalid_request_error``.
+
+400 rather than 409 keeps the SDK from retrying a request that can never succeed (it retries
+409).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from ._batch import ARCHIVE_AFTER, Batch
+from ._clock import Clock
+from ._errors import ApiError
+from ._ids import make_id
+from ._responder import Responder, load_canned
+from ._scenario import Scenario
+from ._store import MemoryStore, Store
+from ._validation import parse_create
+
+__all__ = ["BatchService"]
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 1000
+
+
+class BatchService:
+    """Create, retrieve, list, cancel, delete and stream results of batches."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        scenario: Scenario | None = None,
+        store: Store | None = None,
+        responder: Responder | None = None,
+    ) -> None:
+        self.clock = clock
+        self.store: Store = store if store is not None else MemoryStore()
+        self.responder = responder
+        self._lock = threading.RLock()
+        self._created = 0
+        self._canned: Mapping[str, bytes] = {}
+        self.scenario = scenario or Scenario()
+
+    @property
+    def scenario(self) -> Scenario:
+        return self._scenario
+
+    @scenario.setter
+    def scenario(self, scenario: Scenario) -> None:
+        canned = load_canned(scenario.canned) if scenario.canned else {}
+        with self._lock:
+            self._scenario = scenario
+            self._canned = canned
+
+    def reset(self) -> None:
+        """Forget every batch and restart the id sequence."""
+        with self._lock:
+            self.store.clear()
+            self._created = 0
+
+    # -- the six operations ---------------------------------------------------------------------
+
+    def create(self, workspace: str, body: bytes, base_url: str) -> dict[str, Any]:
+        parsed = parse_create(body)
+        with self._lock:
+            scenario = self._scenario
+            self._created += 1
+            seed = hashlib.sha256(f"{scenario.seed}:{self._created}".encode()).hexdigest()
+            batch_id = make_id("msgbatch_", random.Random(seed))
+            while self.store.knows(workspace, batch_id):
+                batch_id = make_id("msgbatch_", random.Random(batch_id))
+            batch = Batch(
+                id=batch_id,
+                workspace=workspace,
+                created_at=self.clock.now(),
+                custom_ids=parsed.custom_ids,
+                params=parsed.params,
+                invalid=parsed.invalid,
+                scenario=scenario,
+                seed=seed,
+                canned=self._canned,
+            )
+            self.store.add(batch)
+        return batch.to_dict(self.clock.now(), base_url)
+
+    def retrieve(self, workspace: str, batch_id: str, base_url: str) -> dict[str, Any]:
+        return self._get(workspace, batch_id).to_dict(self.clock.now(), base_url)
+
+    def list(
+        self,
+        workspace: str,
+        base_url: str,
+        limit: int = DEFAULT_LIMIT,
+        after_id: str | None = None,
+        before_id: str | None = None,
+    ) -> dict[str, Any]:
+        if not 1 <= limit <= MAX_LIMIT:
+            raise ApiError.invalid(f"limit: Input should be between 1 and {MAX_LIMIT}")
+        if after_id is not None and before_id is not None:
+            raise ApiError.invalid("Only one of after_id and before_id may be given")
+        for name, cursor in (("after_id", after_id), ("before_id", before_id)):
+            if cursor is not None and not self.store.knows(workspace, cursor):
+                raise ApiError.invalid(f"{name}: no message batch with id {cursor!r}")
+        now = self.clock.now()
+        page = self.store.page(workspace, limit, after_id, before_id)
+        data = [b.to_dict(now, base_url) for b in page.batches]
+        return {
+            "data": data,
+            "has_more": page.has_more,
+            "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None,
+        }
+
+    def cancel(self, workspace: str, batch_id: str, base_url: str) -> dict[str, Any]:
+        with self._lock:
+            batch = self._get(workspace, batch_id)
+            now = self.clock.now()
+            status = batch.status(now)
+            if status == "ended":
+                raise ApiError.invalid(f"Message batch {batch_id} has already ended and cannot be canceled.")
+            if status == "in_progress":
+                batch.cancel(now)
+                self.store.save(batch)
+            return batch.to_dict(now, base_url)
+
+    def delete(self, workspace: str, batch_id: str) -> dict[str, Any]:
+        with self._lock:
+            batch = self._get(workspace, batch_id)
+            status = batch.status(self.clock.now())
+            if status != "ended":
+                raise ApiError.invalid(
+                    f"Message batch {batch_id} is {status} and cannot be deleted until it has ended; "
+                    "cancel it first."
+                )
+            batch.deleted = True
+            self.store.save(batch)
+        return {"id": batch_id, "type": "message_batch_deleted"}
+
+    def results(self, workspace: str, batch_id: str) -> Iterator[bytes]:
+        """The results JSONL in chunks. Checks happen before the first chunk is produced."""
+        batch = self._get(workspace, batch_id)
+        now = self.clock.now()
+        status = batch.status(now)
+        if status != "ended":
+            raise ApiError.invalid(
+                f"Message batch {batch_id} is {status}; results are available once processing has ended."
+            )
+        if now >= batch.created_at + ARCHIVE_AFTER:
+            raise ApiError.not_found(
+                f"Results of message batch {batch_id} are no longer available: results are kept for "
+                "29 days after creation."
+            )
+        return batch.result_lines(self.responder)
+
+    def _get(self, workspace: str, batch_id: str) -> Batch:
+        batch = self.store.get(workspace, batch_id)
+        if batch is None:
+            raise ApiError.not_found(f"No message batch with id {batch_id!r} was found.")
+        return batch

@@ -1,0 +1,110 @@
+"""Where batches live. :class:`Store` is the interface; :class:`MemoryStore` keeps everything in
+this process (the default for tests and in-process use).
+
+Batches are keyed by workspace (one per API key), so keys never see each other's batches.
+Within a workspace the store keeps creation order, which is what list pagination walks.
+Deleted batches leave a tombstone so a list cursor naming them keeps working.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ._batch import Batch
+
+__all__ = ["MemoryStore", "Page", "Store"]
+
+
+class Page:
+    """A list page: batches newest first and whether more exist in the direction asked."""
+
+    __slots__ = ("batches", "has_more")
+
+    def __init__(self, batches: list[Batch], has_more: bool) -> None:
+        self.batches = batches
+        self.has_more = has_more
+
+
+class Store(Protocol):
+    def add(self, batch: Batch) -> None: ...
+
+    def get(self, workspace: str, batch_id: str) -> Batch | None:
+        """The live (not deleted) batch, or ``None``."""
+
+    def save(self, batch: Batch) -> None:
+        """Persist a change to ``cancel_initiated_at`` or ``deleted``."""
+
+    def knows(self, workspace: str, batch_id: str) -> bool:
+        """Whether the id was ever created in the workspace (deleted ones included)."""
+
+    def page(self, workspace: str, limit: int, after_id: str | None, before_id: str | None) -> Page: ...
+
+    def count(self) -> int: ...
+
+    def clear(self) -> None: ...
+
+
+class _Workspace:
+    __slots__ = ("batches", "position")
+
+    def __init__(self) -> None:
+        self.batches: list[Batch] = []  # creation order, oldest first, tombstones included
+        self.position: dict[str, int] = {}
+
+
+class MemoryStore:
+    """Batches in dictionaries; list pages cost O(limit) (plus skipped tombstones)."""
+
+    def __init__(self) -> None:
+        self._spaces: dict[str, _Workspace] = {}
+
+    def add(self, batch: Batch) -> None:
+        space = self._spaces.setdefault(batch.workspace, _Workspace())
+        space.position[batch.id] = len(space.batches)
+        space.batches.append(batch)
+
+    def get(self, workspace: str, batch_id: str) -> Batch | None:
+        space = self._spaces.get(workspace)
+        if space is None:
+            return None
+        pos = space.position.get(batch_id)
+        if pos is None:
+            return None
+        batch = space.batches[pos]
+        return None if batch.deleted else batch
+
+    def save(self, batch: Batch) -> None:
+        """In memory the batch object is the record: nothing to write."""
+
+    def knows(self, workspace: str, batch_id: str) -> bool:
+        space = self._spaces.get(workspace)
+        return space is not None and batch_id in space.position
+
+    def page(self, workspace: str, limit: int, after_id: str | None, before_id: str | None) -> Page:
+        space = self._spaces.get(workspace)
+        if space is None:
+            return Page([], False)
+        items = space.batches
+        if before_id is not None:
+            # Newer than before_id: walk forward (toward newer), then show newest first.
+            found: list[Batch] = []
+            pos = space.position[before_id] + 1
+            while pos < len(items) and len(found) <= limit:
+                if not items[pos].deleted:
+                    found.append(items[pos])
+                pos += 1
+            has_more = len(found) > limit
+            return Page(found[:limit][::-1], has_more)
+        pos = (space.position[after_id] if after_id is not None else len(items)) - 1
+        found = []
+        while pos >= 0 and len(found) <= limit:
+            if not items[pos].deleted:
+                found.append(items[pos])
+            pos -= 1
+        return Page(found[:limit], len(found) > limit)
+
+    def count(self) -> int:
+        return sum(len(s.batches) for s in self._spaces.values())
+
+    def clear(self) -> None:
+        self._spaces.clear()

@@ -1,0 +1,127 @@
+"""In-process transports: the official SDK talks to the ASGI app with no socket.
+
+The current SDK (>= 1.0) is built on ``httpx2``: :class:`AsyncASGITransport` and
+:class:`SyncASGITransport` are ``httpx2`` transports handed to the SDK as ``http_client=``. The
+sync one runs the app on one event loop in a daemon thread, so it also works from code that is
+itself running inside an event loop. Exceptions raised by the app propagate to the caller
+unchanged, so an emulator bug is never mistaken for a network error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import httpx2
+
+__all__ = ["AsyncASGITransport", "SyncASGITransport", "call_app"]
+
+ASGIApp = Callable[
+    [
+        MutableMapping[str, Any],
+        Callable[[], Awaitable[dict[str, Any]]],
+        Callable[[MutableMapping[str, Any]], Awaitable[None]],
+    ],
+    Awaitable[None],
+]
+
+
+async def call_app(
+    app: ASGIApp, method: str, url: httpx2.URL, headers: list[tuple[bytes, bytes]], body: bytes
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """Run one HTTP exchange through an ASGI app and return status, headers and the whole body."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": method,
+        "headers": [(k.lower(), v) for k, v in headers],
+        "scheme": url.scheme,
+        "path": url.path,
+        "raw_path": url.raw_path.split(b"?")[0],
+        "query_string": url.query,
+        "server": (url.host, url.port or (443 if url.scheme == "https" else 80)),
+        "client": ("127.0.0.1", 50000),
+        "root_path": "",
+    }
+    status = 500
+    out_headers: list[tuple[bytes, bytes]] = []
+    parts: list[bytes] = []
+    sent = False
+    done = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await done.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        nonlocal status, out_headers
+        if message["type"] == "http.response.start":
+            status = message["status"]
+            out_headers = list(message.get("headers", []))
+        elif message["type"] == "http.response.body":
+            chunk = message.get("body", b"")
+            if chunk and method != "HEAD":
+                parts.append(chunk)
+            if not message.get("more_body", False):
+                done.set()
+
+    try:
+        await app(scope, receive, send)
+    finally:
+        done.set()
+    return status, out_headers, b"".join(parts)
+
+
+def _response(
+    request: httpx2.Request, result: tuple[int, list[tuple[bytes, bytes]], bytes]
+) -> httpx2.Response:
+    status, headers, content = result
+    # The body is already whole: drop framing headers that describe the wire, not the content.
+    headers = [(k, v) for k, v in headers if k.lower() not in (b"transfer-encoding", b"content-encoding")]
+    return httpx2.Response(status, headers=headers, content=content, request=request)
+
+
+class AsyncASGITransport(httpx2.AsyncBaseTransport):
+    """``httpx2`` async transport calling the app on the caller's event loop."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        body = await request.aread()
+        result = await call_app(self.app, request.method, request.url, list(request.headers.raw), body)
+        return _response(request, result)
+
+
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+
+
+def _shared_loop() -> asyncio.AbstractEventLoop:
+    """One event loop in a daemon thread serves every sync in-process client of the process."""
+    global _loop
+    with _loop_lock:
+        if _loop is None:
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="batchsim-inprocess", daemon=True).start()
+            _loop = loop
+        return _loop
+
+
+class SyncASGITransport(httpx2.BaseTransport):
+    """``httpx2`` sync transport running the app on a shared private event loop thread."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        body = request.read()
+        coro = call_app(self.app, request.method, request.url, list(request.headers.raw), body)
+        return _response(request, asyncio.run_coroutine_threadsafe(coro, _shared_loop()).result())
