@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import httpx2
 class ServerProcess:
     url: str
     process: subprocess.Popen[str]
+    output: list[str]
 
     def control(self, method: str, path: str, **kwargs: object) -> httpx2.Response:
         """Call the control plane (``path`` under ``/_batchsim/``)."""
@@ -40,6 +42,9 @@ def start_server(*args: str, env: dict[str, str] | None = None, timeout: float =
         rest = proc.stdout.read()
         raise RuntimeError(f"batchsim serve did not start: {line}{rest}")
     url = line.split("serving on ", 1)[1].split()[0]
+    output: list[str] = [line]
+    # Keep reading what the server prints so a full pipe never blocks it.
+    threading.Thread(target=lambda: output.extend(proc.stdout or ()), daemon=True).start()
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -51,7 +56,7 @@ def start_server(*args: str, env: dict[str, str] | None = None, timeout: float =
             proc.kill()
             raise RuntimeError("batchsim serve never answered /_batchsim/health")
         time.sleep(0.05)
-    return ServerProcess(url, proc)
+    return ServerProcess(url, proc, output)
 
 
 def stop_server(server: ServerProcess, sig: int = signal.SIGTERM) -> int:
@@ -63,8 +68,6 @@ def stop_server(server: ServerProcess, sig: int = signal.SIGTERM) -> int:
         except subprocess.TimeoutExpired:
             server.process.kill()
             server.process.wait()
-    if server.process.stdout is not None:
-        server.process.stdout.close()
     return server.process.returncode
 
 
