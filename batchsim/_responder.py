@@ -110,6 +110,7 @@ def usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
         "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
         "server_tool_use": None,
         "service_tier": "batch",
+        "inference_geo": None,
     }
 
 
@@ -129,6 +130,7 @@ def default_message(
             "id": make_id("toolu_", rng),
             "name": tool["name"],
             "input": _sample(tool.get("input_schema")) or {},
+            "caller": {"type": "direct"},
         }
         content = [call]
         stop_reason = "tool_use"
@@ -159,6 +161,7 @@ def default_message(
         "content": content,
         "stop_reason": stop_reason,
         "stop_sequence": stop_sequence,
+        "stop_details": None,
         "usage": usage(input_tokens, output_tokens),
         "container": None,
     }

@@ -20,6 +20,7 @@ class ServerProcess:
     url: str
     process: subprocess.Popen[str]
     output: list[str]
+    reader: threading.Thread
 
     def control(self, method: str, path: str, **kwargs: object) -> httpx2.Response:
         """Call the control plane (``path`` under ``/_batchsim/``)."""
@@ -44,7 +45,8 @@ def start_server(*args: str, env: dict[str, str] | None = None, timeout: float =
     url = line.split("serving on ", 1)[1].split()[0]
     output: list[str] = [line]
     # Keep reading what the server prints so a full pipe never blocks it.
-    threading.Thread(target=lambda: output.extend(proc.stdout or ()), daemon=True).start()
+    reader = threading.Thread(target=lambda: output.extend(proc.stdout or ()), daemon=True)
+    reader.start()
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -56,7 +58,7 @@ def start_server(*args: str, env: dict[str, str] | None = None, timeout: float =
             proc.kill()
             raise RuntimeError("batchsim serve never answered /_batchsim/health")
         time.sleep(0.05)
-    return ServerProcess(url, proc, output)
+    return ServerProcess(url, proc, output, reader)
 
 
 def stop_server(server: ServerProcess, sig: int = signal.SIGTERM) -> int:
@@ -68,6 +70,9 @@ def stop_server(server: ServerProcess, sig: int = signal.SIGTERM) -> int:
         except subprocess.TimeoutExpired:
             server.process.kill()
             server.process.wait()
+    server.reader.join(timeout=5)
+    if server.process.stdout is not None:
+        server.process.stdout.close()
     return server.process.returncode
 
 
