@@ -39,9 +39,7 @@ def _reqs_with(index: int, **changes: Any) -> list[dict[str, Any]]:
         (["nope"], "requests.0: Input should be a valid dictionary"),
     ],
 )
-def test_invalid_create_is_400_naming_the_path(
-    client: anthropic.Anthropic, requests: Any, message: str
-) -> None:
+def test_invalid_create_is_400_naming_the_path(client: anthropic.Anthropic, requests: Any, message: str) -> None:
     with pytest.raises(anthropic.BadRequestError) as info:
         client.messages.batches.create(requests=requests)
     err = info.value

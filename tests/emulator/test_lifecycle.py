@@ -33,9 +33,7 @@ def test_counts_stay_in_processing_until_the_batch_ends() -> None:
 
 
 def test_cancel_mid_run_lets_started_requests_finish() -> None:
-    sim = Emulator(
-        Scenario.of(timing={"start_delay": 0, "per_request": 10, "concurrency": 2, "cancel_delay": 1})
-    )
+    sim = Emulator(Scenario.of(timing={"start_delay": 0, "per_request": 10, "concurrency": 2, "cancel_delay": 1}))
     client = _client(sim)
     batch = client.messages.batches.create(requests=make_requests(6))
     sim.advance(15)  # requests 1-2 done, 3-4 running, 5-6 waiting

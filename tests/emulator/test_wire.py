@@ -18,9 +18,7 @@ from batchsim._transport import SyncASGITransport
 
 from .conftest import make_requests
 
-SPEC = json.loads(
-    (Path(__file__).resolve().parents[3] / "shared/reference/anthropic-openapi.json").read_text()
-)
+SPEC = json.loads((Path(__file__).resolve().parents[3] / "shared/reference/anthropic-openapi.json").read_text())
 RFC3339 = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$"
 
 
@@ -35,9 +33,7 @@ def http(request: pytest.FixtureRequest) -> Iterator[httpx2.Client]:
     headers = {"x-api-key": "k1", "anthropic-version": "2023-06-01"}
     if request.param == "in-process":
         sim = Emulator()
-        client = httpx2.Client(
-            transport=SyncASGITransport(sim.app), base_url="http://emu.test:8123", headers=headers
-        )
+        client = httpx2.Client(transport=SyncASGITransport(sim.app), base_url="http://emu.test:8123", headers=headers)
         client.advance = sim.advance  # type: ignore[attr-defined]
     else:
         server: ServerProcess = request.getfixturevalue("fresh_server")
@@ -156,9 +152,7 @@ def test_client_mistakes_get_the_error_envelope(
     ],
 )
 def test_malformed_create_bodies(http: httpx2.Client, content: bytes, message: str) -> None:
-    response = http.post(
-        "/v1/messages/batches", content=content, headers={"content-type": "application/json"}
-    )
+    response = http.post("/v1/messages/batches", content=content, headers={"content-type": "application/json"})
     assert response.status_code == 400
     assert message in response.json()["error"]["message"]
 
