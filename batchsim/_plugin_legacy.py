@@ -1,0 +1,62 @@
+"""The legacy SDK (0.x) speaks ``httpx``: forward its requests to the emulator's ASGI app in-process,
+through an ``httpx.MockTransport`` or a respx router. Needs ``httpx`` (and ``respx`` for the router)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
+
+import httpx
+
+from ._emulator import IN_PROCESS_URL
+from ._transport import ASGIApp, _shared_loop, call_app
+
+if TYPE_CHECKING:
+    import respx
+
+__all__ = ["httpx_handler", "httpx_transport", "legacy_client", "respx_router"]
+
+_WIRE_ONLY = (b"transfer-encoding", b"content-encoding")
+
+
+def httpx_handler(app: ASGIApp) -> Callable[[httpx.Request], httpx.Response]:
+    """A function answering one ``httpx.Request`` by running ``app`` on the in-process loop thread."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        body = request.read()
+        coro = call_app(app, request.method, cast(Any, request.url), list(request.headers.raw), body)
+        status, headers, content = asyncio.run_coroutine_threadsafe(coro, _shared_loop()).result()
+        kept = [(k, v) for k, v in headers if k.lower() not in _WIRE_ONLY]
+        return httpx.Response(status, headers=kept, content=content, request=request)
+
+    return handle
+
+
+def httpx_transport(app: ASGIApp) -> httpx.MockTransport:
+    """An ``httpx`` transport (sync and async) that forwards to ``app``."""
+    return httpx.MockTransport(httpx_handler(app))
+
+
+def respx_router(app: ASGIApp, base_url: str) -> respx.MockRouter:
+    """A respx router (not started) sending everything under ``base_url`` to ``app``."""
+    import respx
+
+    router = respx.MockRouter(base_url=base_url, assert_all_called=False, assert_all_mocked=True)
+    router.route().mock(side_effect=httpx_handler(app))
+    return router
+
+
+def legacy_client(app: ASGIApp, api_key: str, **kwargs: Any) -> Any:
+    """A 0.x ``anthropic.Anthropic`` on an ``httpx.Client`` forwarding to ``app``."""
+    import anthropic
+
+    if not anthropic.__version__.startswith("0."):
+        raise RuntimeError(
+            f"legacy_client() is for the httpx-based anthropic 0.x; anthropic {anthropic.__version__} is "
+            "installed: use client() instead"
+        )
+    kwargs.setdefault("base_url", IN_PROCESS_URL)
+    http_client = httpx.Client(transport=httpx_transport(app), base_url=kwargs["base_url"])
+    legacy: Any = anthropic.Anthropic  # typed for the current SDK, which wants an httpx2 client
+    return legacy(api_key=api_key, http_client=http_client, **kwargs)

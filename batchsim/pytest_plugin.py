@@ -1,0 +1,140 @@
+"""The batchsim pytest plugin, registered through the ``pytest11`` entry point (no conftest needed).
+
+Fixtures:
+
+* ``batchsim`` — a fresh :class:`BatchsimFixture` (an :class:`~batchsim.Emulator` on a virtual
+  clock) per test, configured by ``@pytest.mark.batchsim(...)``;
+* ``batchsim_server`` — a real uvicorn server on 127.0.0.1, started once per session, serving the
+  test's ``batchsim`` emulator; ``ANTHROPIC_BASE_URL`` and ``ANTHROPIC_API_KEY`` point at it while
+  the test runs.
+
+``--batchsim-live`` (or ``BATCHSIM_LIVE=1``) hands out clients for the production API instead
+(key from ``ANTHROPIC_API_KEY``); tests that need emulator-only controls are skipped. The whole
+surface is described in ``docs/testing.md``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import anthropic
+import pytest
+
+from ._emulator import DEFAULT_API_KEY
+from ._plugin_handle import BatchsimFixture
+from ._plugin_options import MARKER_HELP, build_scenario, read_options
+
+__all__ = ["BatchsimFixture", "BatchsimServer"]
+
+_LIVE = pytest.StashKey[bool]()
+_LIVE_ENV = "BATCHSIM_LIVE"
+_PRODUCTION_URL = "https://api.anthropic.com"
+
+
+@dataclass(frozen=True)
+class BatchsimServer:
+    """What ``batchsim_server`` hands a test: the server's ``url`` and ``api_key`` (also exported
+    as ``ANTHROPIC_BASE_URL``/``ANTHROPIC_API_KEY`` for the test's duration) and the test's
+    ``emulator`` (the same object as the ``batchsim`` fixture)."""
+
+    url: str
+    api_key: str
+    emulator: BatchsimFixture
+
+    @property
+    def live(self) -> bool:
+        return self.emulator.live
+
+    def client(self, **kwargs: Any) -> anthropic.Anthropic:
+        """An ``anthropic.Anthropic`` that reaches the server over HTTP."""
+        kwargs.setdefault("base_url", self.url)
+        return anthropic.Anthropic(api_key=kwargs.pop("api_key", self.api_key), **kwargs)
+
+    def async_client(self, **kwargs: Any) -> anthropic.AsyncAnthropic:
+        """An ``anthropic.AsyncAnthropic`` that reaches the server over HTTP."""
+        kwargs.setdefault("base_url", self.url)
+        return anthropic.AsyncAnthropic(api_key=kwargs.pop("api_key", self.api_key), **kwargs)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("batchsim")
+    group.addoption(
+        "--batchsim-live",
+        action="store_true",
+        default=False,
+        help="batchsim fixtures hand out clients for the real Message Batches API (key from "
+        "ANTHROPIC_API_KEY); tests that need emulator-only controls are skipped. Also BATCHSIM_LIVE=1.",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_HELP)
+    live = bool(config.getoption("batchsim_live", False)) or os.environ.get(_LIVE_ENV, "") in ("1", "true", "yes")
+    if live and not os.environ.get("ANTHROPIC_API_KEY"):
+        raise pytest.UsageError("--batchsim-live needs ANTHROPIC_API_KEY in the environment")
+    config.stash[_LIVE] = live
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if config.stash.get(_LIVE, False):
+        return "batchsim: live mode, fixtures reach the real Message Batches API"
+    return None
+
+
+@pytest.fixture
+def batchsim(request: pytest.FixtureRequest) -> Iterator[BatchsimFixture]:
+    """A fresh emulator per test on a virtual clock, configured by ``@pytest.mark.batchsim``."""
+    node = request.node
+    options = read_options(node)
+    if request.config.stash.get(_LIVE, False):
+        if options.given:
+            keys = ", ".join(sorted(options.given))
+            pytest.skip(f"@pytest.mark.batchsim({keys}) needs the emulator; skipped under --batchsim-live")
+        yield BatchsimFixture(live=True)
+        return
+    scenario = build_scenario(options, node)
+    kwargs = options.emulator_kwargs()
+    try:
+        sim = BatchsimFixture(scenario, **kwargs)
+    except (ValueError, TypeError) as exc:
+        pytest.fail(f"@pytest.mark.batchsim: {exc}", pytrace=False)
+    if options.autoadvance:
+        sim.autoadvance()
+    try:
+        yield sim
+    finally:
+        sim._close()
+
+
+@pytest.fixture(scope="session")
+def _batchsim_session_server() -> Iterator[Any]:
+    from ._plugin_server import SessionServer
+
+    server = SessionServer()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def batchsim_server(request: pytest.FixtureRequest, batchsim: BatchsimFixture) -> Iterator[BatchsimServer]:
+    """A real server on 127.0.0.1 sharing state with this test's ``batchsim``; while the test runs
+    ``ANTHROPIC_BASE_URL``/``ANTHROPIC_API_KEY`` point at it (live: the real API, env untouched)."""
+    if batchsim.live:
+        url = os.environ.get("ANTHROPIC_BASE_URL") or _PRODUCTION_URL
+        yield BatchsimServer(url, os.environ["ANTHROPIC_API_KEY"], batchsim)
+        return
+    server = request.getfixturevalue("_batchsim_session_server")
+    server.target = batchsim.app
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("ANTHROPIC_BASE_URL", server.url)
+        env.setenv("ANTHROPIC_API_KEY", DEFAULT_API_KEY)
+        env.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
+        try:
+            yield BatchsimServer(server.url, DEFAULT_API_KEY, batchsim)
+        finally:
+            server.target = None
