@@ -59,6 +59,7 @@ class Emulator:
         self.clock: Clock = (
             VirtualClock(start) if start is not None and clock == "virtual" else make_clock(clock)
         )
+        self._initial_scenario = scenario
         self.service = BatchService(self.clock, scenario, store, responder)
         self.faults = FaultInjector(scenario)
         self.journal = Journal(enabled=journal)
@@ -101,10 +102,11 @@ class Emulator:
         return datetime.fromtimestamp(self.clock.now() / 1_000_000, UTC)
 
     def reset(self) -> None:
-        """Forget every batch and call, put a virtual clock back to its start, restart faults."""
+        """Back to the state at construction: no batches or calls, the scenario it started with
+        (faults restarted), and a virtual clock at its starting instant."""
+        self.scenario = self._initial_scenario
         self.service.reset()
         self.journal.clear()
-        self.faults.load(self.service.scenario)
         reset_clock = getattr(self.clock, "reset", None)
         if reset_clock is not None:
             reset_clock()
