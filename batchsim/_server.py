@@ -1,42 +1,184 @@
-"""Running the emulator under uvicorn (``batchsim serve``)."""
+"""Running the emulator under uvicorn (``batchsim serve``).
+
+Without ``--db`` the emulator lives in the one server process's memory. With ``--db PATH``
+batches, the creation sequence, the virtual clock and the active scenario live in SQLite
+(:mod:`batchsim._sqlite`, :mod:`batchsim._sharedstate`): the server can be killed and restarted
+without losing anything it acknowledged, and ``--workers N`` runs N uvicorn worker processes
+over the one database. Workers are started by uvicorn's supervisor with the app factory
+:func:`create_app`, which reads the settings ``serve`` put in ``BATCHSIM_SERVE_CONFIG``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import socket
 import sys
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import uvicorn
-from starlette.applications import Starlette
+from uvicorn.supervisors import Multiprocess
 
+from ._clock import Clock, ScaledClock, VirtualClock, make_clock
 from ._emulator import Emulator
+from ._faults import DroppedConnectionError
 from ._scenario import Scenario, ScenarioError
+from ._sharedstate import SharedScaledClock, SharedState, SharedVirtualClock
+from ._sqlite import Database, SqliteStore
+from ._transport import ASGIApp
 
-__all__ = ["create_app", "serve"]
+__all__ = ["SharedEmulator", "create_app", "serve"]
 
 _CONFIG_ENV = "BATCHSIM_SERVE_CONFIG"
+_PARENT_ENV = "BATCHSIM_SERVE_PARENT"
+
+
+class SharedEmulator(Emulator):
+    """An emulator over a SQLite database whose clock, scenario and resets are shared with every
+    other process serving the same file. :meth:`sync` (run before each request) picks up what
+    the others changed."""
+
+    def __init__(self, db: Database, scenario: Scenario, clock: str, *, publish: bool = False, **kwargs: Any) -> None:
+        """``publish``: make ``scenario`` the active one even if the database holds another (else
+        the stored one wins, and ``scenario`` only seeds a new database)."""
+        self.state = SharedState(db)
+        self.sqlite = SqliteStore(db)
+        super().__init__(scenario, clock=_shared_clock(db, clock), store=self.sqlite, **kwargs)
+        version, stored = self.state.scenario()
+        if stored is None or publish:
+            version = self.state.publish_scenario(self.service.scenario)
+        elif stored != self.service.scenario:
+            self._apply(stored)
+        self._seen = (version, self.state.poll()[1])
+
+    @property
+    def scenario(self) -> Scenario:
+        return self.service.scenario
+
+    @scenario.setter
+    def scenario(self, value: Scenario | Mapping[str, Any] | str | Path) -> None:
+        scenario = Scenario.of(value)
+        self._apply(scenario)
+        self._seen = (self.state.publish_scenario(scenario), self._seen[1])
+
+    def _apply(self, scenario: Scenario) -> None:
+        self.service.scenario = scenario
+        self.faults.load(scenario)
+
+    def reset(self) -> None:
+        super().reset()
+        self.sqlite.drop_cache()
+        self._seen = (self._seen[0], self.state.bump_generation())
+
+    def sync(self) -> None:
+        """Adopt the scenario and resets published by other processes since the last call."""
+        version, generation = self.state.poll()
+        seen_version, seen_generation = self._seen
+        if version != seen_version:
+            version, stored = self.state.scenario()
+            if stored is not None:
+                self._apply(stored)
+        if generation != seen_generation:
+            self.journal.clear()
+            self.faults.load(self.service.scenario)
+            self.sqlite.drop_cache()
+        self._seen = (version, generation)
+
+
+def _shared_clock(db: Database, spec: str) -> Clock:
+    clock = make_clock(spec)  # validates the spec
+    if isinstance(clock, VirtualClock):
+        return SharedVirtualClock(db)
+    if isinstance(clock, ScaledClock):
+        return SharedScaledClock(db, clock.factor)
+    return clock
+
+
+def _syncing(app: ASGIApp, sim: SharedEmulator) -> ASGIApp:
+    async def synced(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            sim.sync()
+        await app(scope, receive, send)
+
+    return synced
 
 
 def _emulator(config: dict[str, Any]) -> Emulator:
     scenario = Scenario.load(config["scenario"]) if config.get("scenario") else Scenario()
-    sim = Emulator(
-        scenario,
-        clock=config.get("clock", "virtual"),
-        seed=config.get("seed"),
-        api_keys=config.get("api_keys"),
-        journal=config.get("journal", True),
-    )
+    if config.get("seed") is not None:
+        scenario = Scenario.of(scenario, seed=config["seed"])
+    options: dict[str, Any] = {
+        "api_keys": config.get("api_keys"),
+        "journal": config.get("journal", True),
+    }
+    clock = config.get("clock", "virtual")
+    sim: Emulator
+    if config.get("db"):
+        publish = bool(config.get("scenario")) or config.get("seed") is not None
+        sim = SharedEmulator(Database(config["db"]), scenario, clock, publish=publish, **options)
+    else:
+        sim = Emulator(scenario, clock=clock, **options)
     sim.admin_token = config.get("admin_token")
     return sim
 
 
-def create_app() -> Starlette:
+def _app(sim: Emulator) -> ASGIApp:
+    return _syncing(sim.app, sim) if isinstance(sim, SharedEmulator) else sim.app
+
+
+def create_app() -> ASGIApp:
     """App factory for uvicorn workers: reads the settings ``serve`` put in the environment."""
-    return _emulator(json.loads(os.environ[_CONFIG_ENV])).app
+    _quiet_injected_drops()
+    parent = os.environ.get(_PARENT_ENV)
+    if parent is not None:
+        _exit_with_parent(int(parent))
+    return _app(_emulator(json.loads(os.environ[_CONFIG_ENV])))
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose supervisor was killed (``kill -9``) stops instead of serving on."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="batchsim-parent-watch", daemon=True).start()
+
+
+class _InjectedDropFilter(logging.Filter):
+    """Turns uvicorn's traceback for a connection cut on purpose into one warning line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and _is_injected(exc):
+            record.msg = "batchsim: %s"
+            record.args = (exc,)
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def _is_injected(exc: BaseException) -> bool:
+    if isinstance(exc, DroppedConnectionError):
+        return True
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_is_injected(e) for e in exc.exceptions)
+    return False
+
+
+def _quiet_injected_drops() -> None:
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _InjectedDropFilter) for f in logger.filters):
+        logger.addFilter(_InjectedDropFilter())
 
 
 def _uvicorn_options(log_level: str) -> dict[str, Any]:
@@ -70,8 +212,23 @@ class _Server(uvicorn.Server):
         self._captured_signals.clear()
 
 
+def _check(args: argparse.Namespace) -> str | None:
+    """A usage problem with the options, or ``None``."""
+    if args.workers < 1:
+        return "--workers must be at least 1"
+    if args.workers > 1 and not args.db:
+        return (
+            "--workers > 1 needs --db PATH: workers are separate processes and share batches only through the database"
+        )
+    return None
+
+
 def serve(args: argparse.Namespace) -> int:
-    config = {
+    problem = _check(args)
+    if problem is not None:
+        print(f"batchsim: {problem}", file=sys.stderr)
+        return 2
+    config: dict[str, Any] = {
         "scenario": os.path.abspath(args.scenario) if args.scenario else None,
         "clock": args.clock,
         "seed": args.seed,
@@ -80,12 +237,11 @@ def serve(args: argparse.Namespace) -> int:
         "db": os.path.abspath(args.db) if args.db else None,
     }
     try:
-        sim = _emulator(config)  # validates the settings before binding anything
+        # Validates the settings and prepares the database before binding. A scenario or seed
+        # given on the command line replaces the one the database holds.
+        sim = _emulator(config)
     except (ScenarioError, ValueError, OSError) as exc:
         print(f"batchsim: {exc}", file=sys.stderr)
-        return 2
-    if args.workers > 1 or config["db"]:
-        print("batchsim: --db and --workers are not available in this build", file=sys.stderr)
         return 2
     try:
         sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_STREAM)
@@ -96,8 +252,24 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    print(f"batchsim serving on http://{shown}:{port} (clock {sim.clock.kind}); Ctrl-C stops it", flush=True)
-    server = _Server(uvicorn.Config(sim.app, **_uvicorn_options(args.log_level)))
-    server.run(sockets=[sock])
+    where = f"database {config['db']}" if config["db"] else "in memory"
+    workers = f", {args.workers} workers" if args.workers > 1 else ""
+    print(
+        f"batchsim serving on http://{shown}:{port} (clock {sim.clock.kind}, {where}{workers}); Ctrl-C stops it",
+        flush=True,
+    )
+    options = _uvicorn_options(args.log_level)
+    if args.workers == 1:
+        server = _Server(uvicorn.Config(_app(sim), **options))
+        _quiet_injected_drops()  # after uvicorn has configured its loggers
+        server.run(sockets=[sock])
+    else:
+        config["scenario"] = None  # the database holds the active scenario now
+        config["seed"] = None
+        os.environ[_CONFIG_ENV] = json.dumps(config)
+        os.environ[_PARENT_ENV] = str(os.getpid())
+        sock.listen(2048)
+        uv_config = uvicorn.Config("batchsim._server:create_app", factory=True, workers=args.workers, **options)
+        Multiprocess(uv_config, sockets=[sock]).run()
     print("batchsim stopped", flush=True)
     return 0

@@ -53,7 +53,6 @@ class BatchService:
         self.store: Store = store if store is not None else MemoryStore()
         self.responder = responder
         self._lock = threading.RLock()
-        self._created = 0
         self._canned: Mapping[str, bytes] = {}
         self.scenario = scenario or Scenario()
 
@@ -72,7 +71,6 @@ class BatchService:
         """Forget every batch and restart the id sequence."""
         with self._lock:
             self.store.clear()
-            self._created = 0
 
     # -- the six operations ---------------------------------------------------------------------
 
@@ -80,8 +78,8 @@ class BatchService:
         parsed = parse_create(body)
         with self._lock:
             scenario = self._scenario
-            self._created += 1
-            seed = hashlib.sha256(f"{scenario.seed}:{self._created}".encode()).hexdigest()
+            number = self.store.next_number()
+            seed = hashlib.sha256(f"{scenario.seed}:{number}".encode()).hexdigest()
             batch_id = make_id("msgbatch_", random.Random(seed))
             while self.store.knows(workspace, batch_id):
                 batch_id = make_id("msgbatch_", random.Random(batch_id))

@@ -41,7 +41,14 @@ class Store(Protocol):
 
     def count(self) -> int: ...
 
-    def clear(self) -> None: ...
+    def next_number(self) -> int:
+        """The next number of the creation sequence (1, 2, ...), unique among all the store's users.
+
+        Batch ids and seeds derive from it, so a run is reproducible and two processes sharing
+        one store never mint the same id."""
+
+    def clear(self) -> None:
+        """Forget every batch and restart the creation sequence."""
 
 
 class _Workspace:
@@ -57,6 +64,7 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._spaces: dict[str, _Workspace] = {}
+        self._number = 0
 
     def add(self, batch: Batch) -> None:
         space = self._spaces.setdefault(batch.workspace, _Workspace())
@@ -106,5 +114,10 @@ class MemoryStore:
     def count(self) -> int:
         return sum(len(s.batches) for s in self._spaces.values())
 
+    def next_number(self) -> int:
+        self._number += 1
+        return self._number
+
     def clear(self) -> None:
         self._spaces.clear()
+        self._number = 0

@@ -1,0 +1,113 @@
+"""State shared by every process serving one database: clock, active scenario, resets.
+
+With ``batchsim serve --db PATH`` the emulator's state that is not per batch lives in the
+database too, so several workers (and a restarted server) show one emulator:
+
+* the virtual clock's "now" (an advance through one worker is seen by all), and the origin of a
+  scaled clock;
+* the active scenario, with a version number each worker compares on every request;
+* a reset generation, so a reset through one worker also restarts the fault counters and clears
+  the request journal of the others on their next request.
+
+The creation sequence (batch ids) lives in :class:`~batchsim._sqlite.SqliteStore`.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+import orjson
+
+from ._clock import DEFAULT_START, MICROS, ScaledClock, VirtualClock, to_micros
+from ._scenario import Scenario
+from ._sqlite import Database
+
+__all__ = ["SharedScaledClock", "SharedState", "SharedVirtualClock"]
+
+
+class SharedState:
+    """The ``shared`` row of the database: scenario (versioned) and reset generation."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def poll(self) -> tuple[int, int]:
+        """``(scenario_version, generation)``, one cheap read per request."""
+        row = self.db.one("SELECT scenario_version, generation FROM shared WHERE id = 1")
+        return int(row[0]), int(row[1])
+
+    def scenario(self) -> tuple[int, Scenario | None]:
+        row = self.db.one("SELECT scenario_version, scenario FROM shared WHERE id = 1")
+        return int(row[0]), (Scenario.from_dict(orjson.loads(row[1])) if row[1] is not None else None)
+
+    def publish_scenario(self, scenario: Scenario) -> int:
+        """Make ``scenario`` the active one for every process; returns its version."""
+        row = self.db.one(
+            "UPDATE shared SET scenario = ?, scenario_version = scenario_version + 1 WHERE id = 1 "
+            "RETURNING scenario_version",
+            (orjson.dumps(scenario.to_dict()),),
+        )
+        return int(row[0])
+
+    def bump_generation(self) -> int:
+        row = self.db.one("UPDATE shared SET generation = generation + 1 WHERE id = 1 RETURNING generation")
+        return int(row[0])
+
+
+class SharedVirtualClock(VirtualClock):
+    """A virtual clock whose "now" is stored in the database (kept across restarts, one for all
+    workers). ``start`` only applies to a database that has no clock yet."""
+
+    def __init__(self, db: Database, start: datetime | float | int = DEFAULT_START) -> None:
+        super().__init__(start)
+        self.db = db
+        begin = to_micros(start)
+        db.execute(
+            "UPDATE shared SET clock_start = ?, clock_now = ? WHERE id = 1 AND clock_now IS NULL",
+            (begin, begin),
+        )
+
+    def now(self) -> int:
+        return int(self.db.one("SELECT clock_now FROM shared WHERE id = 1")[0])
+
+    def advance(self, seconds: float) -> int:
+        if seconds < 0:
+            raise ValueError("the clock only moves forward: seconds must be >= 0")
+        row = self.db.one(
+            "UPDATE shared SET clock_now = clock_now + ? WHERE id = 1 RETURNING clock_now",
+            (round(seconds * MICROS),),
+        )
+        return int(row[0])
+
+    def set(self, moment: datetime | float | int) -> int:
+        target = to_micros(moment)
+        with self.db.transaction() as conn:
+            current = int(conn.execute("SELECT clock_now FROM shared WHERE id = 1").fetchone()[0])
+            if target < current:
+                raise ValueError("the clock only moves forward")
+            conn.execute("UPDATE shared SET clock_now = ? WHERE id = 1", (target,))
+        return target
+
+    def reset(self) -> None:
+        self.db.execute("UPDATE shared SET clock_now = clock_start WHERE id = 1")
+
+
+class SharedScaledClock(ScaledClock):
+    """A scaled clock whose origin (a wall-clock instant) is stored in the database, so every
+    worker computes the same "now"."""
+
+    def __init__(self, db: Database, factor: float) -> None:
+        super().__init__(factor)
+        self.db = db
+        db.execute(
+            "UPDATE shared SET clock_origin = ? WHERE id = 1 AND clock_origin IS NULL",
+            (time.time_ns() // 1000,),
+        )
+
+    def now(self) -> int:
+        origin = int(self.db.one("SELECT clock_origin FROM shared WHERE id = 1")[0])
+        return origin + round((time.time_ns() // 1000 - origin) * self.factor)
+
+    def reset(self) -> None:
+        self.db.execute("UPDATE shared SET clock_origin = ? WHERE id = 1", (time.time_ns() // 1000,))

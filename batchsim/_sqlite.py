@@ -1,0 +1,289 @@
+"""A :class:`~batchsim._store.Store` in one SQLite file, for ``batchsim serve --db PATH``.
+
+Durability: the database runs in WAL mode with ``synchronous=NORMAL``. A transaction is in the
+WAL file (in the operating system's cache) when ``COMMIT`` returns, and the HTTP answer is only
+sent after that, so a batch acknowledged to a client survives ``kill -9`` of the server. A power
+loss or kernel crash may lose the last transactions; that is the trade ``NORMAL`` makes against
+``FULL``, which would fsync on every commit.
+
+What is stored is what a :class:`~batchsim._batch.Batch` needs to rebuild itself: id, workspace,
+creation time, custom ids, request params (one blob, not one row per request, so a 100,000-request
+create stays one insert), the params problems found at create, the scenario, the seed, the
+canned lines the batch replays, the cancel time and the deleted flag. The plan is a pure function
+of those, so a batch reads the same and its results are byte-identical after a restart.
+
+Several processes may share the file. Each caches the batches it rebuilt, but reads the fields
+that can change (cancel time, deleted) on every access, so all of them show one view. The
+creation sequence is reserved in the database, so no two processes mint the same batch id.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from array import array
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import orjson
+
+from ._batch import Batch
+from ._scenario import Scenario
+from ._store import Page
+
+__all__ = ["Database", "SqliteStore"]
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS batches (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    workspace TEXT NOT NULL,
+    id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    seed TEXT NOT NULL,
+    scenario BLOB NOT NULL,
+    custom_ids BLOB NOT NULL,
+    params BLOB NOT NULL,
+    params_sizes BLOB NOT NULL,
+    invalid BLOB NOT NULL,
+    canned BLOB NOT NULL,
+    cancel_initiated_at INTEGER,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (workspace, id)
+);
+CREATE INDEX IF NOT EXISTS batches_by_workspace ON batches (workspace, seq);
+CREATE TABLE IF NOT EXISTS shared (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    sequence INTEGER NOT NULL DEFAULT 0,
+    generation INTEGER NOT NULL DEFAULT 0,
+    clock_start INTEGER,
+    clock_now INTEGER,
+    clock_origin INTEGER,
+    scenario BLOB,
+    scenario_version INTEGER NOT NULL DEFAULT 0
+);
+INSERT OR IGNORE INTO shared (id) VALUES (1);
+"""
+_CACHE_SIZE = 256
+
+
+class Database:
+    """One connection to the SQLite file, safe to share between threads (a lock serialises use)."""
+
+    def __init__(self, path: str, *, timeout: float = 30.0) -> None:
+        self.path = path
+        self._conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        self.lock = threading.RLock()
+        with self.lock:
+            mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise OSError(f"{path}: cannot use write-ahead logging (journal_mode is {mode})")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute(f"PRAGMA busy_timeout={round(timeout * 1000)}")
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (0, SCHEMA_VERSION):
+                raise OSError(f"{path}: database schema version {version} is not supported")
+            with self.transaction():
+                self._create_schema()
+                self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _create_schema(self) -> None:
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                self._conn.execute(statement)
+
+    def one(self, sql: str, args: Sequence[Any] = ()) -> Any:
+        """The first row (the statement is run to completion, so ``RETURNING`` writes commit)."""
+        with self.lock:
+            rows = self._conn.execute(sql, args).fetchall()
+        return rows[0] if rows else None
+
+    def all(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        with self.lock:
+            return self._conn.execute(sql, args).fetchall()
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
+        """One statement in its own (implicit) transaction."""
+        with self.lock:
+            return self._conn.execute(sql, args)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction taken at once (``BEGIN IMMEDIATE``), committed on success."""
+        with self.lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self.lock:
+            self._conn.close()
+
+
+def _encode_params(params: list[bytes]) -> tuple[bytes, bytes]:
+    return b"".join(params), array("q", map(len, params)).tobytes()
+
+
+def _decode_params(blob: bytes, sizes_blob: bytes) -> list[bytes]:
+    sizes = array("q")
+    sizes.frombytes(sizes_blob)
+    out: list[bytes] = []
+    pos = 0
+    view = memoryview(blob)
+    for size in sizes:
+        out.append(bytes(view[pos : pos + size]))
+        pos += size
+    return out
+
+
+_ROW = (
+    "seq, workspace, id, created_at, seed, scenario, custom_ids, params, params_sizes, invalid, canned, "
+    "cancel_initiated_at, deleted"
+)
+
+
+class SqliteStore:
+    """Batches in a SQLite database (see the module docstring for the guarantees)."""
+
+    def __init__(self, db: Database | str) -> None:
+        self.db = db if isinstance(db, Database) else Database(db)
+        self._cache: OrderedDict[int, Batch] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def add(self, batch: Batch) -> None:
+        params, sizes = _encode_params(batch.params)
+        canned = {cid: batch.canned[cid].decode() for cid in batch.custom_ids if cid in batch.canned}
+        cursor = self.db.execute(
+            "INSERT INTO batches (workspace, id, created_at, seed, scenario, custom_ids, params, "
+            "params_sizes, invalid, canned, cancel_initiated_at, deleted) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                batch.workspace,
+                batch.id,
+                batch.created_at,
+                batch.seed,
+                orjson.dumps(batch.scenario.to_dict()),
+                orjson.dumps(batch.custom_ids),
+                params,
+                sizes,
+                orjson.dumps({str(i): text for i, text in batch.invalid.items()}),
+                orjson.dumps(canned),
+                batch.cancel_initiated_at,
+                int(batch.deleted),
+            ),
+        )
+        if cursor.lastrowid is not None:
+            self._remember(cursor.lastrowid, batch)
+
+    def save(self, batch: Batch) -> None:
+        """Record a cancel or a delete. The first cancel time recorded wins."""
+        self.db.execute(
+            "UPDATE batches SET cancel_initiated_at = COALESCE(cancel_initiated_at, ?), "
+            "deleted = MAX(deleted, ?) WHERE workspace = ? AND id = ?",
+            (batch.cancel_initiated_at, int(batch.deleted), batch.workspace, batch.id),
+        )
+
+    def next_number(self) -> int:
+        row = self.db.one("UPDATE shared SET sequence = sequence + 1 WHERE id = 1 RETURNING sequence")
+        return int(row[0])
+
+    def clear(self) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM batches")
+            conn.execute("UPDATE shared SET sequence = 0 WHERE id = 1")
+        with self._cache_lock:
+            self._cache.clear()
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def get(self, workspace: str, batch_id: str) -> Batch | None:
+        row = self.db.one(
+            "SELECT seq, cancel_initiated_at, deleted FROM batches WHERE workspace = ? AND id = ?",
+            (workspace, batch_id),
+        )
+        if row is None or row[2]:
+            return None
+        return self._batch(row[0], row[1], bool(row[2]))
+
+    def knows(self, workspace: str, batch_id: str) -> bool:
+        row = self.db.one("SELECT 1 FROM batches WHERE workspace = ? AND id = ?", (workspace, batch_id))
+        return row is not None
+
+    def page(self, workspace: str, limit: int, after_id: str | None, before_id: str | None) -> Page:
+        cursor_id = before_id if before_id is not None else after_id
+        bound: int | None = None
+        if cursor_id is not None:
+            found = self.db.one("SELECT seq FROM batches WHERE workspace = ? AND id = ?", (workspace, cursor_id))
+            if found is None:
+                return Page([], False)
+            bound = int(found[0])
+        live = "SELECT seq, cancel_initiated_at, deleted FROM batches WHERE workspace = ? AND deleted = 0"
+        if before_id is not None:
+            rows = self.db.all(f"{live} AND seq > ? ORDER BY seq ASC LIMIT ?", (workspace, bound, limit + 1))
+            has_more = len(rows) > limit
+            rows = rows[:limit][::-1]
+        else:
+            if bound is None:
+                rows = self.db.all(f"{live} ORDER BY seq DESC LIMIT ?", (workspace, limit + 1))
+            else:
+                rows = self.db.all(f"{live} AND seq < ? ORDER BY seq DESC LIMIT ?", (workspace, bound, limit + 1))
+            has_more = len(rows) > limit
+            rows = rows[:limit]
+        return Page([self._batch(r[0], r[1], bool(r[2])) for r in rows], has_more)
+
+    def count(self) -> int:
+        return int(self.db.one("SELECT COUNT(*) FROM batches")[0])
+
+    # -- the per-process cache of rebuilt batches ----------------------------------------------
+
+    def drop_cache(self) -> None:
+        """Forget the batches rebuilt by this process (they are re-read when next asked for)."""
+        with self._cache_lock:
+            self._cache.clear()
+
+    def _remember(self, seq: int, batch: Batch) -> None:
+        with self._cache_lock:
+            self._cache[seq] = batch
+            while len(self._cache) > _CACHE_SIZE:
+                self._cache.popitem(last=False)
+
+    def _batch(self, seq: int, cancel_initiated_at: int | None, deleted: bool) -> Batch:
+        """The batch numbered ``seq``, from the cache or rebuilt, with the stored mutable fields."""
+        with self._cache_lock:
+            batch = self._cache.get(seq)
+            if batch is not None:
+                self._cache.move_to_end(seq)
+        if batch is None:
+            batch = self._load(seq)
+            self._remember(seq, batch)
+        if batch.cancel_initiated_at != cancel_initiated_at and cancel_initiated_at is not None:
+            batch.cancel(cancel_initiated_at)
+        batch.deleted = deleted
+        return batch
+
+    def _load(self, seq: int) -> Batch:
+        row = self.db.one(f"SELECT {_ROW} FROM batches WHERE seq = ?", (seq,))
+        if row is None:  # pragma: no cover - only a concurrent reset gets here
+            raise LookupError(f"batch #{seq} vanished")
+        (_, workspace, batch_id, created_at, seed, scenario, custom_ids, params, sizes, invalid, canned) = row[:11]
+        return Batch(
+            id=batch_id,
+            workspace=workspace,
+            created_at=created_at,
+            custom_ids=orjson.loads(custom_ids),
+            params=_decode_params(params, sizes),
+            invalid={int(i): text for i, text in orjson.loads(invalid).items()},
+            scenario=Scenario.from_dict(orjson.loads(scenario)),
+            seed=seed,
+            canned={cid: line.encode() for cid, line in orjson.loads(canned).items()},
+            cancel_initiated_at=row[11],
+            deleted=bool(row[12]),
+        )
