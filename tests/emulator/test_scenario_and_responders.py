@@ -158,7 +158,7 @@ def test_canned_results_replay_by_custom_id() -> None:
 def test_canned_file_errors_name_the_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"custom_id": "a", "result": {"type": "succeeded"}}\nnot json\n')
-    with pytest.raises(ValueError, match="bad.jsonl:2: not JSON"):
+    with pytest.raises(ValueError, match=r"bad\.jsonl:2: not JSON"):
         Emulator(Scenario.of(canned=str(bad)))
 
 
