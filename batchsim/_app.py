@@ -128,15 +128,13 @@ def _api(
             if fault is not None and fault.kind == "status":
                 response = _fault_response(ctx, fault)
             elif fault is not None and fault.kind == "drop":
-                raise DroppedConnectionError(f"injected drop on {endpoint}")
+                return _DroppedResponse(f"injected drop on {endpoint}")  # not processed, not journaled
             else:
                 response = await handler(ctx, request, key, body)
                 if fault is not None and fault.kind == "truncate" and isinstance(response, StreamingResponse):
                     response.body_iterator = _truncated(response.body_iterator)
         except ApiError as exc:
             response = error_response(ctx, exc.status, exc.error_type, exc.message)
-        except DroppedConnectionError:
-            raise
         except Exception:  # an emulator bug: answer like the API would, log the details
             log.exception("unexpected error on %s %s", request.method, request.url.path)
             response = error_response(ctx, 500, "api_error", "Internal server error")
@@ -155,6 +153,27 @@ def _api(
         return response
 
     return route
+
+
+class _DroppedResponse(Response):
+    """Starts an answer, sends part of it and cuts the connection (the server closes it when the
+    app raises after the response has started; the in-process transport turns the error into a
+    transport error). The call is not processed."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(b"", 200, None, JSON)
+        self.reason = reason
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", JSON.encode()), (b"content-length", b"1024")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b'{"type":', "more_body": True})
+        raise DroppedConnectionError(self.reason)
 
 
 async def _truncated(chunks: AsyncIterable[Any]) -> AsyncIterator[bytes]:
@@ -248,6 +267,8 @@ def build_app(ctx: ApiContext, control_routes: list[Route] | None = None) -> Sta
         return error_response(ctx, exc.status_code, error_type_for(exc.status_code), message)
 
     async def server_error(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, DroppedConnectionError):  # a fault cut the answer on purpose
+            return Response(b"", 500)  # never sent: the answer had started
         log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
         return error_response(ctx, 500, "api_error", "Internal server error")
 

@@ -54,8 +54,11 @@ class SharedEmulator(Emulator):
         version, stored = self.state.scenario()
         if stored is None or publish:
             version = self.state.publish_scenario(self.service.scenario)
+            self.state.set_initial_scenario(self.service.scenario)
         elif stored != self.service.scenario:
             self._apply(stored)
+        # A reset through any worker goes back to the scenario the server was started with.
+        self._initial_scenario = self.state.initial_scenario() or self.service.scenario
         self._seen = (version, self.state.poll()[1])
 
     @property

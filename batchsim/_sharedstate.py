@@ -41,6 +41,16 @@ class SharedState:
         row = self.db.one("SELECT scenario_version, scenario FROM shared WHERE id = 1")
         return int(row[0]), (Scenario.from_dict(orjson.loads(row[1])) if row[1] is not None else None)
 
+    def initial_scenario(self) -> Scenario | None:
+        """The scenario the server was started with (a reset goes back to it)."""
+        row = self.db.one("SELECT scenario_initial FROM shared WHERE id = 1")
+        return Scenario.from_dict(orjson.loads(row[0])) if row[0] is not None else None
+
+    def set_initial_scenario(self, scenario: Scenario) -> None:
+        self.db.execute(
+            "UPDATE shared SET scenario_initial = ? WHERE id = 1", (orjson.dumps(scenario.to_dict()),)
+        )
+
     def publish_scenario(self, scenario: Scenario) -> int:
         """Make ``scenario`` the active one for every process; returns its version."""
         row = self.db.one(

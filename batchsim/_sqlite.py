@@ -62,6 +62,7 @@ CREATE TABLE IF NOT EXISTS shared (
     clock_now INTEGER,
     clock_origin INTEGER,
     scenario BLOB,
+    scenario_initial BLOB,
     scenario_version INTEGER NOT NULL DEFAULT 0
 );
 INSERT OR IGNORE INTO shared (id) VALUES (1);

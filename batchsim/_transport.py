@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx2
 
+from ._faults import DroppedConnectionError
+
 __all__ = ["AsyncASGITransport", "SyncASGITransport", "call_app"]
 
 ASGIApp = Callable[
@@ -74,14 +76,23 @@ async def call_app(
 
     try:
         await app(scope, receive, send)
+    except DroppedConnectionError as exc:  # a fault cut the connection: what a client would see
+        raise httpx2.RemoteProtocolError(
+            f"peer closed connection without sending complete message body ({exc})"
+        ) from None
+    except BaseExceptionGroup as group:
+        match, _ = group.split(DroppedConnectionError)
+        if match is not None:
+            raise httpx2.RemoteProtocolError(
+                f"peer closed connection without sending complete message body ({match.exceptions[0]})"
+            ) from None
+        raise
     finally:
         done.set()
     return status, out_headers, b"".join(parts)
 
 
-def _response(
-    request: httpx2.Request, result: tuple[int, list[tuple[bytes, bytes]], bytes]
-) -> httpx2.Response:
+def _response(request: httpx2.Request, result: tuple[int, list[tuple[bytes, bytes]], bytes]) -> httpx2.Response:
     status, headers, content = result
     # The body is already whole: drop framing headers that describe the wire, not the content.
     headers = [(k, v) for k, v in headers if k.lower() not in (b"transfer-encoding", b"content-encoding")]
