@@ -1,14 +1,17 @@
 """The control plane under ``/_batchsim/``: health, clock, scenario, reset and the journal.
 
 Reserved like moto's ``/moto-api/``: tests and CI steps in any language drive the emulator
-through it. With an admin token set, every control route except ``health`` needs
-``x-batchsim-admin-token: <token>`` (401 otherwise).
+through it. With an admin token set, every control route except ``health`` and ``openapi.json``
+needs ``x-batchsim-admin-token: <token>`` (401 otherwise). ``GET /_batchsim/openapi.json`` serves
+the OpenAPI description of the six batch routes, for OpenAPI tools such as schemathesis.
 """
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
+from functools import cache
+from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -41,6 +44,12 @@ async def _json_body(request: Request) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise ApiError.invalid(f"The request body is not valid JSON: {exc}") from None
+
+
+@cache
+def openapi_description() -> bytes:
+    """The OpenAPI 3.1 description of the six batch routes (``batchsim/openapi.json``)."""
+    return files("batchsim").joinpath("openapi.json").read_bytes()
 
 
 def control_routes(sim: Emulator) -> list[Route]:
@@ -106,9 +115,13 @@ def control_routes(sim: Emulator) -> list[Route]:
         sim.journal.clear()
         return {"calls": []}
 
+    async def openapi(request: Request) -> Response:
+        return Response(openapi_description(), 200, {"request-id": ctx.request_id()}, "application/json")
+
     base = "/_batchsim"
     return [
         Route(f"{base}/health", guarded(health, open_route=True), methods=["GET"]),
+        Route(f"{base}/openapi.json", openapi, methods=["GET"]),
         Route(f"{base}/clock", guarded(clock), methods=["GET"]),
         Route(f"{base}/clock/advance", guarded(advance), methods=["POST"]),
         Route(f"{base}/scenario", guarded(get_scenario), methods=["GET"]),
