@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["BatchsimFixture"]
 
 _T = TypeVar("_T")
-LIVE_REASON = "needs the emulator; skipped under --batchsim-live (the real API has no {what})"
+LIVE_REASON = "batchsim.{name} needs the emulator (the real API has no {what}); skipped under --batchsim-live"
 
 
 class BatchsimFixture(Emulator):
@@ -73,34 +73,40 @@ class BatchsimFixture(Emulator):
 
     @scenario.setter
     def scenario(self, value: Scenario | Mapping[str, Any] | str | Path) -> None:
-        self._emulator_only("scenario")
+        __tracebackhide__ = True
+        self._emulator_only("scenario", "scenarios")
         Emulator.scenario.fset(self, value)  # type: ignore[attr-defined]
 
     def advance(self, seconds: float = 0, *, minutes: float = 0, hours: float = 0, days: float = 0) -> int:
         """Move the virtual clock forward; returns the new time in epoch microseconds."""
-        self._emulator_only("clock")
+        __tracebackhide__ = True
+        self._emulator_only("advance()", "virtual clock")
         return super().advance(seconds, minutes=minutes, hours=hours, days=days)
 
     def reset(self) -> None:
         """Forget every batch and call, put the clock back to its start."""
-        self._emulator_only("reset")
+        __tracebackhide__ = True
+        self._emulator_only("reset()", "reset switch")
         super().reset()
 
     @property
     def calls(self) -> list[Call]:
         """Every API call received so far (method, path, query, headers, body, status), oldest first."""
-        self._emulator_only("request journal")
+        __tracebackhide__ = True
+        self._emulator_only("calls", "request journal")
         return self.journal.calls()
 
     def batches(self, api_key: str = DEFAULT_API_KEY) -> list[Batch]:
         """The live batches of one key, newest first."""
-        self._emulator_only("batch store")
+        __tracebackhide__ = True
+        self._emulator_only("batches()", "batch store")
         return super().batches(api_key)
 
     def created_requests(self, batch_id: str | None = None, *, api_key: str = DEFAULT_API_KEY) -> list[dict[str, Any]]:
         """The requests (``{"custom_id", "params"}``) the code under test submitted, as the emulator
         stored them: of one batch, or of every live (not deleted) batch of ``api_key``, oldest first."""
-        self._emulator_only("batch store")
+        __tracebackhide__ = True
+        self._emulator_only("created_requests()", "batch store")
         if batch_id is not None:
             batch = self.service.store.get(api_key, batch_id)
             if batch is None:
@@ -120,7 +126,8 @@ class BatchsimFixture(Emulator):
 
         Stays on until the test ends; use ``with batchsim.autoadvance():`` to limit it to a block.
         """
-        self._emulator_only("sleep auto-advance")
+        __tracebackhide__ = True
+        self._emulator_only("autoadvance()", "virtual clock")
         if not isinstance(self.clock, VirtualClock):
             pytest.fail(
                 f"batchsim.autoadvance() needs the virtual clock; this emulator's clock is {self.clock.kind}",
@@ -135,31 +142,34 @@ class BatchsimFixture(Emulator):
     def respx_router(self, base_url: str = "https://api.anthropic.com") -> respx.MockRouter:
         """A respx router (not started) forwarding every ``httpx`` request under ``base_url`` to this
         emulator in-process: ``with batchsim.respx_router(): ...`` captures a legacy SDK client."""
-        self._emulator_only("in-process interception")
+        __tracebackhide__ = True
+        self._emulator_only("respx_router()", "in-process interception")
         from ._plugin_legacy import respx_router
 
         return respx_router(self.app, base_url)
 
     def legacy_client(self, *, api_key: str = DEFAULT_API_KEY, **kwargs: Any) -> Any:
         """A legacy (0.x, httpx-based) ``anthropic.Anthropic`` wired to this emulator in-process."""
-        self._emulator_only("in-process interception")
+        __tracebackhide__ = True
+        self._emulator_only("legacy_client()", "in-process interception")
         from ._plugin_legacy import legacy_client
 
         return legacy_client(self.app, api_key, **kwargs)
 
     def httpx_transport(self) -> httpx.MockTransport:
         """An ``httpx`` (not httpx2) transport that forwards to this emulator in-process."""
-        self._emulator_only("in-process interception")
+        __tracebackhide__ = True
+        self._emulator_only("httpx_transport()", "in-process interception")
         from ._plugin_legacy import httpx_transport
 
         return httpx_transport(self.app)
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _emulator_only(self, what: str) -> None:
+    def _emulator_only(self, name: str, what: str) -> None:
+        __tracebackhide__ = True
         if self.live:
-            __tracebackhide__ = True
-            pytest.skip(LIVE_REASON.format(what=what))
+            pytest.skip(LIVE_REASON.format(name=name, what=what))
 
     def _close(self) -> None:
         if self._sleep_patch is not None:

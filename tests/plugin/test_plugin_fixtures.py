@@ -1,0 +1,95 @@
+"""The ``batchsim`` fixture used directly, and its isolation between tests (pytester)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from batchsim import Emulator, VirtualClock
+from batchsim.pytest_plugin import BatchsimFixture
+
+from ._support import INNER_HEADER, request, requests
+
+
+def test_fixture_is_a_fresh_emulator_on_a_virtual_clock(batchsim: BatchsimFixture) -> None:
+    assert isinstance(batchsim, Emulator)
+    assert isinstance(batchsim.clock, VirtualClock)
+    assert batchsim.batches() == []
+    assert batchsim.calls == []
+    assert not batchsim.live
+
+
+def test_create_advance_results_for_100_requests(batchsim: BatchsimFixture) -> None:
+    client = batchsim.client()
+    batch = client.messages.batches.create(requests=requests(100))  # type: ignore[arg-type]
+    assert batch.processing_status == "in_progress"
+    batchsim.advance(minutes=5)
+    ended = client.messages.batches.retrieve(batch.id)
+    assert ended.processing_status == "ended"
+    assert ended.request_counts.succeeded == 100
+    results = list(client.messages.batches.results(batch.id))
+    assert sorted(r.custom_id for r in results) == sorted(f"req-{i}" for i in range(100))
+
+
+def test_async_client(batchsim: BatchsimFixture) -> None:
+    async def main() -> str:
+        client = batchsim.async_client()
+        batch = await client.messages.batches.create(requests=requests(3))  # type: ignore[arg-type]
+        batchsim.advance(hours=1)
+        return (await client.messages.batches.retrieve(batch.id)).processing_status
+
+    assert asyncio.run(main()) == "ended"
+
+
+def test_inspection_of_calls_and_created_requests(batchsim: BatchsimFixture) -> None:
+    client = batchsim.client(default_headers={"x-team": "docs"})
+    first = client.messages.batches.create(requests=[request("a", system="Be brief.")])  # type: ignore[list-item]
+    second = client.messages.batches.create(requests=[request("b"), request("c")])  # type: ignore[list-item]
+    assert [b.id for b in batchsim.batches()] == [second.id, first.id]
+    assert [r["custom_id"] for r in batchsim.created_requests()] == ["a", "b", "c"]
+    assert batchsim.created_requests(first.id)[0]["params"]["system"] == "Be brief."
+    with pytest.raises(KeyError):
+        batchsim.created_requests("msgbatch_unknown")
+    creates = [c for c in batchsim.calls if c.endpoint == "create"]
+    assert len(creates) == 2
+    assert creates[0].method == "POST" and creates[0].path == "/v1/messages/batches"
+    assert creates[0].headers["x-team"] == "docs"
+    assert creates[1].json()["requests"][1]["custom_id"] == "c"
+
+
+def test_scenario_can_be_set_during_a_test(batchsim: BatchsimFixture) -> None:
+    batchsim.scenario = {"rules": [{"custom_id": "^bad-", "result": "errored"}]}
+    client = batchsim.client()
+    batch = client.messages.batches.create(requests=[request("bad-1"), request("ok-1")])  # type: ignore[list-item]
+    batchsim.advance(minutes=1)
+    outcomes = {r.custom_id: r.result.type for r in client.messages.batches.results(batch.id)}
+    assert outcomes == {"bad-1": "errored", "ok-1": "succeeded"}
+
+
+def test_each_test_gets_its_own_emulator(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        INNER_HEADER
+        + """
+seen = []
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_fresh(batchsim, n):
+    seen.append(batchsim)
+    assert batchsim.batches() == []
+    assert batchsim.now().isoformat() == "2026-01-01T00:00:00+00:00"
+    batchsim.client().messages.batches.create(requests=[request("x")])
+    batchsim.advance(hours=n)
+    assert len(batchsim.batches()) == 1
+
+def test_distinct():
+    assert len({id(s) for s in seen}) == 3
+"""
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=4)
+
+
+def test_fixture_is_listed_with_its_docstring(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--fixtures", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["batchsim -- *", "*fresh emulator per test*"])
+    result.stdout.fnmatch_lines(["batchsim_server -- *", "*real server on 127.0.0.1*"])
