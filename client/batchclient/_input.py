@@ -1,0 +1,147 @@
+"""Reading and checking the input: JSONL lines of ``{"custom_id", "params"}`` or dicts.
+
+Everything here runs before anything is sent. Each request is checked the way the API checks a
+create body (``custom_id`` 1-64 characters of ``[A-Za-z0-9_-]``, unique; exactly the keys
+``custom_id`` and ``params``; ``params`` an object with ``model``, ``max_tokens`` >= 1 and
+``messages``), and its encoded size is measured so that batches can be cut under both API
+limits (100,000 requests, 256 MB of body).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "MAX_BATCH_BYTES",
+    "MAX_BATCH_REQUESTS",
+    "Entry",
+    "RequestSource",
+    "check_request",
+    "read_entries",
+    "request_size",
+    "spool",
+]
+
+MAX_BATCH_REQUESTS = 100_000
+MAX_BATCH_BYTES = 256 * 1024 * 1024
+BODY_OVERHEAD = len(b'{"requests":[]}')
+_CUSTOM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+RequestSource = str | os.PathLike[str] | Iterable[Mapping[str, Any]]
+"""A JSONL file path, or any iterable of ``{"custom_id": ..., "params": {...}}`` mappings."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One input line: where it is in the file and what it is, or the problem with it."""
+
+    line: int
+    offset: int
+    length: int
+    custom_id: str = ""
+    size: int = 0
+    problem: str | None = None
+
+
+def request_size(request: Any) -> int:
+    """Bytes the request takes in a create body, plus its separating comma.
+
+    Measured with :func:`json.dumps` defaults (ASCII escapes, ``", "`` separators): an upper bound
+    of what any SDK version sends, so a batch cut with it never exceeds the real limit.
+    """
+    return len(json.dumps(request).encode()) + 1
+
+
+def check_request(request: Any) -> str | None:
+    """The first problem with one request, or ``None``."""
+    if not isinstance(request, Mapping):
+        return "expected a JSON object with custom_id and params"
+    for key in ("custom_id", "params"):
+        if key not in request:
+            return f"missing {key!r}"
+    extra = sorted(k for k in request if k not in ("custom_id", "params"))
+    if extra:
+        return f"unexpected key(s) {', '.join(map(repr, extra))}: a request has only custom_id and params"
+    cid = request["custom_id"]
+    if not isinstance(cid, str) or _CUSTOM_ID.fullmatch(cid) is None:
+        return f"custom_id {cid!r} must be 1-64 characters of letters, digits, '_' or '-'"
+    params = request["params"]
+    if not isinstance(params, Mapping):
+        return f"custom_id {cid!r}: params must be an object"
+    for key in ("model", "max_tokens", "messages"):
+        if key not in params:
+            return f"custom_id {cid!r}: params.{key} is required"
+    max_tokens = params["max_tokens"]
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+        return f"custom_id {cid!r}: params.max_tokens must be an integer >= 1"
+    if not isinstance(params["messages"], list) or not params["messages"]:
+        return f"custom_id {cid!r}: params.messages must be a non-empty list"
+    return None
+
+
+def read_entries(path: Path, digest: Any = None) -> Iterator[Entry]:
+    """Every non-blank line of a JSONL file as an :class:`Entry` (checked, not kept in memory).
+
+    ``digest`` (a hashlib object), when given, is fed every byte of the file.
+    """
+    offset = 0
+    limit = MAX_BATCH_BYTES - BODY_OVERHEAD
+    with path.open("rb") as f:
+        for number, raw in enumerate(f, start=1):
+            if digest is not None:
+                digest.update(raw)
+            start, offset = offset, offset + len(raw)
+            text = raw.strip()
+            if not text:
+                continue
+            try:
+                request = json.loads(text)
+            except ValueError as exc:
+                yield Entry(number, start, len(raw), problem=f"not valid JSON ({exc})")
+                continue
+            problem = check_request(request)
+            if problem is not None:
+                yield Entry(number, start, len(raw), problem=problem)
+                continue
+            size = request_size(request)
+            if size > limit:
+                problem = f"custom_id {request['custom_id']!r}: {size} bytes, over the 256 MB batch limit"
+                yield Entry(number, start, len(raw), problem=problem)
+                continue
+            yield Entry(number, start, len(raw), request["custom_id"], size)
+
+
+def spool(requests: Iterable[Mapping[str, Any]], path: Path) -> str:
+    """Write an iterable of requests to a JSONL file and return its SHA-256.
+
+    An item that cannot be encoded is written as a line that fails the checks, so the error
+    names its position like any other bad line.
+    """
+    digest = hashlib.sha256()
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as f:
+        for item in requests:
+            try:
+                line = json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+            except (TypeError, ValueError) as exc:
+                line = json.dumps({"unencodable item": str(exc)}).encode() + b"\n"
+            digest.update(line)
+            f.write(line)
+    os.replace(tmp, path)
+    return digest.hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file, read in 1 MiB pieces."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
