@@ -105,10 +105,22 @@ def _shared_clock(db: Database, spec: str) -> Clock:
 
 
 def _syncing(app: ASGIApp, sim: SharedEmulator) -> ASGIApp:
+    """Run :meth:`SharedEmulator.sync` before each request; name the worker process in an
+    ``x-batchsim-worker`` header (which process answered is otherwise invisible)."""
+    worker = (b"x-batchsim-worker", str(os.getpid()).encode())
+
     async def synced(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            sim.sync()
-        await app(scope, receive, send)
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        sim.sync()
+
+        async def send_named(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), worker]}
+            await send(message)
+
+        await app(scope, receive, send_named)
 
     return synced
 
