@@ -13,10 +13,12 @@ _EPILOG = """\
 examples:
   batchsim serve                                   # http://127.0.0.1:8000, virtual clock
   batchsim serve --clock scaled:3600 --scenario fixtures/scenarios/flaky.toml
+  batchsim serve --db batchsim.db --workers 4 --api-key team-a --api-key team-b --admin-token T
   ANTHROPIC_BASE_URL=http://127.0.0.1:8000 ANTHROPIC_API_KEY=anything python my_job.py
 
 control plane: GET /_batchsim/health, GET /_batchsim/clock, POST /_batchsim/clock/advance
-{"seconds": N}, GET|PUT /_batchsim/scenario, POST /_batchsim/reset, GET|DELETE /_batchsim/journal
+{"seconds": N}, GET|PUT /_batchsim/scenario, POST /_batchsim/reset, GET|DELETE /_batchsim/journal,
+GET /_batchsim/openapi.json
 """
 
 
@@ -45,9 +47,7 @@ def _parser() -> argparse.ArgumentParser:
         default=int(os.environ.get("BATCHSIM_PORT", "8000")),
         help="port (default 8000; 0 picks a free one)",
     )
-    serve.add_argument(
-        "--scenario", default=os.environ.get("BATCHSIM_SCENARIO"), help="scenario file (.toml or .json)"
-    )
+    serve.add_argument("--scenario", default=os.environ.get("BATCHSIM_SCENARIO"), help="scenario file (.toml or .json)")
     serve.add_argument(
         "--clock",
         default=os.environ.get("BATCHSIM_CLOCK", "virtual"),
@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--db",
         default=os.environ.get("BATCHSIM_DB"),
-        help="SQLite file that keeps batches across restarts (default: in memory)",
+        help="SQLite file that keeps batches, clock and scenario across restarts and crashes (default: in memory)",
     )
     serve.add_argument(
         "--api-key",
@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
         help="require this token (x-batchsim-admin-token) on the control plane",
     )
     serve.add_argument(
-        "--workers", type=int, default=1, help="uvicorn worker processes (needs --db when > 1)"
+        "--workers", type=int, default=1, help="uvicorn worker processes sharing one view (needs --db when > 1)"
     )
     serve.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
     return parser

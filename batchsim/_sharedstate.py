@@ -47,9 +47,7 @@ class SharedState:
         return Scenario.from_dict(orjson.loads(row[0])) if row[0] is not None else None
 
     def set_initial_scenario(self, scenario: Scenario) -> None:
-        self.db.execute(
-            "UPDATE shared SET scenario_initial = ? WHERE id = 1", (orjson.dumps(scenario.to_dict()),)
-        )
+        self.db.execute("UPDATE shared SET scenario_initial = ? WHERE id = 1", (orjson.dumps(scenario.to_dict()),))
 
     def publish_scenario(self, scenario: Scenario) -> int:
         """Make ``scenario`` the active one for every process; returns its version."""
