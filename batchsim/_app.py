@@ -139,15 +139,17 @@ def _api(
             log.exception("unexpected error on %s %s", request.method, request.url.path)
             response = error_response(ctx, 500, "api_error", "Internal server error")
         if ctx.journal.enabled:
+            scope = request.scope
             ctx.journal.record(
                 Call(
-                    method=request.method,
-                    path=request.url.path,
-                    query=request.url.query,
-                    headers={k.decode("latin-1"): v.decode("latin-1") for k, v in request.headers.raw},
-                    body=body[:_JOURNAL_BODY_LIMIT],
-                    status=response.status_code,
-                    endpoint=endpoint,
+                    request.method,
+                    _url_path(scope["path"]),
+                    scope.get("query_string", b"").decode(),
+                    None,
+                    body[:_JOURNAL_BODY_LIMIT],
+                    response.status_code,
+                    endpoint,
+                    raw_headers=scope["headers"],
                 )
             )
         return response
@@ -188,9 +190,29 @@ def _json(ctx: ApiContext, data: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status, {"request-id": ctx.request_id()}, JSON)
 
 
+def _url_path(path: str) -> str:
+    """``request.url.path`` without building the URL (the same escapes Starlette applies)."""
+    return path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+
+
+_base_urls: dict[tuple[Any, ...], str] = {}
+
+
 def base_url(request: Request) -> str:
-    """The emulator's root as the client reached it (scheme, host, port and root path), with '/'."""
-    return str(request.base_url)
+    """The emulator's root as the client reached it (scheme, host, port and root path), with '/'.
+
+    Remembered per (scheme, server, Host header, root path): building it is a noticeable part of
+    a retrieve."""
+    scope = request.scope
+    host = next((v for k, v in scope["headers"] if k == b"host"), None)
+    server = scope.get("server")
+    key = (scope.get("scheme"), server and tuple(server), host, scope.get("app_root_path", scope.get("root_path")))
+    url = _base_urls.get(key)
+    if url is None:
+        if len(_base_urls) >= 1024:
+            _base_urls.clear()
+        url = _base_urls[key] = str(request.base_url)
+    return url
 
 
 async def _create(ctx: ApiContext, request: Request, key: str, body: bytes) -> Response:

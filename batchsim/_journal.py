@@ -3,25 +3,68 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from collections import deque
 from typing import Any
 
 import orjson
 
 __all__ = ["Call", "Journal"]
 
+RawHeaders = list[tuple[bytes, bytes]]
 
-@dataclass(frozen=True)
+
 class Call:
-    """One API call as received: method, path, query, headers (lower-case names), body, status."""
+    """One API call as received: method, path, query, headers (lower-case names), body, status.
 
-    method: str
-    path: str
-    query: str
-    headers: dict[str, str]
-    body: bytes
-    status: int
-    endpoint: str
+    Recording one is cheap (the server records every call): the headers are kept as received
+    and decoded into a dict the first time :attr:`headers` is read.
+    """
+
+    __slots__ = ("_headers", "_raw", "body", "endpoint", "method", "path", "query", "status")
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: dict[str, str] | None = None,
+        body: bytes = b"",
+        status: int = 0,
+        endpoint: str = "",
+        *,
+        raw_headers: RawHeaders | None = None,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.query = query
+        self._headers = headers
+        self._raw = raw_headers
+        self.body = body
+        self.status = status
+        self.endpoint = endpoint
+
+    @property
+    def headers(self) -> dict[str, str]:
+        if self._headers is None:
+            self._headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in self._raw or ()}
+        return self._headers
+
+    def __repr__(self) -> str:
+        return (
+            f"Call(method={self.method!r}, path={self.path!r}, query={self.query!r}, "
+            f"status={self.status!r}, endpoint={self.endpoint!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Call):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash((self.method, self.path, self.query, self.status, self.endpoint))
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.method, self.path, self.query, self.headers, self.body, self.status, self.endpoint)
 
     def json(self) -> Any:
         """The body parsed as JSON (``None`` when empty)."""
@@ -47,14 +90,12 @@ class Journal:
     def __init__(self, enabled: bool = True, limit: int = 10_000) -> None:
         self.enabled = enabled
         self.limit = limit
-        self._calls: list[Call] = []
+        self._calls: deque[Call] = deque(maxlen=limit)
         self._lock = threading.Lock()
 
     def record(self, call: Call) -> None:
         with self._lock:
-            self._calls.append(call)
-            if len(self._calls) > self.limit:
-                del self._calls[: len(self._calls) - self.limit]
+            self._calls.append(call)  # the deque drops the oldest past ``limit``
 
     def calls(self) -> list[Call]:
         with self._lock:
