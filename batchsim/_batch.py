@@ -21,8 +21,10 @@ Rules of the lifecycle (times are offsets from ``created_at``):
 from __future__ import annotations
 
 import random
+import threading
 from array import array
 from bisect import bisect_right
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +46,22 @@ SUCCEEDED, ERRORED, EXPIRED, CANCELED = 0, 1, 2, 3
 OUTCOME_NAMES = ("succeeded", "errored", "expired", "canceled")
 _CODES = {name: code for code, name in enumerate(OUTCOME_NAMES)}
 _CHUNK_LINES = 256
+_FIRST_CHUNK_LINES = 16
+
+
+def _shuffle(rng: random.Random, items: list[int]) -> None:
+    """``rng.shuffle(items)``, the same draws in the same order, without a call per draw."""
+    if type(rng)._randbelow is not random.Random._randbelow_with_getrandbits:  # type: ignore[attr-defined]
+        rng.shuffle(items)
+        return
+    getrandbits = rng.getrandbits
+    for i in reversed(range(1, len(items))):
+        n = i + 1
+        k = n.bit_length()
+        j = getrandbits(k)
+        while j >= n:
+            j = getrandbits(k)
+        items[i], items[j] = items[j], items[i]
 
 
 @dataclass
@@ -54,6 +72,37 @@ class _Final:
     outcomes: bytearray
     counts: dict[str, int]
     order: list[int] | None = None
+    encoded: list[bytes] | None = None  # the whole results JSONL, once downloaded
+
+
+class _ResultsCache:
+    """Encoded results of ended batches, least recently used dropped past ``budget`` bytes."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self._entries: OrderedDict[int, tuple[_Final, int]] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def add(self, final: _Final, chunks: list[bytes], size: int) -> None:
+        with self._lock:
+            if id(final) in self._entries:
+                return
+            final.encoded = chunks
+            self._entries[id(final)] = (final, size)
+            self._size += size
+            while self._size > self.budget:
+                _, (old, old_size) = self._entries.popitem(last=False)
+                old.encoded = None
+                self._size -= old_size
+
+    def touch(self, final: _Final) -> None:
+        with self._lock:
+            if id(final) in self._entries:
+                self._entries.move_to_end(id(final))
+
+
+_results_cache = _ResultsCache(256 * 1024 * 1024)
 
 
 @dataclass
@@ -82,14 +131,22 @@ class Batch:
         n = len(self.custom_ids)
         rng = random.Random(self.seed)
         rank = list(range(n))
-        rng.shuffle(rank)  # rank[i]: tie-breaker and processing position source
+        _shuffle(rng, rank)  # rank[i]: tie-breaker and processing position source
         planned = bytearray(n)
         errors: dict[int, tuple[str, str]] = {}
         outcomes = self.scenario.outcomes
         rules = self.scenario.rules
         error_names = list(outcomes.error_types)
         error_weights = list(outcomes.error_types.values())
-        for i, cid in enumerate(self.custom_ids):
+        timing = self.scenario.timing
+        # Without outcome fractions or jitter the generator's draws below change nothing: only
+        # the requests that are invalid, canned or matched by a rule need a look.
+        draws_matter = bool(outcomes.errored or outcomes.expired or timing.jitter)
+        special = sorted({*self.invalid, *(i for i, cid in enumerate(self.custom_ids) if cid in self.canned)})
+        look_at = range(n) if draws_matter or rules else special
+        custom_ids = self.custom_ids
+        for i in look_at:
+            cid = custom_ids[i]
             if i in self.invalid:
                 planned[i] = ERRORED
                 errors[i] = ("invalid_request_error", self.invalid[i])
@@ -111,26 +168,43 @@ class Batch:
                 errors[i] = (kind, default_error_message(kind))
             elif u < outcomes.errored + outcomes.expired:
                 planned[i] = EXPIRED
-        # Requests planned to expire never start; the others run in a seeded order.
-        order = sorted((i for i in range(n) if planned[i] != EXPIRED), key=rank.__getitem__)
-        timing = self.scenario.timing
+        # Requests planned to expire never start; the others run in a seeded order (by rank:
+        # ``rank`` is a permutation, so that order is its inverse, minus the expired).
+        by_rank = [0] * n
+        for i, r in enumerate(rank):
+            by_rank[r] = i
+        order = by_rank if EXPIRED not in planned else [i for i in by_rank if planned[i] != EXPIRED]
         start_delay = round(timing.start_delay * MICROS)
         per = timing.per_request * MICROS
         jitter = timing.jitter
         start = array("q", [_NEVER]) * n
         finish = array("q", [_NEVER]) * n
-        starts_in_order = array("q")
-        prefix_max = array("q")
-        latest = 0
-        for pos, i in enumerate(order):
-            s = start_delay + round((pos // timing.concurrency) * per)
-            d = per * (1.0 + jitter * (2.0 * rng.random() - 1.0)) if jitter else per
-            f = s + max(1, round(d))
-            start[i], finish[i] = s, f
-            latest = max(latest, f)
-            starts_in_order.append(s)
-            prefix_max.append(latest)
-        self._rank = rank
+        if jitter:
+            starts_in_order = array("q")
+            prefix_max = array("q")
+            latest = 0
+            for pos, i in enumerate(order):
+                s = start_delay + round((pos // timing.concurrency) * per)
+                d = per * (1.0 + jitter * (2.0 * rng.random() - 1.0))
+                f = s + max(1, round(d))
+                start[i], finish[i] = s, f
+                latest = max(latest, f)
+                starts_in_order.append(s)
+                prefix_max.append(latest)
+        else:
+            # Every request takes ``per``: starts go up one block of ``concurrency`` at a time,
+            # and the latest finish so far is the current start plus ``per``.
+            m, concurrency, duration = len(order), timing.concurrency, max(1, round(per))
+            starts_in_order = array("q")
+            for block in range(0, m, concurrency):
+                s = start_delay + round((block // concurrency) * per)
+                starts_in_order.extend(array("q", [s]) * min(concurrency, m - block))
+            prefix_max = array("q", [s + duration for s in starts_in_order])
+            for i, s in zip(order, starts_in_order, strict=True):
+                start[i] = s
+                finish[i] = s + duration
+        self._in_order = array("q", order)
+        self._rank = array("q", rank)
         self._planned = planned
         self._errors = errors
         self._start = start
@@ -168,16 +242,24 @@ class Batch:
             end = self.end_offset(self.cancel_initiated_at)
             c = None if self.cancel_initiated_at is None else self.cancel_initiated_at - self.created_at
             planned, start, finish = self._planned, self._start, self._finish
-            outcomes = bytearray(len(planned))
-            for i, p in enumerate(planned):
-                if c is not None and start[i] > c:
-                    outcomes[i] = CANCELED
-                elif p == EXPIRED or finish[i] > end:
-                    outcomes[i] = EXPIRED
-                else:
-                    outcomes[i] = p
+            order: list[int] | None = None
+            if c is None and (not self._prefix_max or self._prefix_max[-1] <= end):
+                # Nothing canceled and every started request finished: outcomes are the plan's,
+                # and results come in processing order unless jitter reorders finishes.
+                outcomes = bytearray(planned)
+                if not self.scenario.timing.jitter and not self._stuck:
+                    order = self._in_order.tolist()
+            else:
+                outcomes = bytearray(len(planned))
+                for i, p in enumerate(planned):
+                    if c is not None and start[i] > c:
+                        outcomes[i] = CANCELED
+                    elif p == EXPIRED or finish[i] > end:
+                        outcomes[i] = EXPIRED
+                    else:
+                        outcomes[i] = p
             counts = {name: outcomes.count(code) for code, name in enumerate(OUTCOME_NAMES)}
-            self._final = _Final(end=end, outcomes=outcomes, counts=counts)
+            self._final = _Final(end=end, outcomes=outcomes, counts=counts, order=order)
         return self._final
 
     def cancel(self, now: int) -> None:
@@ -220,27 +302,46 @@ class Batch:
         """Indices in the order results are written: by completion, ties in seeded order."""
         final = self._final_state()
         if final.order is None:
-            end, finish, rank = final.end, self._finish, self._rank
-            final.order = sorted(range(len(rank)), key=lambda i: (min(finish[i], end), rank[i]))
+            end, n = final.end, len(self._rank)
+            keys = [(f if f < end else end) * n + r for f, r in zip(self._finish, self._rank, strict=True)]
+            final.order = sorted(range(n), key=keys.__getitem__)
         return final.order
 
     def result_lines(self, responder: Responder | None = None) -> Iterator[bytes]:
-        """The results JSONL in chunks of a few hundred ``\\n``-terminated lines."""
+        """The results JSONL in chunks of a few hundred ``\\n``-terminated lines.
+
+        Without a responder callable the lines are a pure function of the batch, so a complete
+        first download is kept (within a process-wide budget) and later ones replay it."""
         final = self._final_state()
+        if responder is None and final.encoded is not None:
+            _results_cache.touch(final)
+            yield from final.encoded
+            return
+        keep: list[bytes] | None = [] if responder is None else None
+        size = 0
+        for chunk in self._generate(final, responder):
+            if keep is not None:
+                keep.append(chunk)
+                size += len(chunk)
+                if size > _results_cache.budget:
+                    keep = None
+            yield chunk
+        if keep is not None:
+            _results_cache.add(final, keep, size)
+
+    def _generate(self, final: _Final, responder: Responder | None) -> Iterator[bytes]:
         outcomes = final.outcomes
         chunk: list[bytes] = []
+        lines = _FIRST_CHUNK_LINES  # a small first chunk: the first byte leaves sooner
         for i in self.results_order():
             cid = self.custom_ids[i]
             chunk.append(
-                b'{"custom_id":'
-                + orjson.dumps(cid)
-                + b',"result":'
-                + self._result(i, outcomes[i], responder)
-                + b"}\n"
+                b'{"custom_id":' + orjson.dumps(cid) + b',"result":' + self._result(i, outcomes[i], responder) + b"}\n"
             )
-            if len(chunk) >= _CHUNK_LINES:
+            if len(chunk) >= lines:
                 yield b"".join(chunk)
                 chunk = []
+                lines = _CHUNK_LINES
         if chunk:
             yield b"".join(chunk)
 

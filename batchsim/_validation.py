@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import gc
 import re
+from array import array
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -39,9 +41,7 @@ class ParsedCreate:
 def parse_create(body: bytes) -> ParsedCreate:
     """Parse and validate a create body, raising :class:`ApiError` (400/413) on the first problem."""
     if len(body) > MAX_BODY_BYTES:
-        raise ApiError(
-            413, f"Request exceeds the maximum size of {MAX_BODY_BYTES} bytes", "request_too_large"
-        )
+        raise ApiError(413, f"Request exceeds the maximum size of {MAX_BODY_BYTES} bytes", "request_too_large")
     if not body.strip():
         raise ApiError.invalid("requests: Field required")
     # Parsing tens of megabytes allocates millions of objects; the collector only slows that down.
@@ -52,7 +52,12 @@ def parse_create(body: bytes) -> ParsedCreate:
             data = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise ApiError.invalid(f"The request body is not valid JSON: {exc}") from None
-        return _validate(data)
+        parsed = _validate(data)
+        del data
+        # The ids are strings of the parsed body, scattered over all the memory it took: copies
+        # made once it is freed let the allocator give that memory back.
+        parsed.custom_ids = "\n".join(parsed.custom_ids).split("\n")
+        return parsed
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -73,11 +78,12 @@ def _validate(data: Any) -> ParsedCreate:
     if count < 1:
         raise ApiError.invalid("requests: List should have at least 1 item after validation, not 0")
     if count > MAX_REQUESTS:
-        raise ApiError.invalid(
-            f"requests: List should have at most {MAX_REQUESTS} items after validation, not {count}"
-        )
+        raise ApiError.invalid(f"requests: List should have at most {MAX_REQUESTS} items after validation, not {count}")
     custom_ids: list[str] = []
-    params_out: list[bytes] = []
+    # Re-encoded params go into one buffer first: a list of orjson.dumps results would leave a
+    # few KB of allocator slack behind each (several times the body size for 100,000 requests).
+    encoded = bytearray()
+    ends = array("q")
     invalid: dict[int, str] = {}
     seen: set[str] = set()
     fullmatch = _CUSTOM_ID.fullmatch
@@ -92,19 +98,45 @@ def _validate(data: Any) -> ParsedCreate:
             _bad_custom_id(i, cid)
         if cid in seen:
             raise ApiError.invalid(
-                f"requests.{i}.custom_id: Duplicate custom_id {cid!r}: each request in a batch needs a "
-                "unique custom_id"
+                f"requests.{i}.custom_id: Duplicate custom_id {cid!r}: each request in a batch needs a unique custom_id"
             )
         seen.add(cid)
         params = item["params"]
         if type(params) is not dict:
             raise ApiError.invalid(f"requests.{i}.params: Input should be a valid dictionary")
-        problem = validate_params(params)
-        if problem is not None:
-            invalid[i] = problem
+        if not _plainly_valid(params):
+            problem = validate_params(params)
+            if problem is not None:
+                invalid[i] = problem
         custom_ids.append(cid)
-        params_out.append(dumps(params))
+        encoded += dumps(params)
+        ends.append(len(encoded))
+    view = memoryview(encoded)
+    params_out = [bytes(view[start:end]) for start, end in zip(chain((0,), ends), ends, strict=False)]
+    del view
     return ParsedCreate(custom_ids, params_out, invalid)
+
+
+def _plainly_valid(params: dict[str, Any]) -> bool:
+    """A fast check for the common shape (``model``, ``max_tokens`` and text ``messages`` only).
+
+    ``True`` only where :func:`validate_params` finds no problem; ``False`` means "ask it"."""
+    if len(params) != 3:
+        return False
+    model = params.get("model")
+    max_tokens = params.get("max_tokens")
+    messages = params.get("messages")
+    if type(model) is not str or not model or type(max_tokens) is not int or max_tokens < 1:
+        return False
+    if type(messages) is not list or not messages:
+        return False
+    for message in messages:
+        if type(message) is not dict or type(message.get("content")) is not str:
+            return False
+        role = message.get("role")
+        if role != "user" and role != "assistant":
+            return False
+    return True
 
 
 def _bad_item_keys(i: int, item: dict[str, Any]) -> None:
