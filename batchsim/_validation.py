@@ -69,9 +69,9 @@ def _validate(data: Any) -> ParsedCreate:
     for key in data:
         if key != "requests":
             raise ApiError.invalid(f"{key}: Extra inputs are not permitted")
-    requests = data.get("requests")
-    if requests is None:
+    if "requests" not in data:
         raise ApiError.invalid("requests: Field required")
+    requests = data["requests"]
     if not isinstance(requests, list):
         raise ApiError.invalid("requests: Input should be a valid list")
     count = len(requests)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import anthropic
@@ -52,16 +52,24 @@ class InProcess:
 class OverHttp:
     server: ServerProcess
     name: str = "server"
+    opened: list[anthropic.Anthropic] = field(default_factory=list)
 
     def client(self, **kwargs: Any) -> anthropic.Anthropic:
         kwargs.setdefault("api_key", "batchsim-test-key")
         kwargs.setdefault("max_retries", 0)
-        return anthropic.Anthropic(base_url=self.server.url, _strict_response_validation=True, **kwargs)
+        client = anthropic.Anthropic(base_url=self.server.url, _strict_response_validation=True, **kwargs)
+        self.opened.append(client)
+        return client
 
     def async_client(self, **kwargs: Any) -> anthropic.AsyncAnthropic:
+        """Close it inside its event loop (``await client.close()``)."""
         kwargs.setdefault("api_key", "batchsim-test-key")
         kwargs.setdefault("max_retries", 0)
         return anthropic.AsyncAnthropic(base_url=self.server.url, _strict_response_validation=True, **kwargs)
+
+    def close(self) -> None:
+        for client in self.opened:
+            client.close()
 
     def advance(self, seconds: float) -> None:
         self.server.advance(seconds)
@@ -73,5 +81,6 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     if request.param == "in-process":
         yield InProcess(Emulator())
     else:
-        server = request.getfixturevalue("fresh_server")
-        yield OverHttp(server)
+        over_http = OverHttp(request.getfixturevalue("fresh_server"))
+        yield over_http
+        over_http.close()

@@ -148,6 +148,7 @@ def test_client_mistakes_get_the_error_envelope(
         (b"[]", "Input should be a valid dictionary"),
         (b"{}", "requests: Field required"),
         (b'{"requests": {}}', "requests: Input should be a valid list"),
+        (b'{"requests": null}', "requests: Input should be a valid list"),
         (b"", "requests: Field required"),
     ],
 )
