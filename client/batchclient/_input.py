@@ -110,7 +110,7 @@ def read_entries(path: Path, digest: Any = None) -> Iterator[Entry]:
             if problem is not None:
                 yield Entry(number, start, len(raw), problem=problem)
                 continue
-            size = request_size(request)
+            size = max(request_size(request), len(text) + 1)  # the line itself is what is sent
             if size > limit:
                 problem = f"custom_id {request['custom_id']!r}: {size} bytes, over the 256 MB batch limit"
                 yield Entry(number, start, len(raw), problem=problem)

@@ -104,3 +104,15 @@ def test_prices_can_be_overridden(sim: ServerProcess, tmp_path: Path) -> None:
     )
     assert priced.report.cost_standard == priced.report.usage.input_tokens
     assert json.loads(json.dumps(priced.report.to_dict()))["counts"]["succeeded"] == 2
+
+
+@pytest.mark.parametrize("raw_create", [True, False], ids=["body-bytes", "sdk-create"])
+def test_create_sends_the_original_requests_either_way(sim: ServerProcess, tmp_path: Path, raw_create: bool) -> None:
+    items = requests_for(["a", "b"]) + requests_for(["c"], system="Résumé ✓", temperature=0.2)
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(item, indent=None, separators=(", ", " : ")) + "\n" for item in items))
+    runner = make_runner(sim)
+    runner.api.raw_create = raw_create  # SDKs whose `post` has no `content=` take the second way
+    runner.run(source, tmp_path / "out.jsonl")
+    (call,) = [c for c in sim.control("GET", "journal").json()["calls"] if c["endpoint"] == "create"]
+    assert json.loads(call["body"]) == {"requests": items}
