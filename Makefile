@@ -33,6 +33,9 @@ serve: install
 	$(BIN)/batchsim serve --host $(HOST) --port $(PORT) $(ARGS)
 
 bench: install
+	# wrk is the load generator when it can be had; without it a Python load client is used.
+	command -v wrk >/dev/null || ( [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		apt-get update -qq && apt-get install -y -qq wrk >/dev/null ) || echo "wrk unavailable: using the Python load client"
 	$(BIN)/python -m benchmarks $(ARGS)
 
 clean:

@@ -1,0 +1,62 @@
+"""The baseline server: a bare Starlette app under the same uvicorn settings as ``batchsim serve``.
+
+``GET /json`` (and any other GET path) answers a pre-built JSON body, ``GET /stream`` streams
+pre-encoded bytes in 64 KiB pieces, ``POST /parse`` reads a body and parses it with orjson.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import orjson
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from batchsim._server import _uvicorn_options
+
+_PIECE = 64 * 1024
+
+
+def build(json_body: bytes, stream_body: bytes) -> Starlette:
+    async def json_route(request: Request) -> Response:
+        return Response(json_body, media_type="application/json")
+
+    async def pieces() -> AsyncIterator[bytes]:
+        view = memoryview(stream_body)
+        for start in range(0, len(view), _PIECE):
+            yield bytes(view[start : start + _PIECE])
+
+    async def stream_route(request: Request) -> Response:
+        return StreamingResponse(pieces(), media_type="application/x-jsonl")
+
+    async def parse_route(request: Request) -> Response:
+        orjson.loads(await request.body())
+        return Response(b'{"ok":true}', media_type="application/json")
+
+    return Starlette(
+        routes=[
+            Route("/stream", stream_route),
+            Route("/parse", parse_route, methods=["POST"]),
+            Route("/{path:path}", json_route),
+        ]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--json", required=True, help="file holding the JSON body to answer")
+    parser.add_argument("--stream", help="file holding the bytes GET /stream answers")
+    args = parser.parse_args()
+    stream = Path(args.stream).read_bytes() if args.stream else b""
+    app = build(Path(args.json).read_bytes(), stream)
+    uvicorn.run(app, host="127.0.0.1", port=args.port, **_uvicorn_options("warning"))
+
+
+if __name__ == "__main__":
+    main()
