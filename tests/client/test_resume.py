@@ -18,7 +18,6 @@ from batchclient import StateError
 
 from .conftest import (
     FAST_POLL,
-    SCENARIOS,
     cli,
     cli_env,
     client_for,
@@ -27,17 +26,26 @@ from .conftest import (
     make_runner,
     read_jsonl,
     requests_for,
+    scenario,
     write_jsonl,
 )
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 
-@pytest.fixture
-def slow_server() -> Iterator[ServerProcess]:
-    """Batches that take about 0.6 s of wall time; "flaky-" ids always fail (retryably)."""
-    with running_server("--clock", "scaled:1000", "--scenario", str(SCENARIOS / "client-resume.toml")) as s:
+@pytest.fixture(scope="module")
+def _slow_process() -> Iterator[ServerProcess]:
+    with running_server("--clock", "scaled:1000") as s:
         yield s
+
+
+@pytest.fixture
+def slow_server(_slow_process: ServerProcess) -> ServerProcess:
+    """Batches that take about 0.6 s of wall time; "flaky-" ids always fail (retryably)."""
+    _slow_process.control("POST", "reset").raise_for_status()
+    _slow_process.control("PUT", "scenario", json=scenario("client-resume.toml")).raise_for_status()
+    _slow_process.control("DELETE", "journal").raise_for_status()
+    return _slow_process
 
 
 def _state(path: Path) -> dict[str, Any] | None:
