@@ -24,9 +24,22 @@ def requests_body(n: int, prefix: str = "r") -> list[dict[str, Any]]:
     return [{"custom_id": f"{prefix}-{i}", "params": PARAMS} for i in range(n)]
 
 
+_clients: list[anthropic.Anthropic] = []
+
+
 def sdk(server: ServerProcess, key: str = "key-a", **kwargs: Any) -> anthropic.Anthropic:
+    """An SDK client for the server (closed when the test ends)."""
     kwargs.setdefault("max_retries", 0)
-    return anthropic.Anthropic(base_url=server.url, api_key=key, **kwargs)
+    client = anthropic.Anthropic(base_url=server.url, api_key=key, **kwargs)
+    _clients.append(client)
+    return client
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while _clients:
+        _clients.pop().close()
 
 
 def call(server: ServerProcess, method: str, path: str, *, key: str | None = "key-a", **kwargs: Any) -> httpx2.Response:

@@ -131,7 +131,7 @@ _bodies = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=_bodies)
 def test_fuzzed_create_bodies_never_5xx(fuzzed: ServerProcess, body: Any) -> None:
     response = call(fuzzed, "POST", BATCHES, content=json.dumps(body).encode())
@@ -142,7 +142,7 @@ def test_fuzzed_create_bodies_never_5xx(fuzzed: ServerProcess, body: Any) -> Non
 _segment = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=12)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     method=st.sampled_from(["GET", "POST", "DELETE", "PUT", "PATCH", "HEAD", "OPTIONS"]),
     path=st.lists(_segment, max_size=5),
@@ -180,7 +180,7 @@ def test_schemathesis_finds_no_contract_break(fuzzed: ServerProcess) -> None:
     assert len(operations) == 6
     for operation in operations:
 
-        @settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        @settings(max_examples=15, deadline=None, database=None, suppress_health_check=list(HealthCheck))
         @given(case=operation.as_strategy())
         def run(case: Any) -> None:
             case.call_and_validate(
