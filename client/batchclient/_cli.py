@@ -213,7 +213,8 @@ def _cancel(args: argparse.Namespace) -> int:
     if _is_job(args.target):
         canceled = runner.cancel(args.target)
         print(f"canceled {len(canceled)} live batch(es): {' '.join(canceled) or '-'}")
-        print("run the job again to collect what they finished")
+        if canceled:
+            print("run the job again to collect what they finished")
     else:
         batch = runner.api.cancel(args.target)
         print(f"{batch.id}: {batch.processing_status}")

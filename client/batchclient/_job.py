@@ -349,8 +349,11 @@ class Job:
     def cancel(self) -> list[str]:
         """Stop the job: no new batch is submitted, live batches are canceled. Returns their ids.
 
-        Running the job again afterwards collects what the canceled batches finished.
+        Running the job again afterwards collects what the canceled batches finished. A job
+        that has finished is left as it is.
         """
+        if self.state.finished:
+            return []
         self.state.canceled = True
         self.save()
         canceled = []

@@ -49,3 +49,12 @@ def test_wait_gives_up_after_max_wait(fresh_server: ServerProcess) -> None:
     (batch_id,) = runner.submit(requests_for(["a"]))
     with pytest.raises(JobTimeoutError, match="max wait"):
         runner.wait([batch_id], max_wait=0.1)
+
+
+def test_cancel_of_a_finished_job_changes_nothing(sim: ServerProcess, tmp_path: Path) -> None:
+    sim.control("PUT", "scenario", json={"rules": [{"custom_id": "^flaky", "result": "errored"}]})
+    source = write_jsonl(tmp_path / "in.jsonl", requests_for(["a", "flaky-1"]))
+    out, state = tmp_path / "out.jsonl", tmp_path / "job.json"
+    make_runner(sim).run(source, out, state=state, retries=0)
+    assert make_runner(sim).cancel(state) == []
+    assert make_runner(sim).run(source, out, state=state, retries=1).report.rounds == 2  # still continues
