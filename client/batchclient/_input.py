@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "BODY_OVERHEAD",
     "MAX_BATCH_BYTES",
     "MAX_BATCH_REQUESTS",
     "Entry",
     "RequestSource",
     "check_request",
+    "file_digest",
     "read_entries",
     "request_size",
     "spool",
@@ -86,17 +88,12 @@ def check_request(request: Any) -> str | None:
     return None
 
 
-def read_entries(path: Path, digest: Any = None) -> Iterator[Entry]:
-    """Every non-blank line of a JSONL file as an :class:`Entry` (checked, not kept in memory).
-
-    ``digest`` (a hashlib object), when given, is fed every byte of the file.
-    """
+def read_entries(path: Path) -> Iterator[Entry]:
+    """Every non-blank line of a JSONL file as an :class:`Entry` (checked, not kept in memory)."""
     offset = 0
     limit = MAX_BATCH_BYTES - BODY_OVERHEAD
     with path.open("rb") as f:
         for number, raw in enumerate(f, start=1):
-            if digest is not None:
-                digest.update(raw)
             start, offset = offset, offset + len(raw)
             text = raw.strip()
             if not text:

@@ -34,6 +34,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,25 +53,16 @@ from ._store import WorkStore
 __all__ = ["Job", "JobSettings", "batch_total", "default_state_path", "open_existing", "poll"]
 
 
+@dataclass(frozen=True)
 class JobSettings:
-    """How a job cuts batches and waits for them."""
+    """How a job cuts batches, waits for them and prices them (see :class:`BatchRunner`)."""
 
-    def __init__(
-        self,
-        *,
-        max_batch_requests: int,
-        max_batch_bytes: int,
-        poll_interval: float,
-        max_poll_interval: float,
-        max_wait: float | None,
-        prices: Mapping[str, Price] | None,
-    ) -> None:
-        self.max_batch_requests = max_batch_requests
-        self.max_batch_bytes = max_batch_bytes
-        self.poll_interval = poll_interval
-        self.max_poll_interval = max_poll_interval
-        self.max_wait = max_wait
-        self.prices = prices
+    max_batch_requests: int
+    max_batch_bytes: int
+    poll_interval: float
+    max_poll_interval: float
+    max_wait: float | None
+    prices: Mapping[str, Price] | None
 
 
 def batch_total(batch: MessageBatch) -> int:
@@ -164,6 +156,8 @@ class Job:
             if state.output != str(output.resolve()):
                 raise StateError(f"{state_path} belongs to a job writing {state.output}, not {output}")
         else:
+            for stale in folder.glob("work.sqlite*"):  # a work store without its state is stale
+                stale.unlink()
             is_file = isinstance(source, str | os.PathLike)
             state = JobState(digest, str(input_path) if is_file else None, str(output.resolve()))
         job = cls(api, settings, progress, state_path, state, WorkStore(folder / "work.sqlite"), input_path)

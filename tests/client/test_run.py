@@ -116,3 +116,15 @@ def test_create_sends_the_original_requests_either_way(sim: ServerProcess, tmp_p
     runner.run(source, tmp_path / "out.jsonl")
     (call,) = [c for c in sim.control("GET", "journal").json()["calls"] if c["endpoint"] == "create"]
     assert json.loads(call["body"]) == {"requests": items}
+
+
+def test_deleting_the_state_file_starts_the_job_over(sim: ServerProcess, tmp_path: Path) -> None:
+    sim.control("PUT", "scenario", json={"rules": [{"custom_id": "^flaky", "result": "errored"}]})
+    source = write_jsonl(tmp_path / "in.jsonl", requests_for(["a", "flaky-1"]))
+    out, state = tmp_path / "out.jsonl", tmp_path / "job.json"
+    assert make_runner(sim).run(source, out, state=state, retries=2).report.counts["errored"] == 1
+    state.unlink()  # the work folder beside it stays behind
+    sim.control("PUT", "scenario", json={}).raise_for_status()
+    again = make_runner(sim).run(source, out, state=state, retries=2)
+    assert again.ok and again.report.rounds == 1
+    assert [line["result"]["type"] for line in read_jsonl(out)] == ["succeeded", "succeeded"]
