@@ -14,6 +14,7 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,9 +123,16 @@ class WorkStore:
     def close(self) -> None:
         self._db.close()
 
-    def _tx(self) -> sqlite3.Connection:
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """All or nothing: committed when the block ends, rolled back if it raises."""
         self._db.execute("BEGIN IMMEDIATE")
-        return self._db
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     # -- input ----------------------------------------------------------------------------------
 
@@ -133,8 +141,7 @@ class WorkStore:
         duplicates). All or nothing: nothing is kept when there is a problem."""
         problems: list[tuple[int, str]] = []
         more = pos = 0
-        db = self._tx()
-        try:
+        with self._transaction() as db:
             db.execute("DELETE FROM requests")
             for e in entries:
                 problem = e.problem
@@ -156,10 +163,6 @@ class WorkStore:
                 problems.append((0, "no requests: the input is empty"))
             if problems:
                 raise InputError(problems, more)
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
         return pos
 
     # -- rounds and batches ---------------------------------------------------------------------
@@ -171,8 +174,7 @@ class WorkStore:
         plans: list[ChunkPlan] = []
         count = size = 0
         digest = hashlib.sha256()
-        db = self._tx()
-        try:
+        with self._transaction() as db:
             db.execute("DELETE FROM members WHERE round = ?", (round_,))
             if round_ == 0:
                 rows = db.execute("SELECT pos, custom_id, size FROM requests ORDER BY pos")
@@ -193,10 +195,6 @@ class WorkStore:
                 size += req_size
             if count:
                 plans.append(ChunkPlan(count, size + BODY_OVERHEAD - 1, digest.hexdigest()))
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
         return plans
 
     def members(self, round_: int, chunk: int) -> list[tuple[str, int, int]]:
@@ -213,8 +211,7 @@ class WorkStore:
         A line whose custom_id is not in the batch is ignored; a request of the batch without a
         line gets an ``errored`` (``api_error``, so retryable) result made up here.
         """
-        db = self._tx()
-        try:
+        with self._transaction() as db:
             for line in lines:
                 data = json.loads(line)
                 hit = db.execute(
@@ -240,10 +237,6 @@ class WorkStore:
                     (round_, chunk),
                 ).fetchall()
             )
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
         return counts
 
     # -- output and report ----------------------------------------------------------------------
