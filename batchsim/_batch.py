@@ -32,7 +32,7 @@ from typing import Any
 import orjson
 
 from ._clock import MICROS, rfc3339
-from ._ids import make_id
+from ._ids import derived_id
 from ._responder import Responder, complete_message, default_error_message, default_message
 from ._scenario import Scenario
 
@@ -272,7 +272,14 @@ class Batch:
         ended = now >= ended_at
         if ended:
             final = self._final_state()
-            counts = {"processing": 0, **final.counts}
+            done = final.counts
+            counts = {
+                "processing": 0,
+                "succeeded": done["succeeded"],
+                "errored": done["errored"],
+                "canceled": done["canceled"],
+                "expired": done["expired"],
+            }
         else:
             counts = {
                 "processing": len(self.custom_ids),
@@ -354,19 +361,19 @@ class Batch:
         canned = self.canned.get(cid)
         if canned is not None:
             return canned
-        rng = random.Random(f"{self.seed}/{i}")
+        key = f"{self.seed}/{i}"
         if outcome == ERRORED:
             kind, text = self._errors[i]
             error = {
                 "type": "error",
                 "error": {"type": kind, "message": text},
-                "request_id": make_id("req_", rng),
+                "request_id": derived_id("req_", key),
             }
             return orjson.dumps({"type": "errored", "error": error})
         raw = self.params[i]
         params = orjson.loads(raw)
         if responder is None:
-            message = default_message(cid, params, len(raw), rng)
+            message = default_message(cid, params, len(raw), key)
         else:
-            message = complete_message(responder(cid, params), cid, params, len(raw), rng)
+            message = complete_message(responder(cid, params), cid, params, len(raw), key)
         return b'{"type":"succeeded","message":' + orjson.dumps(message) + b"}"

@@ -4,24 +4,22 @@
   (``service_tier: "batch"``), ``stop_reason`` honouring ``max_tokens`` and ``stop_sequences``, and a
   ``tool_use`` block when ``tool_choice`` forces a tool;
 * a Python callable ``(custom_id, params) -> dict`` whose result is completed into a full
-  ``Message`` (missing ``id``, ``usage``… are filled in), or that raises :class:`RequestError` to
-  make the request end ``errored``;
+  ``Message`` (missing ``id``, ``usage``… are filled in);
 * canned results: lines of a results JSONL file (for example saved from a real batch) replayed
   by ``custom_id``.
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from ._ids import make_id
+from ._ids import derived_id
 
-__all__ = ["RequestError", "Responder", "default_message", "load_canned"]
+__all__ = ["Responder", "default_message", "load_canned"]
 
 Responder = Callable[[str, dict[str, Any]], Mapping[str, Any]]
 """``(custom_id, params) -> Message`` (partial dicts are completed)."""
@@ -38,15 +36,6 @@ _ERROR_MESSAGES = {
     "timeout_error": "Request timed out",
     "overloaded_error": "Overloaded",
 }
-
-
-class RequestError(Exception):
-    """Raise from a responder callable to make that request end ``errored``."""
-
-    def __init__(self, error_type: str = "api_error", message: str | None = None) -> None:
-        super().__init__(message or _ERROR_MESSAGES.get(error_type, error_type))
-        self.error_type = error_type
-        self.message = message or _ERROR_MESSAGES.get(error_type, error_type)
 
 
 def default_error_message(error_type: str) -> str:
@@ -114,10 +103,8 @@ def usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
     }
 
 
-def default_message(
-    custom_id: str, params: dict[str, Any], params_size: int, rng: random.Random
-) -> dict[str, Any]:
-    """The default, deterministic ``Message`` for a succeeded request."""
+def default_message(custom_id: str, params: dict[str, Any], params_size: int, key: str) -> dict[str, Any]:
+    """The default ``Message`` for a succeeded request; its ids are derived from ``key``."""
     max_tokens = params.get("max_tokens")
     limit = max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else 1024
     input_tokens = estimate_tokens(params_size)
@@ -127,7 +114,7 @@ def default_message(
     if tool is not None:
         call = {
             "type": "tool_use",
-            "id": make_id("toolu_", rng),
+            "id": derived_id("toolu_", key + "/tool"),
             "name": tool["name"],
             "input": _sample(tool.get("input_schema")) or {},
             "caller": {"type": "direct"},
@@ -136,12 +123,8 @@ def default_message(
         stop_reason = "tool_use"
         output_tokens = min(limit, estimate_tokens(len(orjson.dumps(call))))
     else:
-        prompt = " ".join(_last_user_text(params).split())
-        text = (
-            f"Simulated reply to {custom_id}: {prompt[:200]}"
-            if prompt
-            else f"Simulated reply to {custom_id}."
-        )
+        prompt = " ".join(_last_user_text(params)[:400].split())
+        text = f"Simulated reply to {custom_id}: {prompt[:200]}" if prompt else f"Simulated reply to {custom_id}."
         stop_reason = "end_turn"
         for seq in params.get("stop_sequences") or []:
             if isinstance(seq, str) and seq and seq in text:
@@ -154,7 +137,7 @@ def default_message(
             output_tokens, stop_reason, stop_sequence = limit, "max_tokens", None
         content = [{"type": "text", "text": text, "citations": None}]
     return {
-        "id": make_id("msg_", rng),
+        "id": derived_id("msg_", key),
         "type": "message",
         "role": "assistant",
         "model": params.get("model", ""),
@@ -168,10 +151,10 @@ def default_message(
 
 
 def complete_message(
-    partial: Mapping[str, Any], custom_id: str, params: dict[str, Any], params_size: int, rng: random.Random
+    partial: Mapping[str, Any], custom_id: str, params: dict[str, Any], params_size: int, key: str
 ) -> dict[str, Any]:
     """Fill what a callable responder left out from the default message."""
-    message = default_message(custom_id, params, params_size, rng)
+    message = default_message(custom_id, params, params_size, key)
     message.update(partial)
     if "usage" in partial and isinstance(partial["usage"], Mapping):
         message["usage"] = {**usage(0, 0), **partial["usage"]}
