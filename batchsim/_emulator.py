@@ -56,9 +56,7 @@ class Emulator:
         journal: bool = True,
     ) -> None:
         scenario = Scenario.of(scenario) if seed is None else Scenario.of(scenario, seed=seed)
-        self.clock: Clock = (
-            VirtualClock(start) if start is not None and clock == "virtual" else make_clock(clock)
-        )
+        self.clock: Clock = VirtualClock(start) if start is not None and clock == "virtual" else make_clock(clock)
         self._initial_scenario = scenario
         self.service = BatchService(self.clock, scenario, store, responder)
         self.faults = FaultInjector(scenario)

@@ -143,8 +143,7 @@ class BatchService:
             status = batch.status(self.clock.now())
             if status != "ended":
                 raise ApiError.invalid(
-                    f"Message batch {batch_id} is {status} and cannot be deleted until it has ended; "
-                    "cancel it first."
+                    f"Message batch {batch_id} is {status} and cannot be deleted until it has ended; cancel it first."
                 )
             batch.deleted = True
             self.store.save(batch)
