@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	# The legacy (0.x, httpx-based) SDK lives beside the current one, for compatibility tests.
-	$(BIN)/python -m pip install --quiet --target $(LEGACY_DIR) "$(LEGACY_SDK)"
+	$(BIN)/python -m pip install --quiet --upgrade --target $(LEGACY_DIR) "$(LEGACY_SDK)"
 	touch $@
 
 test: install
