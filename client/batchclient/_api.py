@@ -167,6 +167,11 @@ class Api:
 
     @contextmanager
     def result_lines(self, batch_id: str) -> Iterator[Iterator[str]]:
-        """The raw JSONL lines of an ended batch's results, streamed."""
-        with self.client.messages.batches.with_streaming_response.results(batch_id) as response:
+        """The JSONL lines of an ended batch's results, streamed: as the API sent them, or (SDKs
+        without a streaming ``results``) each parsed line serialized back with the fields it had."""
+        batches = self.client.messages.batches
+        if not hasattr(batches.with_streaming_response, "results"):
+            yield (item.to_json(indent=None) for item in batches.results(batch_id))
+            return
+        with batches.with_streaming_response.results(batch_id) as response:
             yield (line for line in response.iter_lines() if line.strip())

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -127,3 +129,25 @@ def test_base_url_argument_and_missing_key(
     code, _, err = main_in_process(*args, env={})
     assert code == 2
     assert "set ANTHROPIC_API_KEY" in err
+
+
+LEGACY = ROOT / ".venv" / "legacy-sdk"
+
+
+@pytest.mark.skipif(not (LEGACY / "anthropic").is_dir(), reason="legacy SDK not installed: run `make install`")
+def test_the_same_job_runs_with_the_legacy_sdk(sim: ServerProcess, tmp_path: Path) -> None:
+    """anthropic 0.x has neither `post(content=)` nor a streaming `results`: the fallbacks."""
+    env = cli_env(sim)
+    env["PYTHONPATH"] = os.pathsep.join([str(LEGACY), env["PYTHONPATH"]])
+    out = tmp_path / "out.jsonl"
+    args = ["run", str(SUMMARIZE), "-o", str(out), "--batch-size", "7", *FAST_POLL]
+    done = subprocess.run(
+        [sys.executable, "-m", "batchclient", *args], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "20 succeeded" in done.stdout
+    assert "Anthropic/Python 0." in sim.control("GET", "journal").json()["calls"][0]["headers"]["user-agent"]
+    expected = [json.loads(line)["custom_id"] for line in SUMMARIZE.read_text().splitlines()]
+    lines = read_jsonl(out)
+    assert [line["custom_id"] for line in lines] == expected
+    assert all(line["result"]["message"]["usage"]["output_tokens"] > 0 for line in lines)
