@@ -138,17 +138,18 @@ class Job:
         """Open (or start) the job; check and index the input on first use."""
         folder = work_dir(state_path)
         folder.mkdir(parents=True, exist_ok=True)
+        is_file = isinstance(source, str | os.PathLike)
         if isinstance(source, str | os.PathLike):
-            input_path = Path(source).resolve()
+            input_path = fresh = Path(source).resolve()
             digest = file_digest(input_path)
         else:
-            input_path = folder / "input.jsonl"
-            fresh = folder / "input.new.jsonl"
+            input_path, fresh = folder / "input.jsonl", folder / "input.new.jsonl"
             digest = spool(source, fresh)
-            os.replace(fresh, input_path)
         if state_path.exists():
             state = load_state(state_path)
             if state.input_sha256 != digest:
+                if not is_file:
+                    fresh.unlink()
                 raise StateError(
                     f"{state_path} belongs to a job with another input ({state.input_path or 'an iterable'});"
                     " give another --state, or delete it to start over"
@@ -158,8 +159,9 @@ class Job:
         else:
             for stale in folder.glob("work.sqlite*"):  # a work store without its state is stale
                 stale.unlink()
-            is_file = isinstance(source, str | os.PathLike)
             state = JobState(digest, str(input_path) if is_file else None, str(output.resolve()))
+        if not is_file:
+            os.replace(fresh, input_path)
         job = cls(api, settings, progress, state_path, state, WorkStore(folder / "work.sqlite"), input_path)
         if not state.indexed:
             state.requests = job.store.index(read_entries(input_path))

@@ -128,3 +128,14 @@ def test_deleting_the_state_file_starts_the_job_over(sim: ServerProcess, tmp_pat
     again = make_runner(sim).run(source, out, state=state, retries=2)
     assert again.ok and again.report.rounds == 1
     assert [line["result"]["type"] for line in read_jsonl(out)] == ["succeeded", "succeeded"]
+
+
+def test_an_iterable_job_resumes_only_with_the_same_requests(sim: ServerProcess, tmp_path: Path) -> None:
+    from batchclient import StateError
+
+    out, state = tmp_path / "out.jsonl", tmp_path / "job.json"
+    make_runner(sim).run(iter(requests_for(["a", "b"])), out, state=state)
+    with pytest.raises(StateError, match="another input"):
+        make_runner(sim).run(iter(requests_for(["a", "c"])), out, state=state)
+    again = make_runner(sim).run(iter(requests_for(["a", "b"])), out, state=state)
+    assert again.ok and sum(created_ids(sim).values()) == 2
