@@ -129,6 +129,9 @@ def _api(
                 response = _fault_response(ctx, fault)
             elif fault is not None and fault.kind == "drop":
                 return _DroppedResponse(f"injected drop on {endpoint}")  # not processed, not journaled
+            elif fault is not None and fault.kind == "lost":
+                await handler(ctx, request, key, body)  # processed, but the answer never arrives
+                return _DroppedResponse(f"injected lost answer on {endpoint}")
             else:
                 response = await handler(ctx, request, key, body)
                 if fault is not None and fault.kind == "truncate" and isinstance(response, StreamingResponse):

@@ -12,8 +12,9 @@ Rules of the lifecycle (times are offsets from ``created_at``):
 * without cancel the batch ends when its last request finishes, or at ``E`` if that is earlier
   or if any request is planned to expire (such a request never finishes);
 * a cancel at ``c`` lets requests already started finish; the batch ends at
-  ``max(c + cancel_delay, last finish of a started request)`` (never after ``E``); requests not
-  started by ``c`` end ``canceled``;
+  ``max(c + cancel_delay, last finish of a started request)`` (never after ``E``, and at least a
+  microsecond after ``c``, so the cancel's answer says ``canceling``); requests not started by
+  ``c`` end ``canceled``;
 * requests not finished at the end are ``expired``;
 * every request sits in ``processing`` until the batch has ended, as the real API reports.
 """
@@ -223,7 +224,9 @@ class Batch:
         c = cancel_at - self.created_at
         k = bisect_right(self._starts_in_order, c)
         in_flight = self._prefix_max[k - 1] if k else 0
-        delay = round(self.scenario.timing.cancel_delay * MICROS)
+        # Never at the cancel itself: the cancel's own answer always says "canceling" (as the
+        # API's does); with nothing in flight and no delay the batch ends a microsecond later.
+        delay = max(1, round(self.scenario.timing.cancel_delay * MICROS))
         return min(EXPIRES_AFTER, max(c + delay, in_flight))
 
     @property

@@ -20,7 +20,7 @@ __all__ = ["Fault", "Outcomes", "Rule", "Scenario", "ScenarioError", "Timing"]
 ResultType = Literal["succeeded", "errored", "expired", "canceled"]
 RESULT_TYPES: tuple[str, ...] = ("succeeded", "errored", "expired", "canceled")
 ENDPOINTS: tuple[str, ...] = ("create", "retrieve", "list", "cancel", "delete", "results", "*")
-FAULT_KINDS: tuple[str, ...] = ("status", "drop", "truncate")
+FAULT_KINDS: tuple[str, ...] = ("status", "drop", "lost", "truncate")
 # Error types a request can end with, as the API names them.
 REQUEST_ERROR_TYPES: tuple[str, ...] = (
     "invalid_request_error",
@@ -157,8 +157,10 @@ class Rule:
 class Fault:
     """An HTTP fault injected on API calls, by probability (``rate``) or count (``times``).
 
-    ``kind`` is ``status`` (answer ``status`` with the API's error envelope), ``drop`` (close the
-    connection without an answer) or ``truncate`` (results only: cut the JSONL stream short).
+    ``kind`` is ``status`` (answer ``status`` with the API's error envelope), ``drop`` (cut the
+    connection before the call is processed), ``lost`` (process the call, then cut the connection
+    before the answer: the client cannot know it succeeded) or ``truncate`` (results only: cut the
+    JSONL stream short).
     """
 
     endpoint: str = "*"

@@ -91,3 +91,14 @@ def _calls(target: Target) -> list[_CallView]:
         return [_CallView(c.to_dict()) for c in target.sim.calls]
     assert isinstance(target, OverHttp)
     return [_CallView(c) for c in target.server.control("GET", "journal").json()["calls"]]
+
+
+def test_lost_fault_processes_the_call_but_the_answer_never_arrives(target: Target) -> None:
+    _set_scenario(target, {"faults": [{"endpoint": "create", "kind": "lost", "times": 1}]})
+    client = target.client(max_retries=0)
+    with pytest.raises(anthropic.APIConnectionError):
+        client.messages.batches.create(requests=make_requests(2))
+    # The batch was created all the same: a blind retry would submit it twice.
+    listed = client.messages.batches.list().data
+    assert len(listed) == 1
+    assert listed[0].request_counts.processing == 2

@@ -82,9 +82,14 @@ def test_cancel_before_start_cancels_every_request(target: Target) -> None:
     client = target.client()
     batch = client.messages.batches.create(requests=make_requests(4))
     canceled = client.messages.batches.cancel(batch.id)
-    # Nothing had started: the batch ends right away with every request canceled.
-    assert canceled.processing_status == "ended"
-    assert canceled.request_counts.canceled == 4
+    # The cancel's answer says "canceling", as the API's does; nothing had started, so the batch
+    # ends as soon as the clock moves, with every request canceled.
+    assert canceled.processing_status == "canceling"
+    assert canceled.request_counts.processing == 4
+    target.advance(0.001)
+    ended = client.messages.batches.retrieve(batch.id)
+    assert ended.processing_status == "ended"
+    assert ended.request_counts.canceled == 4
     assert {r.result.type for r in client.messages.batches.results(batch.id)} == {"canceled"}
 
 
