@@ -10,7 +10,7 @@ Fixtures:
 
 ``--batchsim-live`` (or ``BATCHSIM_LIVE=1``) hands out clients for the production API instead
 (key from ``ANTHROPIC_API_KEY``); tests that need emulator-only controls are skipped. The whole
-surface is described in ``docs/testing.md``.
+surface is described in the README, "Testing your batch code".
 """
 
 from __future__ import annotations
