@@ -22,8 +22,8 @@ from starlette.routing import Route
 
 from ._errors import ApiError, error_type_for
 from ._faults import DroppedConnectionError, FaultInjector
-from ._ids import make_id
-from ._journal import Call, Journal
+from ._ids import RequestIds
+from ._journal import Journal
 from ._scenario import Fault
 from ._service import DEFAULT_LIMIT, BatchService
 from ._validation import MAX_BODY_BYTES
@@ -52,10 +52,26 @@ class ApiContext:
         self.journal = journal
         self.api_keys = api_keys
         self.admin_token: str | None = None
-        self._rng = random.Random(f"request-ids:{seed}")
+        self._ids = RequestIds(random.Random(f"request-ids:{seed}"))
+        self.next_request_id = self._ids.next
 
     def request_id(self) -> str:
-        return make_id("req_", self._rng)
+        return self._ids.next().decode()
+
+
+class JsonResponse(Response):
+    """An encoded JSON answer with its ``request-id``: the headers Starlette would build, built
+    directly (this is every successful API answer, so it is kept lean)."""
+
+    def __init__(self, body: bytes, request_id: bytes, status: int = 200) -> None:
+        self.status_code = status
+        self.body = body
+        self.background = None
+        self.raw_headers = [
+            (b"request-id", request_id),
+            (b"content-length", b"%d" % len(body)),
+            (b"content-type", b"application/json"),
+        ]
 
 
 def error_response(
@@ -81,13 +97,20 @@ def _fault_response(ctx: ApiContext, fault: Fault) -> Response:
     return error_response(ctx, fault.status, error_type_for(fault.status), message, headers)
 
 
-def _api_key(request: Request) -> str | None:
-    key = request.headers.get("x-api-key")
+def _api_key(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The ``x-api-key`` header, else a bearer token (the first of each header, as Starlette reads)."""
+    key = auth = None
+    for name, value in headers:
+        if name == b"x-api-key":
+            if key is None:
+                key = value
+        elif name == b"authorization" and auth is None:
+            auth = value
     if key:
-        return key
-    auth = request.headers.get("authorization", "")
-    if auth[:7].lower() == "bearer " and auth[7:].strip():
-        return auth[7:].strip()
+        return key.decode("latin-1")
+    bearer = auth.decode("latin-1") if auth is not None else ""
+    if bearer[:7].lower() == "bearer " and bearer[7:].strip():
+        return bearer[7:].strip()
     return None
 
 
@@ -102,8 +125,9 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
         size += len(chunk)
         if size > limit:
             raise ApiError(413, f"Request exceeds the maximum size of {limit} bytes", "request_too_large")
-        parts.append(chunk)
-    return b"".join(parts)
+        if chunk:
+            parts.append(chunk)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 Handler = Callable[[ApiContext, Request, str, bytes], Awaitable[Response]]
@@ -113,11 +137,13 @@ def _api(
     ctx: ApiContext, endpoint: str, handler: Handler, *, reads_body: bool = False
 ) -> Callable[[Request], Awaitable[Response]]:
     """Wrap a handler with auth, fault injection, error mapping, request ids and the journal."""
+    journal = ctx.journal
 
     async def route(request: Request) -> Response:
         body = b""
+        scope = request.scope
         try:
-            key = _api_key(request)
+            key = _api_key(scope["headers"])
             if key is None:
                 raise ApiError(401, "x-api-key header is required", "authentication_error")
             if ctx.api_keys is not None and key not in ctx.api_keys:
@@ -141,19 +167,15 @@ def _api(
         except Exception:  # an emulator bug: answer like the API would, log the details
             log.exception("unexpected error on %s %s", request.method, request.url.path)
             response = error_response(ctx, 500, "api_error", "Internal server error")
-        if ctx.journal.enabled:
-            scope = request.scope
-            ctx.journal.record(
-                Call(
-                    request.method,
-                    _url_path(scope["path"]),
-                    scope.get("query_string", b"").decode(),
-                    None,
-                    body[:_JOURNAL_BODY_LIMIT],
-                    response.status_code,
-                    endpoint,
-                    raw_headers=scope["headers"],
-                )
+        if journal.enabled:
+            journal.record_raw(
+                scope["method"],
+                scope["path"],
+                scope.get("query_string", b""),
+                body[:_JOURNAL_BODY_LIMIT],
+                response.status_code,
+                endpoint,
+                scope["headers"],
             )
         return response
 
@@ -190,12 +212,7 @@ async def _truncated(chunks: AsyncIterable[Any]) -> AsyncIterator[bytes]:
 
 
 def _json(ctx: ApiContext, data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status, {"request-id": ctx.request_id()}, JSON)
-
-
-def _url_path(path: str) -> str:
-    """``request.url.path`` without building the URL (the same escapes Starlette applies)."""
-    return path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+    return JsonResponse(orjson.dumps(data), ctx.next_request_id(), status)
 
 
 _base_urls: dict[tuple[Any, ...], str] = {}
@@ -207,7 +224,11 @@ def base_url(request: Request) -> str:
     Remembered per (scheme, server, Host header, root path): building it is a noticeable part of
     a retrieve."""
     scope = request.scope
-    host = next((v for k, v in scope["headers"] if k == b"host"), None)
+    host = None
+    for name, value in scope["headers"]:
+        if name == b"host":
+            host = value
+            break
     server = scope.get("server")
     key = (scope.get("scheme"), server and tuple(server), host, scope.get("app_root_path", scope.get("root_path")))
     url = _base_urls.get(key)
@@ -219,11 +240,12 @@ def base_url(request: Request) -> str:
 
 
 async def _create(ctx: ApiContext, request: Request, key: str, body: bytes) -> Response:
-    return _json(ctx, ctx.service.create(key, body, base_url(request)))
+    return JsonResponse(ctx.service.create(key, body, base_url(request)), ctx.next_request_id())
 
 
 async def _retrieve(ctx: ApiContext, request: Request, key: str, body: bytes) -> Response:
-    return _json(ctx, ctx.service.retrieve(key, request.path_params["batch_id"], base_url(request)))
+    batch_id = request.scope["path_params"]["batch_id"]
+    return JsonResponse(ctx.service.retrieve(key, batch_id, base_url(request)), ctx.next_request_id())
 
 
 def _limit(raw: str | None) -> int:
@@ -246,11 +268,12 @@ async def _list(ctx: ApiContext, request: Request, key: str, body: bytes) -> Res
         after_id=q.get("after_id") or None,
         before_id=q.get("before_id") or None,
     )
-    return _json(ctx, page)
+    return JsonResponse(page, ctx.next_request_id())
 
 
 async def _cancel(ctx: ApiContext, request: Request, key: str, body: bytes) -> Response:
-    return _json(ctx, ctx.service.cancel(key, request.path_params["batch_id"], base_url(request)))
+    batch_id = request.path_params["batch_id"]
+    return JsonResponse(ctx.service.cancel(key, batch_id, base_url(request)), ctx.next_request_id())
 
 
 async def _delete(ctx: ApiContext, request: Request, key: str, body: bytes) -> Response:
@@ -264,17 +287,18 @@ async def _aiter(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
 
 async def _results(ctx: ApiContext, request: Request, key: str, body: bytes) -> Response:
     chunks = ctx.service.results(key, request.path_params["batch_id"])
-    headers = {"request-id": ctx.request_id()}
-    return StreamingResponse(_aiter(chunks), 200, headers, JSONL)
+    response = StreamingResponse(_aiter(chunks), 200, None, JSONL)
+    response.raw_headers.insert(0, (b"request-id", ctx.next_request_id()))
+    return response
 
 
 def build_app(ctx: ApiContext, control_routes: list[Route] | None = None) -> Starlette:
     """The ASGI app: the six Message Batches routes, the control plane and error handlers."""
     prefix = "/v1/messages/batches"
-    routes = [
+    routes = [  # retrieve first: the most frequent call (no two routes match the same request)
+        Route(prefix + "/{batch_id}", _api(ctx, "retrieve", _retrieve), methods=["GET"]),
         Route(prefix, _api(ctx, "create", _create, reads_body=True), methods=["POST"]),
         Route(prefix, _api(ctx, "list", _list), methods=["GET"]),
-        Route(prefix + "/{batch_id}", _api(ctx, "retrieve", _retrieve), methods=["GET"]),
         Route(prefix + "/{batch_id}", _api(ctx, "delete", _delete), methods=["DELETE"]),
         Route(prefix + "/{batch_id}/cancel", _api(ctx, "cancel", _cancel), methods=["POST"]),
         Route(prefix + "/{batch_id}/results", _api(ctx, "results", _results), methods=["GET"]),

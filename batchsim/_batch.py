@@ -26,7 +26,7 @@ import threading
 from array import array
 from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, MutableSequence, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +34,7 @@ import orjson
 
 from ._clock import MICROS, rfc3339
 from ._ids import derived_id
-from ._responder import Responder, complete_message, default_error_message, default_message
+from ._responder import Responder, complete_message, default_error_message, default_message_json
 from ._scenario import Scenario
 
 __all__ = ["ARCHIVE_AFTER", "EXPIRES_AFTER", "Batch"]
@@ -42,6 +42,7 @@ __all__ = ["ARCHIVE_AFTER", "EXPIRES_AFTER", "Batch"]
 EXPIRES_AFTER = 24 * 3600 * MICROS
 ARCHIVE_AFTER = 29 * 24 * 3600 * MICROS
 _NEVER = 1 << 62
+_UNSET = object()
 
 SUCCEEDED, ERRORED, EXPIRED, CANCELED = 0, 1, 2, 3
 OUTCOME_NAMES = ("succeeded", "errored", "expired", "canceled")
@@ -50,7 +51,7 @@ _CHUNK_LINES = 256
 _FIRST_CHUNK_LINES = 16
 
 
-def _shuffle(rng: random.Random, items: list[int]) -> None:
+def _shuffle(rng: random.Random, items: MutableSequence[int]) -> None:
     """``rng.shuffle(items)``, the same draws in the same order, without a call per draw."""
     if type(rng)._randbelow is not random.Random._randbelow_with_getrandbits:  # type: ignore[attr-defined]
         rng.shuffle(items)
@@ -63,6 +64,13 @@ def _shuffle(rng: random.Random, items: list[int]) -> None:
         while j >= n:
             j = getrandbits(k)
         items[i], items[j] = items[j], items[i]
+
+
+def _inverse(permutation: array[int]) -> list[int]:
+    inverse = [0] * len(permutation)
+    for i, p in enumerate(permutation):
+        inverse[p] = i
+    return inverse
 
 
 @dataclass
@@ -114,7 +122,7 @@ class Batch:
     workspace: str
     created_at: int
     custom_ids: list[str]
-    params: list[bytes]
+    params: Sequence[bytes]  # each request's params as compact JSON (a PackedParams)
     invalid: dict[int, str]
     scenario: Scenario
     seed: str
@@ -124,6 +132,10 @@ class Batch:
 
     def __post_init__(self) -> None:
         self._final: _Final | None = None
+        self._ended_for: Any = _UNSET  # the cancel time ``_ended_at`` was computed for
+        self._ended_at = 0
+        self._json: dict[tuple[Any, ...], bytes] = {}
+        self._last: tuple[int, int, str | None, int | None, bytes] = (0, 0, None, None, b"")
         self._plan()
 
     # -- the plan -------------------------------------------------------------------------------
@@ -131,7 +143,7 @@ class Batch:
     def _plan(self) -> None:
         n = len(self.custom_ids)
         rng = random.Random(self.seed)
-        rank = list(range(n))
+        rank = array("q", range(n))
         _shuffle(rng, rank)  # rank[i]: tie-breaker and processing position source
         planned = bytearray(n)
         errors: dict[int, tuple[str, str]] = {}
@@ -143,9 +155,12 @@ class Batch:
         # Without outcome fractions or jitter the generator's draws below change nothing: only
         # the requests that are invalid, canned or matched by a rule need a look.
         draws_matter = bool(outcomes.errored or outcomes.expired or timing.jitter)
-        special = sorted({*self.invalid, *(i for i, cid in enumerate(self.custom_ids) if cid in self.canned)})
-        look_at = range(n) if draws_matter or rules else special
         custom_ids = self.custom_ids
+        if draws_matter or rules:
+            look_at: Iterable[int] = range(n)
+        else:
+            canned_at = [i for i, cid in enumerate(custom_ids) if cid in self.canned] if self.canned else []
+            look_at = sorted({*self.invalid, *canned_at})
         for i in look_at:
             cid = custom_ids[i]
             if i in self.invalid:
@@ -170,17 +185,20 @@ class Batch:
             elif u < outcomes.errored + outcomes.expired:
                 planned[i] = EXPIRED
         # Requests planned to expire never start; the others run in a seeded order (by rank:
-        # ``rank`` is a permutation, so that order is its inverse, minus the expired).
-        by_rank = [0] * n
-        for i, r in enumerate(rank):
-            by_rank[r] = i
-        order = by_rank if EXPIRED not in planned else [i for i in by_rank if planned[i] != EXPIRED]
+        # ``rank`` is a permutation, so that order is its inverse, minus the expired). Without
+        # expired requests or jitter, request i simply starts at position rank[i].
+        expires = EXPIRED in planned
+        order = None
+        if expires or timing.jitter:
+            order = _inverse(rank)
+            if expires:
+                order = [i for i in order if planned[i] != EXPIRED]
         start_delay = round(timing.start_delay * MICROS)
         per = timing.per_request * MICROS
         jitter = timing.jitter
         start = array("q", [_NEVER]) * n
         finish = array("q", [_NEVER]) * n
-        if jitter:
+        if order is not None and jitter:
             starts_in_order = array("q")
             prefix_max = array("q")
             latest = 0
@@ -195,24 +213,27 @@ class Batch:
         else:
             # Every request takes ``per``: starts go up one block of ``concurrency`` at a time,
             # and the latest finish so far is the current start plus ``per``.
-            m, concurrency, duration = len(order), timing.concurrency, max(1, round(per))
+            m, concurrency, duration = n if order is None else len(order), timing.concurrency, max(1, round(per))
             starts_in_order = array("q")
             for block in range(0, m, concurrency):
                 s = start_delay + round((block // concurrency) * per)
                 starts_in_order.extend(array("q", [s]) * min(concurrency, m - block))
-            prefix_max = array("q", [s + duration for s in starts_in_order])
-            for i, s in zip(order, starts_in_order, strict=True):
-                start[i] = s
-                finish[i] = s + duration
-        self._in_order = array("q", order)
-        self._rank = array("q", rank)
+            prefix_max = array("q", map(duration.__add__, starts_in_order))
+            if order is None:
+                start = array("q", map(starts_in_order.__getitem__, rank))
+                finish = array("q", map(duration.__add__, start))
+            else:
+                for i, s in zip(order, starts_in_order, strict=True):
+                    start[i] = s
+                    finish[i] = s + duration
+        self._rank = rank
         self._planned = planned
         self._errors = errors
         self._start = start
         self._finish = finish
         self._starts_in_order = starts_in_order
         self._prefix_max = prefix_max
-        self._stuck = len(order) < n
+        self._stuck = expires
 
     # -- state at a time ------------------------------------------------------------------------
 
@@ -231,7 +252,11 @@ class Batch:
 
     @property
     def ended_at(self) -> int:
-        return self.created_at + self.end_offset(self.cancel_initiated_at)
+        cancel = self.cancel_initiated_at
+        if self._ended_for is not cancel:
+            self._ended_at = self.created_at + self.end_offset(cancel)
+            self._ended_for = cancel
+        return self._ended_at
 
     def status(self, now: int) -> str:
         if now >= self.ended_at:
@@ -251,7 +276,7 @@ class Batch:
                 # and results come in processing order unless jitter reorders finishes.
                 outcomes = bytearray(planned)
                 if not self.scenario.timing.jitter and not self._stuck:
-                    order = self._in_order.tolist()
+                    order = _inverse(self._rank)  # processing order
             else:
                 outcomes = bytearray(len(planned))
                 for i, p in enumerate(planned):
@@ -268,6 +293,31 @@ class Batch:
     def cancel(self, now: int) -> None:
         self.cancel_initiated_at = now
         self._final = None
+
+    def to_json(self, now: int, base_url: str) -> bytes:
+        """:meth:`to_dict` encoded, kept for each of the few answers a batch can give (before and
+        after its end and its archiving, per cancel time and base URL).
+
+        The last answer is also kept with the time window it holds for: a list page of ended
+        batches costs a few comparisons per batch."""
+        last = self._last
+        if last[0] <= now < last[1] and last[2] is base_url and last[3] is self.cancel_initiated_at:
+            return last[4]
+        ended_at, archived_at = self.ended_at, self.created_at + ARCHIVE_AFTER
+        if now < ended_at:
+            window = (-_NEVER, ended_at)
+        elif now < archived_at:
+            window = (ended_at, archived_at)
+        else:
+            window = (archived_at, _NEVER)
+        key = (window[0], self.cancel_initiated_at, base_url)
+        data = self._json.get(key)
+        if data is None:
+            if len(self._json) >= 16:
+                self._json.clear()
+            data = self._json[key] = orjson.dumps(self.to_dict(now, base_url))
+        self._last = (*window, base_url, self.cancel_initiated_at, data)
+        return data
 
     def to_dict(self, now: int, base_url: str) -> dict[str, Any]:
         """The ``MessageBatch`` object as the API shows it at ``now``."""
@@ -376,7 +426,7 @@ class Batch:
         raw = self.params[i]
         params = orjson.loads(raw)
         if responder is None:
-            message = default_message(cid, params, len(raw), key)
+            encoded = default_message_json(cid, params, len(raw), key)
         else:
-            message = complete_message(responder(cid, params), cid, params, len(raw), key)
-        return b'{"type":"succeeded","message":' + orjson.dumps(message) + b"}"
+            encoded = orjson.dumps(complete_message(responder(cid, params), cid, params, len(raw), key))
+        return b'{"type":"succeeded","message":' + encoded + b"}"

@@ -11,6 +11,7 @@ import orjson
 __all__ = ["Call", "Journal"]
 
 RawHeaders = list[tuple[bytes, bytes]]
+_RawCall = tuple[str, str, bytes, bytes, int, str, RawHeaders]
 
 
 class Call:
@@ -90,17 +91,29 @@ class Journal:
     def __init__(self, enabled: bool = True, limit: int = 10_000) -> None:
         self.enabled = enabled
         self.limit = limit
-        self._calls: deque[Call] = deque(maxlen=limit)
+        self._calls: deque[Call | _RawCall] = deque(maxlen=limit)
         self._lock = threading.Lock()
 
     def record(self, call: Call) -> None:
-        with self._lock:
-            self._calls.append(call)  # the deque drops the oldest past ``limit``
+        self._calls.append(call)  # atomic; the deque drops the oldest past ``limit``
+
+    def record_raw(
+        self, method: str, path: str, query: bytes, body: bytes, status: int, endpoint: str, headers: RawHeaders
+    ) -> None:
+        """Record a call from its raw parts; the :class:`Call` is only built when read."""
+        self._calls.append((method, path, query, body, status, endpoint, headers))
 
     def calls(self) -> list[Call]:
         with self._lock:
-            return list(self._calls)
+            entries = list(self._calls)
+        return [e if isinstance(e, Call) else _call(*e) for e in entries]
 
     def clear(self) -> None:
         with self._lock:
             self._calls.clear()
+
+
+def _call(method: str, path: str, query: bytes, body: bytes, status: int, endpoint: str, headers: RawHeaders) -> Call:
+    # ``request.url.path`` without building the URL (the same escapes Starlette applies).
+    path = path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+    return Call(method, path, query.decode(), None, body, status, endpoint, raw_headers=headers)

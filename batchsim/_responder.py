@@ -19,7 +19,7 @@ import orjson
 
 from ._ids import derived_id
 
-__all__ = ["Responder", "default_message", "load_canned"]
+__all__ = ["Responder", "default_message", "default_message_json", "load_canned"]
 
 Responder = Callable[[str, dict[str, Any]], Mapping[str, Any]]
 """``(custom_id, params) -> Message`` (partial dicts are completed)."""
@@ -110,7 +110,6 @@ def default_message(custom_id: str, params: dict[str, Any], params_size: int, ke
     input_tokens = estimate_tokens(params_size)
     tool = _forced_tool(params)
     content: list[dict[str, Any]]
-    stop_sequence: str | None = None
     if tool is not None:
         call = {
             "type": "tool_use",
@@ -122,19 +121,9 @@ def default_message(custom_id: str, params: dict[str, Any], params_size: int, ke
         content = [call]
         stop_reason = "tool_use"
         output_tokens = min(limit, estimate_tokens(len(orjson.dumps(call))))
+        stop_sequence: str | None = None
     else:
-        prompt = " ".join(_last_user_text(params)[:400].split())
-        text = f"Simulated reply to {custom_id}: {prompt[:200]}" if prompt else f"Simulated reply to {custom_id}."
-        stop_reason = "end_turn"
-        for seq in params.get("stop_sequences") or []:
-            if isinstance(seq, str) and seq and seq in text:
-                text = text[: text.index(seq)]
-                stop_reason, stop_sequence = "stop_sequence", seq
-                break
-        output_tokens = estimate_tokens(len(text.encode()))
-        if output_tokens > limit:
-            text = text[: limit * 4]
-            output_tokens, stop_reason, stop_sequence = limit, "max_tokens", None
+        text, stop_reason, stop_sequence, output_tokens = _text_reply(custom_id, params, limit)
         content = [{"type": "text", "text": text, "citations": None}]
     return {
         "id": derived_id("msg_", key),
@@ -148,6 +137,51 @@ def default_message(custom_id: str, params: dict[str, Any], params_size: int, ke
         "usage": usage(input_tokens, output_tokens),
         "container": None,
     }
+
+
+def _text_reply(custom_id: str, params: dict[str, Any], limit: int) -> tuple[str, str, str | None, int]:
+    """The default text answer: ``(text, stop_reason, stop_sequence, output_tokens)``."""
+    prompt = " ".join(_last_user_text(params)[:400].split())
+    text = f"Simulated reply to {custom_id}: {prompt[:200]}" if prompt else f"Simulated reply to {custom_id}."
+    stop_reason, stop_sequence = "end_turn", None
+    for seq in params.get("stop_sequences") or []:
+        if isinstance(seq, str) and seq and seq in text:
+            text = text[: text.index(seq)]
+            stop_reason, stop_sequence = "stop_sequence", seq
+            break
+    output_tokens = estimate_tokens(len(text.encode()))
+    if output_tokens > limit:
+        text = text[: limit * 4]
+        output_tokens, stop_reason, stop_sequence = limit, "max_tokens", None
+    return text, stop_reason, stop_sequence, output_tokens
+
+
+_TEXT_MESSAGE = (
+    b'{"id":"%b","type":"message","role":"assistant","model":%b,"content":[{"type":"text","text":%b,'
+    b'"citations":null}],"stop_reason":%b,"stop_sequence":%b,"stop_details":null,"usage":{"input_tokens":%d,'
+    b'"output_tokens":%d,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"cache_creation":'
+    b'{"ephemeral_5m_input_tokens":0,"ephemeral_1h_input_tokens":0},"server_tool_use":null,'
+    b'"service_tier":"batch","inference_geo":null},"container":null}'
+)
+
+
+def default_message_json(custom_id: str, params: dict[str, Any], params_size: int, key: str) -> bytes:
+    """``orjson.dumps(default_message(...))``, the same bytes; a text answer (the usual case) is
+    written into a template instead of going through a dict."""
+    max_tokens = params.get("max_tokens")
+    limit = max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else 1024
+    if _forced_tool(params) is not None:
+        return orjson.dumps(default_message(custom_id, params, params_size, key))
+    text, stop_reason, stop_sequence, output_tokens = _text_reply(custom_id, params, limit)
+    return _TEXT_MESSAGE % (
+        derived_id("msg_", key).encode(),
+        orjson.dumps(params.get("model", "")),
+        orjson.dumps(text),
+        b'"%b"' % stop_reason.encode(),
+        orjson.dumps(stop_sequence),
+        estimate_tokens(params_size),
+        output_tokens,
+    )
 
 
 def complete_message(

@@ -24,6 +24,8 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import orjson
+
 from ._batch import ARCHIVE_AFTER, Batch
 from ._clock import Clock
 from ._errors import ApiError
@@ -74,7 +76,10 @@ class BatchService:
 
     # -- the six operations ---------------------------------------------------------------------
 
-    def create(self, workspace: str, body: bytes, base_url: str) -> dict[str, Any]:
+    # Answers are ``MessageBatch`` objects (and list pages) already encoded as JSON: each batch
+    # keeps its encoding for as long as it does not change (see :meth:`Batch.to_json`).
+
+    def create(self, workspace: str, body: bytes, base_url: str) -> bytes:
         parsed = parse_create(body)
         with self._lock:
             scenario = self._scenario
@@ -95,10 +100,10 @@ class BatchService:
                 canned=self._canned,
             )
             self.store.add(batch)
-        return batch.to_dict(self.clock.now(), base_url)
+        return batch.to_json(self.clock.now(), base_url)
 
-    def retrieve(self, workspace: str, batch_id: str, base_url: str) -> dict[str, Any]:
-        return self._get(workspace, batch_id).to_dict(self.clock.now(), base_url)
+    def retrieve(self, workspace: str, batch_id: str, base_url: str) -> bytes:
+        return self._get(workspace, batch_id).to_json(self.clock.now(), base_url)
 
     def list(
         self,
@@ -107,7 +112,7 @@ class BatchService:
         limit: int = DEFAULT_LIMIT,
         after_id: str | None = None,
         before_id: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> bytes:
         if not 1 <= limit <= MAX_LIMIT:
             raise ApiError.invalid(f"limit: Input should be between 1 and {MAX_LIMIT}")
         if after_id is not None and before_id is not None:
@@ -117,15 +122,13 @@ class BatchService:
                 raise ApiError.invalid(f"{name}: no message batch with id {cursor!r}")
         now = self.clock.now()
         page = self.store.page(workspace, limit, after_id, before_id)
-        data = [b.to_dict(now, base_url) for b in page.batches]
-        return {
-            "data": data,
-            "has_more": page.has_more,
-            "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None,
-        }
+        batches = page.batches
+        data = b",".join([b.to_json(now, base_url) for b in batches])
+        first, last = (orjson.dumps(batches[0].id), orjson.dumps(batches[-1].id)) if batches else (b"null", b"null")
+        more = b"true" if page.has_more else b"false"
+        return b'{"data":[%b],"has_more":%b,"first_id":%b,"last_id":%b}' % (data, more, first, last)
 
-    def cancel(self, workspace: str, batch_id: str, base_url: str) -> dict[str, Any]:
+    def cancel(self, workspace: str, batch_id: str, base_url: str) -> bytes:
         with self._lock:
             batch = self._get(workspace, batch_id)
             now = self.clock.now()
@@ -135,7 +138,7 @@ class BatchService:
             if status == "in_progress":
                 batch.cancel(now)
                 self.store.save(batch)
-            return batch.to_dict(now, base_url)
+            return batch.to_json(now, base_url)
 
     def delete(self, workspace: str, batch_id: str) -> dict[str, Any]:
         with self._lock:

@@ -8,11 +8,14 @@ Deleted batches leave a tombstone so a list cursor naming them keeps working.
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Protocol
 
 from ._batch import Batch
 
 __all__ = ["MemoryStore", "Page", "Store"]
+
+_deleted = attrgetter("deleted")
 
 
 class Page:
@@ -93,6 +96,18 @@ class MemoryStore:
         if space is None:
             return Page([], False)
         items = space.batches
+        # Most pages hold no tombstone: take them as one slice.
+        if before_id is not None:
+            start = space.position[before_id] + 1
+            chunk = items[start : start + limit + 1]
+        else:
+            end = space.position[after_id] if after_id is not None else len(items)
+            chunk = items[max(0, end - limit - 1) : end]
+            chunk.reverse()
+        if True not in map(_deleted, chunk):
+            if before_id is not None:
+                return Page(chunk[:limit][::-1], len(chunk) > limit)
+            return Page(chunk[:limit], len(chunk) > limit)
         if before_id is not None:
             # Newer than before_id: walk forward (toward newer), then show newest first.
             found: list[Batch] = []
