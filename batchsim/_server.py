@@ -31,7 +31,7 @@ from ._emulator import Emulator
 from ._faults import DroppedConnectionError
 from ._scenario import Scenario, ScenarioError
 from ._sharedstate import SharedScaledClock, SharedState, SharedVirtualClock
-from ._sqlite import Database, SqliteStore
+from ._sqlite import Database, Snapshot, SqliteStore, pinned
 from ._transport import ASGIApp
 
 __all__ = ["SharedEmulator", "create_app", "serve"]
@@ -60,6 +60,7 @@ class SharedEmulator(Emulator):
         # A reset through any worker goes back to the scenario the server was started with.
         self._initial_scenario = self.state.initial_scenario() or self.service.scenario
         self._seen = (version, self.state.poll()[1])
+        self._synced: tuple[int, Snapshot] | None = None  # (change counter, shared row) last read
 
     @property
     def scenario(self) -> Scenario:
@@ -80,9 +81,16 @@ class SharedEmulator(Emulator):
         self.sqlite.drop_cache()
         self._seen = (self._seen[0], self.state.bump_generation())
 
-    def sync(self) -> None:
-        """Adopt the scenario and resets published by other processes since the last call."""
-        version, generation = self.state.poll()
+    def sync(self) -> Snapshot:
+        """Adopt the scenario and resets published by other processes since the last call;
+        returns the shared row (read again only once the database's change counter has moved)."""
+        counter = self.state.db.changes
+        changes = counter.value() if counter is not None else None
+        synced = self._synced
+        if synced is not None and synced[0] == changes:
+            return synced[1]
+        snapshot = self.state.snapshot()
+        version, generation = snapshot.scenario_version, snapshot.generation
         seen_version, seen_generation = self._seen
         if version != seen_version:
             version, stored = self.state.scenario()
@@ -93,6 +101,9 @@ class SharedEmulator(Emulator):
             self.faults.load(self.service.scenario)
             self.sqlite.drop_cache()
         self._seen = (version, generation)
+        if changes is not None:
+            self._synced = (changes, snapshot)
+        return snapshot
 
 
 def _shared_clock(db: Database, spec: str) -> Clock:
@@ -106,23 +117,38 @@ def _shared_clock(db: Database, spec: str) -> Clock:
 
 def _syncing(app: ASGIApp, sim: SharedEmulator) -> ASGIApp:
     """Run :meth:`SharedEmulator.sync` before each request; name the worker process in an
-    ``x-batchsim-worker`` header (which process answered is otherwise invisible)."""
+    ``x-batchsim-worker`` header (which process answered is otherwise invisible).
+
+    Requests that read no body (GET, HEAD, DELETE) run to their answer without waiting on
+    anything, so they pin the shared row read by ``sync`` (the clock's "now", the mutations
+    counter) for their whole duration instead of reading it again (see :mod:`batchsim._sqlite`).
+    Others (create, cancel, control-plane posts) read the database as they go."""
     worker = (b"x-batchsim-worker", str(os.getpid()).encode())
 
     async def synced(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
-        sim.sync()
+        snapshot = sim.sync()
 
         async def send_named(message: Any) -> None:
             if message["type"] == "http.response.start":
                 message = {**message, "headers": [*message.get("headers", ()), worker]}
             await send(message)
 
-        await app(scope, receive, send_named)
+        if scope["method"] not in _PINNING:
+            await app(scope, receive, send_named)
+            return
+        token = pinned.set(snapshot)
+        try:
+            await app(scope, receive, send_named)
+        finally:
+            pinned.reset(token)
 
     return synced
+
+
+_PINNING = frozenset({"GET", "HEAD", "DELETE"})
 
 
 def _emulator(config: dict[str, Any]) -> Emulator:

@@ -21,7 +21,7 @@ import orjson
 
 from ._clock import DEFAULT_START, MICROS, ScaledClock, VirtualClock, to_micros
 from ._scenario import Scenario
-from ._sqlite import Database
+from ._sqlite import SNAPSHOT_SQL, Database, Snapshot, pinned
 
 __all__ = ["SharedScaledClock", "SharedState", "SharedVirtualClock"]
 
@@ -33,9 +33,13 @@ class SharedState:
         self.db = db
 
     def poll(self) -> tuple[int, int]:
-        """``(scenario_version, generation)``, one cheap read per request."""
-        row = self.db.one("SELECT scenario_version, generation FROM shared WHERE id = 1")
-        return int(row[0]), int(row[1])
+        """``(scenario_version, generation)``."""
+        snapshot = self.snapshot()
+        return snapshot.scenario_version, snapshot.generation
+
+    def snapshot(self) -> Snapshot:
+        """The whole shared row, one cheap read per request."""
+        return Snapshot(*self.db.one(SNAPSHOT_SQL))
 
     def scenario(self) -> tuple[int, Scenario | None]:
         row = self.db.one("SELECT scenario_version, scenario FROM shared WHERE id = 1")
@@ -77,6 +81,9 @@ class SharedVirtualClock(VirtualClock):
         )
 
     def now(self) -> int:
+        snapshot = pinned.get()
+        if snapshot is not None and snapshot.clock_now is not None:
+            return snapshot.clock_now
         return int(self.db.one("SELECT clock_now FROM shared WHERE id = 1")[0])
 
     def advance(self, seconds: float) -> int:
@@ -114,7 +121,11 @@ class SharedScaledClock(ScaledClock):
         )
 
     def now(self) -> int:
-        origin = int(self.db.one("SELECT clock_origin FROM shared WHERE id = 1")[0])
+        snapshot = pinned.get()
+        if snapshot is not None and snapshot.clock_origin is not None:
+            origin = snapshot.clock_origin
+        else:
+            origin = int(self.db.one("SELECT clock_origin FROM shared WHERE id = 1")[0])
         return origin + round((time.time_ns() // 1000 - origin) * self.factor)
 
     def reset(self) -> None:

@@ -12,28 +12,42 @@ create stays one insert), the params problems found at create, the scenario, the
 canned lines the batch replays, the cancel time and the deleted flag. The plan is a pure function
 of those, so a batch reads the same and its results are byte-identical after a restart.
 
-Several processes may share the file. Each caches the batches it rebuilt, but reads the fields
-that can change (cancel time, deleted) on every access, so all of them show one view. The
-creation sequence is reserved in the database, so no two processes mint the same batch id.
+Several processes may share the file. Each caches the batches it rebuilt. Every cancel or delete
+also bumps a ``mutations`` counter in the shared row; a request that pinned a :class:`Snapshot`
+of that row (``batchsim serve`` pins one per read request) reuses a batch's cancel time and
+deleted flag read at the same counter, and reads the row again once the counter has moved, so
+all processes show one view. The creation sequence is reserved in the database, so no two
+processes mint the same batch id.
+
+Reading the shared row still costs a read transaction per request. Every process serving the
+file also maps a small companion file, ``PATH-changes``, holding a counter that each committed
+write bumps (under a file lock) before its answer is sent: while the counter has not moved since
+a process last read the shared row, that row has not changed, and the read is skipped.
 """
 
 from __future__ import annotations
 
+import fcntl
+import mmap
+import os
 import sqlite3
+import struct
 import threading
 from array import array
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, NamedTuple
 
 import orjson
 
 from ._batch import Batch
+from ._params import PackedParams
 from ._scenario import Scenario
 from ._store import Page
 
-__all__ = ["Database", "SqliteStore"]
+__all__ = ["Database", "Snapshot", "SqliteStore", "pinned"]
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -63,11 +77,54 @@ CREATE TABLE IF NOT EXISTS shared (
     clock_origin INTEGER,
     scenario BLOB,
     scenario_initial BLOB,
-    scenario_version INTEGER NOT NULL DEFAULT 0
+    scenario_version INTEGER NOT NULL DEFAULT 0,
+    mutations INTEGER NOT NULL DEFAULT 0
 );
 INSERT OR IGNORE INTO shared (id) VALUES (1);
 """
 _CACHE_SIZE = 256
+_KNOWN_SIZE = 100_000
+
+
+class Snapshot(NamedTuple):
+    """The shared row as one request saw it (read once, at the start of the request)."""
+
+    scenario_version: int
+    generation: int
+    mutations: int
+    clock_now: int | None
+    clock_origin: int | None
+
+
+SNAPSHOT_SQL = "SELECT scenario_version, generation, mutations, clock_now, clock_origin FROM shared WHERE id = 1"
+
+pinned: ContextVar[Snapshot | None] = ContextVar("batchsim_pinned_snapshot", default=None)
+"""The snapshot the current request runs on, if it pinned one (see the module docstring)."""
+
+
+class ChangeCounter:
+    """A 64-bit counter in a file every process serving the database maps (see the module
+    docstring): bumped after each committed write, read before each request."""
+
+    def __init__(self, path: str) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        if os.fstat(self._fd).st_size < 8:
+            os.ftruncate(self._fd, 8)  # never shrinks: only ever grows a new file to 8 bytes
+        self._map = mmap.mmap(self._fd, 8)
+
+    def value(self) -> int:
+        return int(struct.unpack_from("<Q", self._map)[0])
+
+    def bump(self) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            struct.pack_into("<Q", self._map, 0, (self.value() + 1) & 0xFFFFFFFFFFFFFFFF)
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        self._map.close()
+        os.close(self._fd)
 
 
 class Database:
@@ -77,6 +134,8 @@ class Database:
         self.path = path
         self._conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
         self.lock = threading.RLock()
+        in_memory = path == ":memory:" or path.startswith("file:")
+        self.changes: ChangeCounter | None = None if in_memory else ChangeCounter(f"{path}-changes")
         with self.lock:
             mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
@@ -94,12 +153,21 @@ class Database:
         for statement in _SCHEMA.split(";"):
             if statement.strip():
                 self._conn.execute(statement)
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(shared)")}
+        if "mutations" not in columns:  # a database written before the counter existed
+            self._conn.execute("ALTER TABLE shared ADD COLUMN mutations INTEGER NOT NULL DEFAULT 0")
 
     def one(self, sql: str, args: Sequence[Any] = ()) -> Any:
         """The first row (the statement is run to completion, so ``RETURNING`` writes commit)."""
         with self.lock:
             rows = self._conn.execute(sql, args).fetchall()
+            if not sql.startswith("SELECT"):
+                self._changed()
         return rows[0] if rows else None
+
+    def _changed(self) -> None:
+        if self.changes is not None:
+            self.changes.bump()
 
     def all(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
         with self.lock:
@@ -108,7 +176,10 @@ class Database:
     def execute(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
         """One statement in its own (implicit) transaction."""
         with self.lock:
-            return self._conn.execute(sql, args)
+            cursor = self._conn.execute(sql, args)
+            if not sql.startswith("SELECT"):
+                self._changed()
+            return cursor
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -121,26 +192,25 @@ class Database:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+            self._changed()
 
     def close(self) -> None:
         with self.lock:
             self._conn.close()
+            if self.changes is not None:
+                self.changes.close()
 
 
-def _encode_params(params: list[bytes]) -> tuple[bytes, bytes]:
+def _encode_params(params: Sequence[bytes]) -> tuple[bytes, bytes]:
+    if isinstance(params, PackedParams):
+        return params.joined(), params.sizes().tobytes()
     return b"".join(params), array("q", map(len, params)).tobytes()
 
 
-def _decode_params(blob: bytes, sizes_blob: bytes) -> list[bytes]:
+def _decode_params(blob: bytes, sizes_blob: bytes) -> PackedParams:
     sizes = array("q")
     sizes.frombytes(sizes_blob)
-    out: list[bytes] = []
-    pos = 0
-    view = memoryview(blob)
-    for size in sizes:
-        out.append(bytes(view[pos : pos + size]))
-        pos += size
-    return out
+    return PackedParams.from_sizes(blob, sizes)
 
 
 _ROW = (
@@ -156,6 +226,8 @@ class SqliteStore:
         self.db = db if isinstance(db, Database) else Database(db)
         self._cache: OrderedDict[int, Batch] = OrderedDict()
         self._cache_lock = threading.Lock()
+        # (workspace, id) -> (seq, the mutations counter its cancel/deleted were read at)
+        self._known: dict[tuple[str, str], tuple[int, int]] = {}
 
     # -- writes ---------------------------------------------------------------------------------
 
@@ -186,11 +258,13 @@ class SqliteStore:
 
     def save(self, batch: Batch) -> None:
         """Record a cancel or a delete. The first cancel time recorded wins."""
-        self.db.execute(
-            "UPDATE batches SET cancel_initiated_at = COALESCE(cancel_initiated_at, ?), "
-            "deleted = MAX(deleted, ?) WHERE workspace = ? AND id = ?",
-            (batch.cancel_initiated_at, int(batch.deleted), batch.workspace, batch.id),
-        )
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE batches SET cancel_initiated_at = COALESCE(cancel_initiated_at, ?), "
+                "deleted = MAX(deleted, ?) WHERE workspace = ? AND id = ?",
+                (batch.cancel_initiated_at, int(batch.deleted), batch.workspace, batch.id),
+            )
+            conn.execute("UPDATE shared SET mutations = mutations + 1 WHERE id = 1")
 
     def next_number(self) -> int:
         row = self.db.one("UPDATE shared SET sequence = sequence + 1 WHERE id = 1 RETURNING sequence")
@@ -199,20 +273,31 @@ class SqliteStore:
     def clear(self) -> None:
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM batches")
-            conn.execute("UPDATE shared SET sequence = 0 WHERE id = 1")
-        with self._cache_lock:
-            self._cache.clear()
+            conn.execute("UPDATE shared SET sequence = 0, mutations = mutations + 1 WHERE id = 1")
+        self.drop_cache()
 
     # -- reads ----------------------------------------------------------------------------------
 
     def get(self, workspace: str, batch_id: str) -> Batch | None:
+        snapshot = pinned.get()
+        if snapshot is not None:
+            known = self._known.get((workspace, batch_id))
+            if known is not None and known[1] == snapshot.mutations:
+                batch = self._cache.get(known[0])
+                if batch is not None:  # nothing was canceled or deleted since it was read
+                    return batch
         row = self.db.one(
             "SELECT seq, cancel_initiated_at, deleted FROM batches WHERE workspace = ? AND id = ?",
             (workspace, batch_id),
         )
         if row is None or row[2]:
             return None
-        return self._batch(row[0], row[1], bool(row[2]))
+        batch = self._batch(row[0], row[1], bool(row[2]))
+        if snapshot is not None:
+            if len(self._known) >= _KNOWN_SIZE:
+                self._known.clear()
+            self._known[(workspace, batch_id)] = (row[0], snapshot.mutations)
+        return batch
 
     def knows(self, workspace: str, batch_id: str) -> bool:
         row = self.db.one("SELECT 1 FROM batches WHERE workspace = ? AND id = ?", (workspace, batch_id))
@@ -249,6 +334,7 @@ class SqliteStore:
         """Forget the batches rebuilt by this process (they are re-read when next asked for)."""
         with self._cache_lock:
             self._cache.clear()
+            self._known.clear()
 
     def _remember(self, seq: int, batch: Batch) -> None:
         with self._cache_lock:
