@@ -2,23 +2,26 @@
 
 The current SDK (>= 1.0) is built on ``httpx2``: :class:`AsyncASGITransport` and
 :class:`SyncASGITransport` are ``httpx2`` transports handed to the SDK as ``http_client=``. The
-sync one runs the app on one event loop in a daemon thread, so it also works from code that is
-itself running inside an event loop. Exceptions raised by the app propagate to the caller
-unchanged, so an emulator bug is never mistaken for a network error.
+sync one runs the app on a private event loop of the calling thread (or, from code that is
+itself running inside an event loop, on one event loop in a daemon thread). Exceptions raised
+by the app propagate to the caller unchanged, so an emulator bug is never mistaken for a
+network error.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
+from typing import Any, TypeVar
 
 import httpx2
 
 from ._faults import DroppedConnectionError
 
-__all__ = ["AsyncASGITransport", "SyncASGITransport", "call_app"]
+__all__ = ["AsyncASGITransport", "SyncASGITransport", "call_app", "run_sync"]
+
+_T = TypeVar("_T")
 
 ASGIApp = Callable[
     [
@@ -126,8 +129,35 @@ def _shared_loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
+class _LoopHolder:
+    """A thread's private event loop, closed when the thread's locals go away."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+
+    def __del__(self) -> None:
+        self.loop.close()
+
+
+_thread = threading.local()
+
+
+def run_sync(coro: Coroutine[Any, Any, _T]) -> _T:
+    """Run ``coro`` to completion from synchronous code: on the calling thread's own private
+    event loop (no thread switch), or on the shared loop thread when the calling thread is
+    itself running an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        holder = getattr(_thread, "holder", None)
+        if holder is None:
+            holder = _thread.holder = _LoopHolder()
+        return holder.loop.run_until_complete(coro)
+    return asyncio.run_coroutine_threadsafe(coro, _shared_loop()).result()
+
+
 class SyncASGITransport(httpx2.BaseTransport):
-    """``httpx2`` sync transport running the app on a shared private event loop thread."""
+    """``httpx2`` sync transport running the app on an event loop of its own (see :func:`run_sync`)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -135,4 +165,4 @@ class SyncASGITransport(httpx2.BaseTransport):
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         body = request.read()
         coro = call_app(self.app, request.method, request.url, list(request.headers.raw), body)
-        return _response(request, asyncio.run_coroutine_threadsafe(coro, _shared_loop()).result())
+        return _response(request, run_sync(coro))
