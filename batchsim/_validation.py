@@ -58,9 +58,12 @@ def parse_create(body: bytes) -> ParsedCreate:
             raise ApiError.invalid(f"The request body is not valid JSON: {exc}") from None
         parsed = _validate(data)
         del data
-        # The ids are strings of the parsed body, scattered over all the memory it took: copies
-        # made once it is freed let the allocator give that memory back.
-        parsed.custom_ids = "\n".join(parsed.custom_ids).split("\n")
+        # The ids are strings of the parsed body, scattered over all the memory it took, and
+        # would keep it: they are joined into one string, dropped (so that memory can go back
+        # to the system), and only then copied out of that string.
+        joined = "\n".join(parsed.custom_ids)
+        parsed.custom_ids = []
+        parsed.custom_ids = joined.split("\n")
         return parsed
     finally:
         if gc_was_enabled:
