@@ -6,7 +6,6 @@ allocator slack apiece; one buffer and two offset arrays cost 16 bytes per reque
 
 from __future__ import annotations
 
-import re
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import accumulate
@@ -18,7 +17,6 @@ import orjson
 __all__ = ["PackedParams"]
 
 _NEWLINE = orjson.Fragment(b"\n")
-_NEWLINES = re.compile(b"\n")
 
 
 class PackedParams(Sequence[bytes]):
@@ -26,7 +24,7 @@ class PackedParams(Sequence[bytes]):
 
     __slots__ = ("_blob", "_count", "_ends", "_starts")
 
-    def __init__(self, blob: bytes, count: int, starts: array[int] | None, ends: array[int] | None) -> None:
+    def __init__(self, blob: bytes, count: int, starts: array[int], ends: array[int]) -> None:
         self._blob = blob
         self._count = count
         self._starts = starts
@@ -38,12 +36,24 @@ class PackedParams(Sequence[bytes]):
 
         The items are written as one JSON array with a raw newline between them (a fragment):
         orjson's compact output never holds a raw newline anywhere else (it escapes them in
-        strings), so the newlines mark the items' bounds. They are found on first access."""
+        strings), so the newlines mark the items' bounds."""
         if not params:
             return cls(b"", 0, array("q"), array("q"))
         spaced: list[Any] = [_NEWLINE] * (2 * len(params) - 1)
         spaced[::2] = params
-        return cls(orjson.dumps(spaced), len(params), None, None)
+        blob = orjson.dumps(spaced)
+        newlines = array("q")
+        find, add_newline = blob.find, newlines.append
+        at = find(b"\n")
+        while at >= 0:  # a find loop (memchr) beats re.finditer and split here
+            add_newline(at)
+            at = find(b"\n", at + 1)
+        # "[P0,\n,P1,\n,...,Pn]": item i starts after "[" or ",\n," and ends before ",\n," or "]".
+        starts = array("q", [1])
+        starts.extend(map(add, newlines, [2] * len(newlines)))
+        ends = array("q", map(add, newlines, [-1] * len(newlines)))
+        ends.append(len(blob) - 1)
+        return cls(blob, len(params), starts, ends)
 
     @classmethod
     def join(cls, parts: Iterable[bytes]) -> PackedParams:
@@ -63,17 +73,6 @@ class PackedParams(Sequence[bytes]):
         starts.extend(ends[:-1])
         return cls(blob, len(sizes), starts, ends)
 
-    def _bounds(self) -> tuple[array[int], array[int]]:
-        if self._starts is None or self._ends is None:
-            # "[P0,\n,P1,\n,...,Pn]": item i starts after "[" or ",\n," and ends before ",\n," or "]".
-            newlines = array("q", [m.start() for m in _NEWLINES.finditer(self._blob)])
-            starts = array("q", [1])
-            starts.extend(map(add, newlines, [2] * len(newlines)))
-            ends = array("q", map(add, newlines, [-1] * len(newlines)))
-            ends.append(len(self._blob) - 1)
-            self._starts, self._ends = starts, ends
-        return self._starts, self._ends
-
     def __len__(self) -> int:
         return self._count
 
@@ -84,7 +83,7 @@ class PackedParams(Sequence[bytes]):
     def __getitem__(self, index: slice) -> list[bytes]: ...
 
     def __getitem__(self, index: int | slice) -> bytes | list[bytes]:
-        if type(index) is int and 0 <= index < self._count and self._starts is not None and self._ends is not None:
+        if type(index) is int and 0 <= index < self._count:
             return self._blob[self._starts[index] : self._ends[index]]
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(self._count))]
@@ -92,19 +91,16 @@ class PackedParams(Sequence[bytes]):
             index += self._count
         if not 0 <= index < self._count:
             raise IndexError("params index out of range")
-        starts, ends = self._bounds()
-        return self._blob[starts[index] : ends[index]]
+        return self._blob[self._starts[index] : self._ends[index]]
 
     def __iter__(self) -> Iterator[bytes]:
-        starts, ends = self._bounds()
         blob = self._blob
-        for start, end in zip(starts, ends, strict=True):
+        for start, end in zip(self._starts, self._ends, strict=True):
             yield blob[start:end]
 
     def sizes(self) -> array[int]:
         """Each item's size in bytes."""
-        starts, ends = self._bounds()
-        return array("q", [end - start for start, end in zip(starts, ends, strict=True)])
+        return array("q", [end - start for start, end in zip(self._starts, self._ends, strict=True)])
 
     def joined(self) -> bytes:
         """Every item back to back (what :meth:`from_sizes` takes)."""
