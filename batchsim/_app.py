@@ -175,7 +175,7 @@ def _api(
                 body[:_JOURNAL_BODY_LIMIT],
                 response.status_code,
                 endpoint,
-                scope["headers"],
+                tuple(scope["headers"]),  # a tuple of bytes pairs: the collector stops tracking it
             )
         return response
 

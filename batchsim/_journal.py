@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
 __all__ = ["Call", "Journal"]
 
-RawHeaders = list[tuple[bytes, bytes]]
+RawHeaders = Sequence[tuple[bytes, bytes]]
 _RawCall = tuple[str, str, bytes, bytes, int, str, RawHeaders]
 
 

@@ -11,6 +11,7 @@ over the one database. Workers are started by uvicorn's supervisor with the app 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -180,7 +181,9 @@ def create_app() -> ASGIApp:
     parent = os.environ.get(_PARENT_ENV)
     if parent is not None:
         _exit_with_parent(int(parent))
-    return _app(_emulator(json.loads(os.environ[_CONFIG_ENV])))
+    app = _app(_emulator(json.loads(os.environ[_CONFIG_ENV])))
+    gc.freeze()  # what is loaded by now lives as long as the worker: keep it out of collections
+    return app
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -303,6 +306,7 @@ def serve(args: argparse.Namespace) -> int:
     if args.workers == 1:
         server = _Server(uvicorn.Config(_app(sim), **options))
         _quiet_injected_drops()  # after uvicorn has configured its loggers
+        gc.freeze()  # what is loaded by now lives as long as the server: keep it out of collections
         server.run(sockets=[sock])
     else:
         config["scenario"] = None  # the database holds the active scenario now
