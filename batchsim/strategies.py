@@ -60,6 +60,14 @@ class InvalidParams(NamedTuple):
     rule: str
 
 
+# JSON integers beyond 64 bits are not something the API (or the emulator's parser) takes.
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _int64() -> st.SearchStrategy[int]:
+    return st.integers(min_value=_INT64_MIN, max_value=_INT64_MAX)
+
+
 def custom_ids(*, max_size: int = 64) -> st.SearchStrategy[str]:
     """Custom ids the API accepts: 1 to ``max_size`` (≤ 64) of ``a-z A-Z 0-9 _ -``."""
     return st.text(_ID_ALPHABET, min_size=1, max_size=min(max_size, 64))
@@ -177,7 +185,7 @@ def _bad_item(draw: st.DrawFn, kind: str) -> InvalidBody:
     where = f"requests.{i}"
     item: Any
     if kind == "item_not_object":
-        item = draw(st.one_of(st.integers(), st.text(max_size=5), st.lists(st.integers(), max_size=2), st.none()))
+        item = draw(st.one_of(_int64(), st.text(max_size=5), st.lists(_int64(), max_size=2), st.none()))
         message = f"{where}: Input should be a valid dictionary"
     elif kind == "missing_custom_id":
         item, message = {"params": dict(_GOOD)}, f"{where}.custom_id: Field required"
@@ -187,7 +195,7 @@ def _bad_item(draw: st.DrawFn, kind: str) -> InvalidBody:
         key = draw(st.sampled_from(("method", "url", "body", "customId")))
         item, message = {**_good(99), key: 1}, f"{where}.{key}: Extra inputs are not permitted"
     elif kind == "custom_id_not_string":
-        not_str = draw(st.one_of(st.integers(), st.booleans(), st.none(), st.lists(st.integers(), max_size=1)))
+        not_str = draw(st.one_of(_int64(), st.booleans(), st.none(), st.lists(_int64(), max_size=1)))
         item, message = (
             {"custom_id": not_str, "params": dict(_GOOD)},
             f"{where}.custom_id: Input should be a valid string",
@@ -207,7 +215,7 @@ def _bad_item(draw: st.DrawFn, kind: str) -> InvalidBody:
         item = {"custom_id": f"ok-{draw(st.integers(min_value=0, max_value=before - 1))}", "params": dict(_GOOD)}
         message = f"{where}.custom_id: Duplicate custom_id"
     else:
-        params = draw(st.one_of(st.text(max_size=5), st.integers(), st.lists(st.integers(), max_size=2), st.none()))
+        params = draw(st.one_of(st.text(max_size=5), _int64(), st.lists(_int64(), max_size=2), st.none()))
         item, message = (
             {"custom_id": "bad-params", "params": params},
             f"{where}.params: Input should be a valid dictionary",
@@ -226,7 +234,7 @@ def invalid_batch_requests() -> st.SearchStrategy[InvalidBody]:
             lambda k: InvalidBody({"requests": [_good(0)], k: 1}, f"{k}: Extra inputs are not permitted", "extra_key")
         ),
         # (``"requests": null`` is left out: the emulator answers "Field required" there.)
-        st.one_of(st.text(max_size=5), st.integers(), st.dictionaries(st.just("a"), st.integers())).map(
+        st.one_of(st.text(max_size=5), _int64(), st.dictionaries(st.just("a"), _int64())).map(
             lambda v: InvalidBody({"requests": v}, "requests: Input should be a valid list", "requests_not_list")
         ),
         st.just(
@@ -243,7 +251,7 @@ def invalid_batch_requests() -> st.SearchStrategy[InvalidBody]:
                 "too_many_requests",
             )
         ),
-        st.one_of(st.lists(st.integers(), max_size=2), st.text(max_size=4), st.integers()).map(
+        st.one_of(st.lists(_int64(), max_size=2), st.text(max_size=4), _int64()).map(
             lambda v: InvalidBody(v, "Input should be a valid dictionary", "body_not_object")
         ),
     )
@@ -268,20 +276,20 @@ def invalid_params() -> st.SearchStrategy[InvalidParams]:
     """``params`` that the create accepts but that end ``errored`` with ``invalid_request_error``
     (one kind per rule the Messages API checks before any model runs)."""
     not_int = st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=3), st.booleans(), st.none())
-    not_number = st.one_of(st.text(max_size=3), st.booleans(), st.lists(st.integers(), max_size=1))
+    not_number = st.one_of(st.text(max_size=3), st.booleans(), st.lists(_int64(), max_size=1))
     cases = [
         st.sampled_from(("model", "max_tokens", "messages")).map(
             lambda k: _broken(f"missing_{k}", f"{k}: Field required", **{k: _DROP})
         ),
         st.just(_broken("stream", "stream: streaming is not supported in message batches", stream=True)),
-        st.one_of(st.just(""), st.integers(), st.none()).map(
+        st.one_of(st.just(""), _int64(), st.none()).map(
             lambda v: _broken("model_invalid", "model: Input should be a valid non-empty string", model=v)
         ),
         not_int.map(lambda v: _broken("max_tokens_type", "max_tokens: Input should be a valid integer", max_tokens=v)),
-        st.integers(max_value=0).map(
+        st.integers(min_value=_INT64_MIN, max_value=0).map(
             lambda v: _broken("max_tokens_low", "max_tokens: Input should be greater than or equal to 1", max_tokens=v)
         ),
-        st.one_of(st.text(max_size=3), st.integers(), st.dictionaries(st.just("a"), st.integers())).map(
+        st.one_of(st.text(max_size=3), _int64(), st.dictionaries(st.just("a"), _int64())).map(
             lambda v: _broken("messages_type", "messages: Input should be a valid list", messages=v)
         ),
         st.just(_broken("messages_empty", "messages: at least one message is required", messages=[])),
@@ -295,7 +303,7 @@ def invalid_params() -> st.SearchStrategy[InvalidParams]:
             )
         ),
         st.just(_broken("content_missing", "messages.0.content: Field required", messages=[{"role": "user"}])),
-        st.one_of(st.integers(), st.none(), st.dictionaries(st.just("a"), st.integers())).map(
+        st.one_of(_int64(), st.none(), st.dictionaries(st.just("a"), _int64())).map(
             lambda c: _broken(
                 "content_type",
                 "messages.0.content: Input should be a valid string or list of content blocks",
@@ -309,10 +317,10 @@ def invalid_params() -> st.SearchStrategy[InvalidParams]:
                 messages=[{"role": "user", "content": [b]}],
             )
         ),
-        st.one_of(st.integers(), st.booleans(), st.dictionaries(st.just("a"), st.integers(), min_size=1)).map(
+        st.one_of(_int64(), st.booleans(), st.dictionaries(st.just("a"), _int64(), min_size=1)).map(
             lambda v: _broken("system_type", "system: Input should be a valid string or list of text blocks", system=v)
         ),
-        st.one_of(st.text(max_size=3), st.lists(st.integers(), min_size=1, max_size=2)).map(
+        st.one_of(st.text(max_size=3), st.lists(_int64(), min_size=1, max_size=2)).map(
             lambda v: _broken(
                 "stop_sequences_type", "stop_sequences: Input should be a valid list of strings", stop_sequences=v
             )
@@ -325,10 +333,12 @@ def invalid_params() -> st.SearchStrategy[InvalidParams]:
                 ),
             )
         ),
-        st.one_of(st.integers(max_value=-1), st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=2)).map(
-            lambda v: _broken("top_k", "top_k: Input should be a non-negative integer", top_k=v)
-        ),
-        st.one_of(st.text(max_size=3), st.integers(), st.dictionaries(st.just("a"), st.integers())).map(
+        st.one_of(
+            st.integers(min_value=_INT64_MIN, max_value=-1),
+            st.floats(allow_nan=False, allow_infinity=False),
+            st.text(max_size=2),
+        ).map(lambda v: _broken("top_k", "top_k: Input should be a non-negative integer", top_k=v)),
+        st.one_of(st.text(max_size=3), _int64(), st.dictionaries(st.just("a"), _int64())).map(
             lambda v: _broken("tools_type", "tools: Input should be a valid list", tools=v)
         ),
         st.one_of(st.just({}), st.just({"name": ""}), st.just({"name": 3}), st.just("tool")).map(

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 
 import anthropic
@@ -69,9 +70,11 @@ def _client(args: argparse.Namespace) -> anthropic.Anthropic:
     return anthropic.Anthropic(**kwargs)  # type: ignore[arg-type]
 
 
-def _runner(args: argparse.Namespace, **extra: object) -> BatchRunner:
+def _runner(args: argparse.Namespace, stack: ExitStack, **extra: object) -> BatchRunner:
+    """A runner whose SDK client is closed when the command ends (with ``stack``)."""
     progress = Progress(None if getattr(args, "quiet", False) else sys.stderr)
-    return BatchRunner(_client(args), progress=progress, **extra)  # type: ignore[arg-type]
+    client = stack.enter_context(_client(args))
+    return BatchRunner(client, progress=progress, **extra)  # type: ignore[arg-type]
 
 
 def _is_job(target: str) -> bool:
@@ -119,10 +122,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, stack: ExitStack) -> int:
     prices = load_prices(args.prices) if args.prices else None
     runner = _runner(
         args,
+        stack,
         poll_interval=args.poll_interval,
         max_poll_interval=args.max_poll_interval,
         max_wait=args.max_wait,
@@ -164,8 +168,8 @@ def _interrupted(runner: BatchRunner, state: Path, cancel: bool) -> int:
     return 130
 
 
-def _status(args: argparse.Namespace) -> int:
-    runner = _runner(args)
+def _status(args: argparse.Namespace, stack: ExitStack) -> int:
+    runner = _runner(args, stack)
     if not _is_job(args.target):
         print(runner.api.retrieve(args.target).to_json())
         return 0
@@ -185,8 +189,8 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _results(args: argparse.Namespace) -> int:
-    runner = _runner(args)
+def _results(args: argparse.Namespace, stack: ExitStack) -> int:
+    runner = _runner(args, stack)
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
     try:
         if _is_job(args.target):
@@ -208,8 +212,8 @@ def _results(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cancel(args: argparse.Namespace) -> int:
-    runner = _runner(args)
+def _cancel(args: argparse.Namespace, stack: ExitStack) -> int:
+    runner = _runner(args, stack)
     if _is_job(args.target):
         canceled = runner.cancel(args.target)
         print(f"canceled {len(canceled)} live batch(es): {' '.join(canceled) or '-'}")
@@ -225,7 +229,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     commands = {"run": _run, "status": _status, "results": _results, "cancel": _cancel}
     try:
-        return commands[args.command](args)
+        with ExitStack() as stack:
+            return commands[args.command](args, stack)
     except (BatchClientError, anthropic.APIError, OSError, ValueError) as exc:
         print(f"batchclient: {exc}", file=sys.stderr)
         return 2
