@@ -126,8 +126,8 @@ class Running:
 
 
 @contextlib.contextmanager
-def _server(cmd: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[Running]:
-    full = _pinned(cmd, SERVER_CPU)
+def _server(cmd: list[str], port: int, env: dict[str, str] | None = None, *, pinned: bool = True) -> Iterator[Running]:
+    full = _pinned(cmd, SERVER_CPU if pinned else None)
     _log(full)
     process = subprocess.Popen(
         full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **(env or {})}
@@ -151,11 +151,12 @@ def _server(cmd: list[str], port: int, env: dict[str, str] | None = None) -> Ite
             process.wait()
 
 
-def batchsim_server(*args: str) -> contextlib.AbstractContextManager[Running]:
-    """``batchsim serve`` (uvloop/httptools when installed, as it always does) on a free port."""
+def batchsim_server(*args: str, pinned: bool = True) -> contextlib.AbstractContextManager[Running]:
+    """``batchsim serve`` (uvloop/httptools when installed, as it always does) on a free port,
+    pinned to the server's CPU unless ``pinned`` is false (several workers use every core)."""
     port = free_port()
     cmd = [sys.executable, "-m", "batchsim", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
-    return _server(cmd, port)
+    return _server(cmd, port, pinned=pinned)
 
 
 def bare_server(json_file: str, stream_file: str | None = None) -> contextlib.AbstractContextManager[Running]:

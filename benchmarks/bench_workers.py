@@ -10,18 +10,14 @@ connections), which is itself slower than ``wrk``; the note says which.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import multiprocessing
 import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,43 +41,6 @@ _CONNECTIONS = 64
 
 def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextlib.contextmanager
-def _server(*args: str) -> Iterator[str]:
-    port = _free_port()
-    cmd = [sys.executable, "-m", "batchsim", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
-    _common.command_log.append(" ".join(cmd[1:]))
-    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                conn.request("GET", "/_batchsim/health")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"batchsim serve did not start: {' '.join(cmd)}")
-            time.sleep(0.05)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _create(port: int) -> str:
@@ -142,7 +101,8 @@ def _load(url: str, path: str, seconds: float) -> tuple[float, str]:
 
 
 def _measure(seconds: float, *args: str) -> tuple[float, str]:
-    with _server(*args) as url:
+    with _common.batchsim_server(*args, pinned=False) as server:
+        url = server.url
         batch_id = _create(int(url.rsplit(":", 1)[1]))
         path = f"/v1/messages/batches/{batch_id}"
         _load(url, path, min(1.0, seconds))  # warm up (imports, caches, connections)
