@@ -211,7 +211,8 @@ async def _truncated(chunks: AsyncIterable[Any]) -> AsyncIterator[bytes]:
     raise DroppedConnectionError("injected truncation of the results stream")
 
 
-def _json(ctx: ApiContext, data: Any, status: int = 200) -> Response:
+def json_response(ctx: ApiContext, data: Any, status: int = 200) -> Response:
+    """``data`` encoded as JSON, with the next request id."""
     return JsonResponse(orjson.dumps(data), ctx.next_request_id(), status)
 
 
@@ -277,7 +278,7 @@ async def _cancel(ctx: ApiContext, request: Request, key: str, body: bytes) -> R
 
 
 async def _delete(ctx: ApiContext, request: Request, key: str, body: bytes) -> Response:
-    return _json(ctx, ctx.service.delete(key, request.path_params["batch_id"]))
+    return json_response(ctx, ctx.service.delete(key, request.path_params["batch_id"]))
 
 
 async def _aiter(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ._app import ApiContext, error_response, read_body
+from ._app import JsonResponse, error_response, json_response, read_body
 from ._clock import VirtualClock, rfc3339
 from ._errors import ApiError
 from ._scenario import Scenario, ScenarioError
@@ -30,10 +30,6 @@ if TYPE_CHECKING:
 __all__ = ["control_routes"]
 
 _CONTROL_BODY_LIMIT = 1 << 20
-
-
-def _json(ctx: ApiContext, data: Any) -> Response:
-    return Response(orjson.dumps(data), 200, {"request-id": ctx.request_id()}, "application/json")
 
 
 async def _json_body(request: Request) -> Any:
@@ -69,7 +65,7 @@ def control_routes(sim: Emulator) -> list[Route]:
                             "the control plane needs a valid x-batchsim-admin-token header",
                             "authentication_error",
                         )
-                return _json(ctx, await handler(request))
+                return json_response(ctx, await handler(request))
             except ApiError as exc:
                 return error_response(ctx, exc.status, exc.error_type, exc.message)
 
@@ -116,7 +112,7 @@ def control_routes(sim: Emulator) -> list[Route]:
         return {"calls": []}
 
     async def openapi(request: Request) -> Response:
-        return Response(openapi_description(), 200, {"request-id": ctx.request_id()}, "application/json")
+        return JsonResponse(openapi_description(), ctx.next_request_id())
 
     base = "/_batchsim"
     return [
