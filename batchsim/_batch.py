@@ -143,18 +143,21 @@ class Batch:
     def _plan(self) -> None:
         n = len(self.custom_ids)
         rng = random.Random(self.seed)
-        rank = array("q", range(n))
-        _shuffle(rng, rank)  # rank[i]: tie-breaker and processing position source
+        outcomes = self.scenario.outcomes
+        timing = self.scenario.timing
+        # Without outcome fractions or jitter the generator's draws after the shuffle change
+        # nothing, and the shuffle (the generator's first use) can wait until results need it.
+        draws_matter = bool(outcomes.errored or outcomes.expired or timing.jitter)
+        rank: array[int] | None = None
+        if draws_matter:
+            rank = self._shuffled(rng)  # rank[i]: tie-breaker and processing position source
         planned = bytearray(n)
         errors: dict[int, tuple[str, str]] = {}
-        outcomes = self.scenario.outcomes
         rules = self.scenario.rules
         error_names = list(outcomes.error_types)
         error_weights = list(outcomes.error_types.values())
-        timing = self.scenario.timing
-        # Without outcome fractions or jitter the generator's draws below change nothing: only
-        # the requests that are invalid, canned or matched by a rule need a look.
-        draws_matter = bool(outcomes.errored or outcomes.expired or timing.jitter)
+        # Without draws that matter only the requests that are invalid, canned or matched by a
+        # rule need a look.
         custom_ids = self.custom_ids
         if draws_matter or rules:
             look_at: Iterable[int] = range(n)
@@ -190,6 +193,8 @@ class Batch:
         expires = EXPIRED in planned
         order = None
         if expires or timing.jitter:
+            if rank is None:
+                rank = self._shuffled(random.Random(self.seed))
             order = _inverse(rank)
             if expires:
                 order = [i for i in order if planned[i] != EXPIRED]
@@ -220,20 +225,39 @@ class Batch:
                 starts_in_order.extend(array("q", [s]) * min(concurrency, m - block))
             prefix_max = array("q", map(duration.__add__, starts_in_order))
             if order is None:
-                start = array("q", map(starts_in_order.__getitem__, rank))
-                finish = array("q", map(duration.__add__, start))
+                if rank is not None:
+                    start = array("q", map(starts_in_order.__getitem__, rank))
+                    finish = array("q", map(duration.__add__, start))
             else:
                 for i, s in zip(order, starts_in_order, strict=True):
                     start[i] = s
                     finish[i] = s + duration
-        self._rank = rank
         self._planned = planned
         self._errors = errors
+        # Without draws or expiries, each request's start and finish follow from ``rank`` alone:
+        # they are computed on first need (see :meth:`_timeline`), not at create.
+        self._lazy = rank is None
+        self._rank = rank if rank is not None else array("q")
         self._start = start
         self._finish = finish
         self._starts_in_order = starts_in_order
         self._prefix_max = prefix_max
         self._stuck = expires
+
+    def _shuffled(self, rng: random.Random) -> array[int]:
+        rank = array("q", range(len(self.custom_ids)))
+        _shuffle(rng, rank)
+        return rank
+
+    def _timeline(self) -> tuple[array[int], array[int], array[int]]:
+        """``(rank, start, finish)`` per request (computed now if the plan deferred them)."""
+        if self._lazy:
+            rank = self._shuffled(random.Random(self.seed))
+            start = array("q", map(self._starts_in_order.__getitem__, rank))
+            duration = max(1, round(self.scenario.timing.per_request * MICROS))
+            self._rank, self._start, self._finish = rank, start, array("q", map(duration.__add__, start))
+            self._lazy = False
+        return self._rank, self._start, self._finish
 
     # -- state at a time ------------------------------------------------------------------------
 
@@ -269,14 +293,15 @@ class Batch:
         if self._final is None:
             end = self.end_offset(self.cancel_initiated_at)
             c = None if self.cancel_initiated_at is None else self.cancel_initiated_at - self.created_at
-            planned, start, finish = self._planned, self._start, self._finish
+            planned = self._planned
+            rank, start, finish = self._timeline()
             order: list[int] | None = None
             if c is None and (not self._prefix_max or self._prefix_max[-1] <= end):
                 # Nothing canceled and every started request finished: outcomes are the plan's,
                 # and results come in processing order unless jitter reorders finishes.
                 outcomes = bytearray(planned)
                 if not self.scenario.timing.jitter and not self._stuck:
-                    order = _inverse(self._rank)  # processing order
+                    order = _inverse(rank)  # processing order
             else:
                 outcomes = bytearray(len(planned))
                 for i, p in enumerate(planned):
@@ -362,8 +387,9 @@ class Batch:
         """Indices in the order results are written: by completion, ties in seeded order."""
         final = self._final_state()
         if final.order is None:
-            end, n = final.end, len(self._rank)
-            keys = [(f if f < end else end) * n + r for f, r in zip(self._finish, self._rank, strict=True)]
+            rank, _, finish = self._timeline()
+            end, n = final.end, len(rank)
+            keys = [(f if f < end else end) * n + r for f, r in zip(finish, rank, strict=True)]
             final.order = sorted(range(n), key=keys.__getitem__)
         return final.order
 
