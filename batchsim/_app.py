@@ -8,13 +8,15 @@ Each route parses, calls the service and serializes with orjson. Every response 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Generator
 from typing import Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -156,7 +158,9 @@ def _api(
             elif fault is not None and fault.kind == "drop":
                 return _DroppedResponse(f"injected drop on {endpoint}")  # not processed, not journaled
             elif fault is not None and fault.kind == "lost":
-                await handler(ctx, request, key, body)  # processed, but the answer never arrives
+                lost = await handler(ctx, request, key, body)  # processed, but the answer never arrives
+                if lost.background is not None:
+                    await lost.background()  # what the server does after answering still happens
                 return _DroppedResponse(f"injected lost answer on {endpoint}")
             else:
                 response = await handler(ctx, request, key, body)
@@ -204,10 +208,15 @@ class _DroppedResponse(Response):
 
 
 async def _truncated(chunks: AsyncIterable[Any]) -> AsyncIterator[bytes]:
-    async for chunk in chunks:
-        data = bytes(chunk)
-        yield data[: max(1, len(data) // 2)]
-        break
+    try:
+        async for chunk in chunks:
+            data = bytes(chunk)
+            yield data[: max(1, len(data) // 2)]
+            break
+    finally:
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:  # the rest is never sent: let the results source go now
+            await aclose()
     raise DroppedConnectionError("injected truncation of the results stream")
 
 
@@ -241,7 +250,18 @@ def base_url(request: Request) -> str:
 
 
 async def _create(ctx: ApiContext, request: Request, key: str, body: bytes) -> Response:
-    return JsonResponse(ctx.service.create(key, body, base_url(request)), ctx.next_request_id())
+    # The parsed body (a million objects at the API's limit) is freed once the answer is sent.
+    after_answer: list[Callable[[], None]] = []
+    response = JsonResponse(
+        ctx.service.create(key, body, base_url(request), after_answer=after_answer), ctx.next_request_id()
+    )
+    response.background = BackgroundTask(_call, after_answer[0])
+    return response
+
+
+async def _call(function: Callable[[], None]) -> None:
+    """Run ``function`` on the event loop (a plain callable would be sent to a thread)."""
+    function()
 
 
 async def _retrieve(ctx: ApiContext, request: Request, key: str, body: bytes) -> Response:
@@ -281,9 +301,17 @@ async def _delete(ctx: ApiContext, request: Request, key: str, body: bytes) -> R
     return json_response(ctx, ctx.service.delete(key, request.path_params["batch_id"]))
 
 
-async def _aiter(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
-    for chunk in chunks:
-        yield chunk
+async def _aiter(chunks: Generator[bytes, None, None]) -> AsyncIterator[bytes]:
+    """The results chunks; an empty one means the results file is still being written by
+    another thread: wait a moment (without holding the event loop) and ask again."""
+    try:
+        for chunk in chunks:
+            if chunk:
+                yield chunk
+            else:
+                await asyncio.sleep(0.001)
+    finally:
+        chunks.close()  # a download cut short lets go of the results file at once
 
 
 async def _results(ctx: ApiContext, request: Request, key: str, body: bytes) -> Response:

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from array import array
 from bisect import bisect_right
-from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, MutableSequence, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, MutableSequence, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -36,8 +36,9 @@ from ._clock import MICROS, rfc3339
 from ._ids import derived_id
 from ._responder import Responder, complete_message, default_error_message, default_message_json
 from ._scenario import Scenario
+from ._spool import Spool, keep
 
-__all__ = ["ARCHIVE_AFTER", "EXPIRES_AFTER", "Batch"]
+__all__ = ["ARCHIVE_AFTER", "EXPIRES_AFTER", "Batch", "plan_needs_params_checked"]
 
 EXPIRES_AFTER = 24 * 3600 * MICROS
 ARCHIVE_AFTER = 29 * 24 * 3600 * MICROS
@@ -49,6 +50,20 @@ OUTCOME_NAMES = ("succeeded", "errored", "expired", "canceled")
 _CODES = {name: code for code, name in enumerate(OUTCOME_NAMES)}
 _CHUNK_LINES = 256
 _FIRST_CHUNK_LINES = 16
+
+
+class _ParamsCheck(Protocol):
+    def check_params(self) -> dict[int, str]: ...
+
+    def release(self) -> None: ...
+
+
+def plan_needs_params_checked(scenario: Scenario) -> bool:
+    """Whether a batch's plan depends on which requests have invalid params: with per-request
+    draws (outcome fractions, jitter) or rules, invalid requests take no draw and match no rule.
+    Otherwise the params can be checked after the plan (see :meth:`Batch.check_params_later`)."""
+    outcomes, timing = scenario.outcomes, scenario.timing
+    return bool(outcomes.errored or outcomes.expired or timing.jitter or scenario.rules)
 
 
 def _shuffle(rng: random.Random, items: MutableSequence[int]) -> None:
@@ -73,7 +88,7 @@ def _inverse(permutation: array[int]) -> list[int]:
     return inverse
 
 
-@dataclass
+@dataclass(eq=False)
 class _Final:
     """What a batch ended with, for one cancel time (cached)."""
 
@@ -81,37 +96,7 @@ class _Final:
     outcomes: bytearray
     counts: dict[str, int]
     order: list[int] | None = None
-    encoded: list[bytes] | None = None  # the whole results JSONL, once downloaded
-
-
-class _ResultsCache:
-    """Encoded results of ended batches, least recently used dropped past ``budget`` bytes."""
-
-    def __init__(self, budget: int) -> None:
-        self.budget = budget
-        self._entries: OrderedDict[int, tuple[_Final, int]] = OrderedDict()
-        self._size = 0
-        self._lock = threading.Lock()
-
-    def add(self, final: _Final, chunks: list[bytes], size: int) -> None:
-        with self._lock:
-            if id(final) in self._entries:
-                return
-            final.encoded = chunks
-            self._entries[id(final)] = (final, size)
-            self._size += size
-            while self._size > self.budget:
-                _, (old, old_size) = self._entries.popitem(last=False)
-                old.encoded = None
-                self._size -= old_size
-
-    def touch(self, final: _Final) -> None:
-        with self._lock:
-            if id(final) in self._entries:
-                self._entries.move_to_end(id(final))
-
-
-_results_cache = _ResultsCache(256 * 1024 * 1024)
+    spool: Spool | None = None  # the results JSONL, once written (see ``_spool``)
 
 
 @dataclass
@@ -131,11 +116,13 @@ class Batch:
     deleted: bool = False
 
     def __post_init__(self) -> None:
+        self._lock = threading.RLock()  # the lazy parts of the plan, the final state, the results file
         self._final: _Final | None = None
         self._ended_for: Any = _UNSET  # the cancel time ``_ended_at`` was computed for
         self._ended_at = 0
         self._json: dict[tuple[Any, ...], bytes] = {}
         self._last: tuple[int, int, str | None, int | None, bytes] = (0, 0, None, None, b"")
+        self._unchecked: _ParamsCheck | None = None
         self._plan()
 
     # -- the plan -------------------------------------------------------------------------------
@@ -252,12 +239,17 @@ class Batch:
     def _timeline(self) -> tuple[array[int], array[int], array[int]]:
         """``(rank, start, finish)`` per request (computed now if the plan deferred them)."""
         if self._lazy:
-            rank = self._shuffled(random.Random(self.seed))
-            start = array("q", map(self._starts_in_order.__getitem__, rank))
-            duration = max(1, round(self.scenario.timing.per_request * MICROS))
-            self._rank, self._start, self._finish = rank, start, array("q", map(duration.__add__, start))
-            self._lazy = False
+            with self._lock:
+                if self._lazy:
+                    self._compute_timeline()
         return self._rank, self._start, self._finish
+
+    def _compute_timeline(self) -> None:
+        rank = self._shuffled(random.Random(self.seed))
+        start = array("q", map(self._starts_in_order.__getitem__, rank))
+        duration = max(1, round(self.scenario.timing.per_request * MICROS))
+        self._rank, self._start, self._finish = rank, start, array("q", map(duration.__add__, start))
+        self._lazy = False
 
     # -- state at a time ------------------------------------------------------------------------
 
@@ -289,35 +281,69 @@ class Batch:
             return "canceling"
         return "in_progress"
 
+    def check_params_later(self, check: _ParamsCheck) -> None:
+        """Take the params problems from ``check`` later, after the create's answer (the API checks
+        params after accepting a batch): at :meth:`check_params`, or at the latest when the batch's
+        final state is first needed. Only for plans that do not depend on them
+        (see :func:`plan_needs_params_checked`)."""
+        self._unchecked = check
+
+    def check_params(self) -> None:
+        """Apply the params problems left for later: those requests end ``errored``."""
+        if self._unchecked is None:
+            return
+        with self._lock:
+            check, self._unchecked = self._unchecked, None
+            if check is None:
+                return
+            try:
+                invalid = check.check_params()
+            finally:
+                check.release()
+            for i, text in invalid.items():
+                self._planned[i] = ERRORED
+                self._errors[i] = ("invalid_request_error", text)
+            self.invalid.update(invalid)
+            self._final = None
+
     def _final_state(self) -> _Final:
-        if self._final is None:
-            end = self.end_offset(self.cancel_initiated_at)
-            c = None if self.cancel_initiated_at is None else self.cancel_initiated_at - self.created_at
-            planned = self._planned
-            rank, start, finish = self._timeline()
-            order: list[int] | None = None
-            if c is None and (not self._prefix_max or self._prefix_max[-1] <= end):
-                # Nothing canceled and every started request finished: outcomes are the plan's,
-                # and results come in processing order unless jitter reorders finishes.
-                outcomes = bytearray(planned)
-                if not self.scenario.timing.jitter and not self._stuck:
-                    order = _inverse(rank)  # processing order
-            else:
-                outcomes = bytearray(len(planned))
-                for i, p in enumerate(planned):
-                    if c is not None and start[i] > c:
-                        outcomes[i] = CANCELED
-                    elif p == EXPIRED or finish[i] > end:
-                        outcomes[i] = EXPIRED
-                    else:
-                        outcomes[i] = p
-            counts = {name: outcomes.count(code) for code, name in enumerate(OUTCOME_NAMES)}
-            self._final = _Final(end=end, outcomes=outcomes, counts=counts, order=order)
-        return self._final
+        final = self._final
+        if final is None:
+            self.check_params()
+            with self._lock:
+                if self._final is None:
+                    self._final = self._compute_final()
+                final = self._final
+        return final
+
+    def _compute_final(self) -> _Final:
+        end = self.end_offset(self.cancel_initiated_at)
+        c = None if self.cancel_initiated_at is None else self.cancel_initiated_at - self.created_at
+        planned = self._planned
+        rank, start, finish = self._timeline()
+        order: list[int] | None = None
+        if c is None and (not self._prefix_max or self._prefix_max[-1] <= end):
+            # Nothing canceled and every started request finished: outcomes are the plan's,
+            # and results come in processing order unless jitter reorders finishes.
+            outcomes = bytearray(planned)
+            if not self.scenario.timing.jitter and not self._stuck:
+                order = _inverse(rank)  # processing order
+        else:
+            outcomes = bytearray(len(planned))
+            for i, p in enumerate(planned):
+                if c is not None and start[i] > c:
+                    outcomes[i] = CANCELED
+                elif p == EXPIRED or finish[i] > end:
+                    outcomes[i] = EXPIRED
+                else:
+                    outcomes[i] = p
+        counts = {name: outcomes.count(code) for code, name in enumerate(OUTCOME_NAMES)}
+        return _Final(end=end, outcomes=outcomes, counts=counts, order=order)
 
     def cancel(self, now: int) -> None:
-        self.cancel_initiated_at = now
-        self._final = None
+        with self._lock:
+            self.cancel_initiated_at = now
+            self._final = None
 
     def to_json(self, now: int, base_url: str) -> bytes:
         """:meth:`to_dict` encoded, kept for each of the few answers a batch can give (before and
@@ -390,30 +416,85 @@ class Batch:
             rank, _, finish = self._timeline()
             end, n = final.end, len(rank)
             keys = [(f if f < end else end) * n + r for f, r in zip(finish, rank, strict=True)]
-            final.order = sorted(range(n), key=keys.__getitem__)
+            order = sorted(range(n), key=keys.__getitem__)
+            with self._lock:
+                if final.order is None:
+                    final.order = order
         return final.order
 
-    def result_lines(self, responder: Responder | None = None) -> Iterator[bytes]:
-        """The results JSONL in chunks of a few hundred ``\\n``-terminated lines.
+    def result_lines(self, responder: Responder | None = None) -> Generator[bytes, None, None]:
+        """The results JSONL in chunks of ``\n``-terminated lines; an empty chunk means "not
+        written yet: ask again in a moment" (another thread is writing them).
 
-        Without a responder callable the lines are a pure function of the batch, so a complete
-        first download is kept (within a process-wide budget) and later ones replay it."""
+        Without a responder callable the lines are a pure function of the batch: they are written
+        to a results file once (by :meth:`write_results_ahead` or a first download, which keeps
+        the file only if it runs to the end) and every later download reads that file."""
         final = self._final_state()
-        if responder is None and final.encoded is not None:
-            _results_cache.touch(final)
-            yield from final.encoded
+        if responder is not None:
+            yield from self._generate(final, responder)
             return
-        keep: list[bytes] | None = [] if responder is None else None
-        size = 0
-        for chunk in self._generate(final, responder):
-            if keep is not None:
-                keep.append(chunk)
-                size += len(chunk)
-                if size > _results_cache.budget:
-                    keep = None
-            yield chunk
-        if keep is not None:
-            _results_cache.add(final, keep, size)
+        spool = final.spool
+        if spool is not None and not spool.failed:
+            keep.touch(spool)
+            yield from spool.follow()
+            return
+        spool = Spool()
+        done = False
+        try:
+            for chunk in self._generate(final, None):
+                spool.append(chunk)
+                yield chunk
+            done = True
+        finally:
+            if done:
+                spool.finish()
+                self._publish(final, spool)
+            else:  # cut short: nobody else ever saw this file
+                spool.close()
+
+    def write_results_ahead(self) -> None:
+        """Write the results file of the batch as it ends if nobody cancels it (for a background
+        thread, right after the create). Downloads meanwhile follow the file as it grows; a
+        cancel or a delete stops the writing."""
+        if self.cancel_initiated_at is not None or self.deleted:
+            return
+        self.check_params()
+        final = self._final_state()
+        spool = Spool()
+        if not self._publish(final, spool):
+            spool.close()
+            return
+        done = False
+        try:
+            for chunk in self._generate(final, None):
+                if self._final is not final or self.deleted:
+                    break  # canceled or deleted: these results will never be asked for
+                spool.append(chunk)
+                time.sleep(0)  # let the thread serving requests have the interpreter
+            else:
+                spool.finish()
+                done = True
+        finally:
+            if not done:
+                spool.fail()  # readers following it stop with an error
+                with self._lock:
+                    if final.spool is spool:
+                        final.spool = None
+
+    def drop_results(self) -> None:
+        """Let the results file go (a deleted batch never serves its results again)."""
+        with self._lock:
+            if self._final is not None:
+                self._final.spool = None
+
+    def _publish(self, final: _Final, spool: Spool) -> bool:
+        """Make ``spool`` the results file of ``final`` unless it already has a usable one."""
+        with self._lock:
+            if final.spool is not None and not final.spool.failed:
+                return False
+            final.spool = spool
+        keep.add(final, spool)
+        return True
 
     def _generate(self, final: _Final, responder: Responder | None) -> Iterator[bytes]:
         outcomes = final.outcomes

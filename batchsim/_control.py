@@ -23,6 +23,7 @@ from ._app import JsonResponse, error_response, json_response, read_body
 from ._clock import VirtualClock, rfc3339
 from ._errors import ApiError
 from ._scenario import Scenario, ScenarioError
+from ._spool import pending
 
 if TYPE_CHECKING:
     from ._emulator import Emulator
@@ -72,7 +73,8 @@ def control_routes(sim: Emulator) -> list[Route]:
         return route
 
     async def health(request: Request) -> Any:
-        return {"status": "ok"}
+        # results_pending: batches whose results file is still being written in the background
+        return {"status": "ok", "results_pending": pending()}
 
     async def clock(request: Request) -> Any:
         return {"now": rfc3339(sim.clock.now()), "kind": sim.clock.kind}

@@ -20,16 +20,35 @@ _NEWLINE = orjson.Fragment(b"\n")
 
 class PackedParams(Sequence[bytes]):
     """A read-only sequence of encoded params: item ``i`` is
-    ``blob[cuts[i] + head : cuts[i + 1] - tail]`` (``head`` and ``tail`` skip separators)."""
+    ``blob[cuts[i] + head : cuts[i + 1] - tail]`` (``head`` and ``tail`` skip separators).
 
-    __slots__ = ("_blob", "_count", "_cuts", "_head", "_tail")
+    Params written by :meth:`encode` find their cuts on first use (not at the create)."""
 
-    def __init__(self, blob: bytes, cuts: array[int], head: int = 0, tail: int = 0) -> None:
+    __slots__ = ("_blob", "_count", "_found", "_head", "_tail")
+
+    def __init__(
+        self, blob: bytes, cuts: array[int] | None, head: int = 0, tail: int = 0, count: int | None = None
+    ) -> None:
         self._blob = blob
-        self._count = len(cuts) - 1
-        self._cuts = cuts
+        self._count = len(cuts) - 1 if cuts is not None else (count or 0)
+        self._found = cuts
         self._head = head
         self._tail = tail
+
+    @property
+    def _cuts(self) -> array[int]:
+        cuts = self._found
+        if cuts is None:  # "[P0,\n,P1,\n,...,Pn]": -1, the newlines, then len(blob)
+            cuts = array("q", [-1])
+            blob = self._blob
+            find, cut = blob.find, cuts.append
+            at = find(b"\n")
+            while at >= 0:  # a find loop (memchr) beats re.finditer and split here
+                cut(at)
+                at = find(b"\n", at + 1)
+            cut(len(blob))
+            self._found = cuts  # two threads may both find them: the same array
+        return cuts
 
     @classmethod
     def encode(cls, params: list[Any]) -> PackedParams:
@@ -42,17 +61,9 @@ class PackedParams(Sequence[bytes]):
             return cls(b"", array("q", [0]))
         spaced: list[Any] = [_NEWLINE] * (2 * len(params) - 1)
         spaced[::2] = params
-        blob = orjson.dumps(spaced)
         # "[P0,\n,P1,\n,...,Pn]": with cuts -1, the newlines, then len(blob), item i is
         # blob[cuts[i] + 2 : cuts[i + 1] - 1].
-        cuts = array("q", [-1])
-        find, cut = blob.find, cuts.append
-        at = find(b"\n")
-        while at >= 0:  # a find loop (memchr) beats re.finditer and split here
-            cut(at)
-            at = find(b"\n", at + 1)
-        cut(len(blob))
-        return cls(blob, cuts, 2, 1)
+        return cls(orjson.dumps(spaced), None, 2, 1, count=len(params))
 
     @classmethod
     def join(cls, parts: Iterable[bytes]) -> PackedParams:

@@ -21,17 +21,18 @@ from __future__ import annotations
 import hashlib
 import random
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
 import orjson
 
-from ._batch import ARCHIVE_AFTER, Batch
+from ._batch import ARCHIVE_AFTER, Batch, plan_needs_params_checked
 from ._clock import Clock
 from ._errors import ApiError
 from ._ids import make_id
 from ._responder import Responder, load_canned
 from ._scenario import Scenario
+from ._spool import write_ahead
 from ._store import MemoryStore, Store
 from ._validation import parse_create
 
@@ -39,6 +40,9 @@ __all__ = ["BatchService"]
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 1000
+WRITE_AHEAD_MIN = 1000
+"""Batches of at least this many requests get their results file written in the background
+right after the create (smaller ones write it on their first download, in a few milliseconds)."""
 
 
 class BatchService:
@@ -79,10 +83,20 @@ class BatchService:
     # Answers are ``MessageBatch`` objects (and list pages) already encoded as JSON: each batch
     # keeps its encoding for as long as it does not change (see :meth:`Batch.to_json`).
 
-    def create(self, workspace: str, body: bytes, base_url: str) -> bytes:
-        parsed = parse_create(body)
+    def create(
+        self, workspace: str, body: bytes, base_url: str, *, after_answer: list[Callable[[], None]] | None = None
+    ) -> bytes:
+        """Create a batch from a create body.
+
+        With ``after_answer`` the work the answer does not need is left to the caller: a callable
+        doing it is appended there, to run once the answer is sent. That work is freeing the
+        parsed body, checking each request's params where the plan does not depend on them (the
+        API checks them after accepting a batch too) and starting the write-ahead of results."""
+        scenario = self._scenario
+        later = after_answer is not None
+        check_later = later and isinstance(self.store, MemoryStore) and not plan_needs_params_checked(scenario)
+        parsed = parse_create(body, keep_body=later, check_params=not check_later)
         with self._lock:
-            scenario = self._scenario
             number = self.store.next_number()
             seed = hashlib.sha256(f"{scenario.seed}:{number}".encode()).hexdigest()
             batch_id = make_id("msgbatch_", random.Random(seed))
@@ -99,8 +113,26 @@ class BatchService:
                 seed=seed,
                 canned=self._canned,
             )
+            if not parsed.checked:
+                batch.check_params_later(parsed)
             self.store.add(batch)
-        return batch.to_json(self.clock.now(), base_url)
+        answer = batch.to_json(self.clock.now(), base_url)
+        write = self.responder is None and len(batch.custom_ids) >= WRITE_AHEAD_MIN
+        if after_answer is None:
+            if write:
+                write_ahead(batch.write_results_ahead)
+            return answer
+
+        def finish() -> None:
+            try:
+                batch.check_params()
+            finally:
+                parsed.release()
+            if write:
+                write_ahead(batch.write_results_ahead)
+
+        after_answer.append(finish)
+        return answer
 
     def retrieve(self, workspace: str, batch_id: str, base_url: str) -> bytes:
         return self._get(workspace, batch_id).to_json(self.clock.now(), base_url)
@@ -150,10 +182,12 @@ class BatchService:
                 )
             batch.deleted = True
             self.store.save(batch)
+            batch.drop_results()
         return {"id": batch_id, "type": "message_batch_deleted"}
 
-    def results(self, workspace: str, batch_id: str) -> Iterator[bytes]:
-        """The results JSONL in chunks. Checks happen before the first chunk is produced."""
+    def results(self, workspace: str, batch_id: str) -> Generator[bytes, None, None]:
+        """The results JSONL in chunks (an empty chunk: wait a moment, see :meth:`Batch.result_lines`).
+        Checks happen before the first chunk is produced."""
         batch = self._get(workspace, batch_id)
         now = self.clock.now()
         status = batch.status(now)

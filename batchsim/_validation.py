@@ -36,17 +36,32 @@ _ROLES = frozenset({"user", "assistant"})
 class ParsedCreate:
     """The requests of a valid create body: ids, re-encoded params and params problems."""
 
-    __slots__ = ("_held", "custom_ids", "invalid", "params")
+    __slots__ = ("_held", "_unchecked", "custom_ids", "invalid", "params")
 
     def __init__(self, custom_ids: list[str], params: Sequence[bytes], invalid: dict[int, str]) -> None:
         self.custom_ids = custom_ids
         self.params = params
         self.invalid = invalid
         self._held: tuple[Any, bool] | None = None
+        self._unchecked: list[dict[str, Any]] | None = None
+
+    @property
+    def checked(self) -> bool:
+        """Whether :attr:`invalid` is known (``parse_create(check_params=False)`` leaves it to
+        :meth:`check_params`)."""
+        return self._unchecked is None
+
+    def check_params(self) -> dict[int, str]:
+        """Find the params problems a ``check_params=False`` parse left out, into :attr:`invalid`."""
+        if self._unchecked is not None:
+            self.invalid = _params_problems(self._unchecked)
+            self._unchecked = None
+        return self.invalid
 
     def release(self) -> None:
         """Free the parsed body if it was kept (``parse_create(body, keep_body=True)``) and let
         the collector run again. Runs at the latest when this object is freed."""
+        self._unchecked = None
         held, self._held = self._held, None
         if held is not None and held[1]:
             del held  # the parsed body goes first: the collector must never walk it
@@ -55,12 +70,14 @@ class ParsedCreate:
     __del__ = release
 
 
-def parse_create(body: bytes, *, keep_body: bool = False) -> ParsedCreate:
+def parse_create(body: bytes, *, keep_body: bool = False, check_params: bool = True) -> ParsedCreate:
     """Parse and validate a create body, raising :class:`ApiError` (400/413) on the first problem.
 
     Freeing the million objects a 100,000-request body parses into takes tens of milliseconds:
     with ``keep_body`` they stay alive (and the collector paused) until
-    :meth:`ParsedCreate.release`, so a server can free them after its answer is sent."""
+    :meth:`ParsedCreate.release`, so a server can free them after its answer is sent. With
+    ``keep_body`` and not ``check_params``, the per-request params (which the API checks after
+    accepting the batch) are checked by :meth:`ParsedCreate.check_params`, also after the answer."""
     if len(body) > MAX_BODY_BYTES:
         raise ApiError(413, f"Request exceeds the maximum size of {MAX_BODY_BYTES} bytes", "request_too_large")
     if not body.strip():
@@ -74,12 +91,7 @@ def parse_create(body: bytes, *, keep_body: bool = False) -> ParsedCreate:
             data = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise ApiError.invalid(f"The request body is not valid JSON: {exc}") from None
-        parsed = _validate(data)
-        # The ids are strings of the parsed body, scattered over all the memory it took, and
-        # would keep it: they are copied out, through one joined string, into fresh strings.
-        joined = "\n".join(parsed.custom_ids)
-        parsed.custom_ids = []
-        parsed.custom_ids = joined.split("\n")
+        parsed = _validate(data, check_params=check_params or not keep_body)
         if keep_body:
             parsed._held, data = (data, gc_was_enabled), None
             gc_was_enabled = False  # release() turns the collector back on
@@ -90,7 +102,7 @@ def parse_create(body: bytes, *, keep_body: bool = False) -> ParsedCreate:
             gc.enable()
 
 
-def _validate(data: Any) -> ParsedCreate:
+def _validate(data: Any, *, check_params: bool) -> ParsedCreate:
     if not isinstance(data, dict):
         raise ApiError.invalid("Input should be a valid dictionary")
     for key in data:
@@ -106,10 +118,10 @@ def _validate(data: Any) -> ParsedCreate:
         raise ApiError.invalid("requests: List should have at least 1 item after validation, not 0")
     if count > MAX_REQUESTS:
         raise ApiError.invalid(f"requests: List should have at most {MAX_REQUESTS} items after validation, not {count}")
-    return _validate_wholesale(requests) or _validate_each(requests)
+    return _validate_wholesale(requests, check_params=check_params) or _validate_each(requests)
 
 
-def _validate_wholesale(requests: list[Any]) -> ParsedCreate | None:
+def _validate_wholesale(requests: list[Any], *, check_params: bool) -> ParsedCreate | None:
     """Validate every request at once with C-level passes (``map``, one regex over the joined
     ids, sets); ``None`` when anything is off, and :func:`_validate_each` finds the first problem."""
     try:
@@ -124,8 +136,19 @@ def _validate_wholesale(requests: list[Any]) -> ParsedCreate | None:
         return None
     if joined.count("\n") != len(custom_ids) - 1 or _CUSTOM_IDS.fullmatch(joined) is None:
         return None
+    # Fresh strings: the parsed ones are scattered over all the memory the parsed body took.
+    custom_ids = joined.split("\n")
     if len(set(custom_ids)) != len(custom_ids):
         return None
+    parsed = ParsedCreate(custom_ids, PackedParams.encode(params), {})
+    if check_params:
+        parsed.invalid = _params_problems(params)
+    else:
+        parsed._unchecked = params
+    return parsed
+
+
+def _params_problems(params: list[dict[str, Any]]) -> dict[int, str]:
     invalid: dict[int, str] = {}
     if not all(map(_plainly_valid, params)):
         for i, item in enumerate(params):
@@ -133,7 +156,7 @@ def _validate_wholesale(requests: list[Any]) -> ParsedCreate | None:
                 problem = validate_params(item)
                 if problem is not None:
                     invalid[i] = problem
-    return ParsedCreate(custom_ids, PackedParams.encode(params), invalid)
+    return invalid
 
 
 def _validate_each(requests: list[Any]) -> ParsedCreate:
@@ -166,7 +189,8 @@ def _validate_each(requests: list[Any]) -> ParsedCreate:
                 invalid[i] = problem
         custom_ids.append(cid)
         encoded.append(dumps(params))
-    return ParsedCreate(custom_ids, PackedParams.join(encoded), invalid)
+    fresh = "\n".join(custom_ids).split("\n")  # not strings of the parsed body (see above)
+    return ParsedCreate(fresh, PackedParams.join(encoded), invalid)
 
 
 def _plainly_valid(params: dict[str, Any]) -> bool:

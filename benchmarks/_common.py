@@ -36,6 +36,7 @@ __all__ = [
     "load",
     "make_body",
     "row",
+    "wait_results_written",
 ]
 
 QUICK = False
@@ -179,6 +180,17 @@ def http_json(method: str, url: str, body: bytes | None = None, key: str = "benc
         request.add_header("content-type", "application/json")
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return orjson.loads(response.read())
+
+
+def wait_results_written(url: str, timeout: float = 120) -> float:
+    """Wait until the server at ``url`` has no results file left to write ahead; returns seconds
+    waited (setup only, never timed)."""
+    start = time.monotonic()
+    while http_json("GET", f"{url}/_batchsim/health").get("results_pending", 0):
+        if time.monotonic() - start > timeout:
+            raise RuntimeError("results still being written ahead")
+        time.sleep(0.02)
+    return time.monotonic() - start
 
 
 # -- load generation ---------------------------------------------------------------------------
