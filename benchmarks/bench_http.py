@@ -71,6 +71,7 @@ def run() -> list[dict[str, Any]]:
             c.http_json("POST", f"{mem.url}/v1/messages/batches", _SMALL, key="list-small")
         _create_many(mem.url, "list-small", 1)
         _create_many(mem.url, "list-big", many)
+        c.wait_results_written(mem.url)  # the big batch's results file is written in the background
         retrieve_body = _raw(f"{mem.url}/v1/messages/batches/{one}")
         json_file = Path(tmp) / "retrieve.json"
         json_file.write_bytes(retrieve_body)
