@@ -90,6 +90,9 @@ class PackedParams(Sequence[bytes]):
     def __getitem__(self, index: slice) -> list[bytes]: ...
 
     def __getitem__(self, index: int | slice) -> bytes | list[bytes]:
+        if type(index) is int and 0 <= index < self._count:  # the usual case, first
+            cuts = self._cuts
+            return self._blob[cuts[index] + self._head : cuts[index + 1] - self._tail]
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(self._count))]
         if index < 0:

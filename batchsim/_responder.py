@@ -80,8 +80,10 @@ def _sample(schema: Any, depth: int = 0) -> Any:
 
 def _forced_tool(params: dict[str, Any]) -> dict[str, Any] | None:
     choice = params.get("tool_choice")
+    if not isinstance(choice, dict):
+        return None
     tools = [t for t in params.get("tools") or [] if isinstance(t, dict)]
-    if not isinstance(choice, dict) or not tools:
+    if not tools:
         return None
     if choice.get("type") == "tool":
         return next((t for t in tools if t.get("name") == choice.get("name")), None)
