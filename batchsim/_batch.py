@@ -97,6 +97,7 @@ class _Final:
     counts: dict[str, int]
     order: list[int] | None = None
     spool: Spool | None = None  # the results JSONL, once written (see ``_spool``)
+    downloads_writing: int = 0  # downloads writing their own copy (see ``Batch.result_lines``)
 
 
 @dataclass
@@ -433,23 +434,30 @@ class Batch:
         if responder is not None:
             yield from self._generate(final, responder)
             return
-        spool = final.spool
-        if spool is not None and not spool.failed:
+        with self._lock:
+            spool = final.spool
+            written = spool is not None and not spool.failed
+            if not written:
+                final.downloads_writing += 1  # no write-ahead starts meanwhile: it would only compete
+        if spool is not None and written:
             keep.touch(spool)
             yield from spool.follow()
             return
-        spool = Spool()
+        spool = None
         done = False
         try:
+            spool = Spool()
             for chunk in self._generate(final, None):
                 spool.append(chunk)
                 yield chunk
             done = True
         finally:
-            if done:
+            with self._lock:
+                final.downloads_writing -= 1
+            if spool is not None and done:
                 spool.finish()
                 self._publish(final, spool)
-            else:  # cut short: nobody else ever saw this file
+            elif spool is not None:  # cut short: nobody else ever saw this file
                 spool.close()
 
     def write_results_ahead(self) -> None:
@@ -459,11 +467,12 @@ class Batch:
         if self.cancel_initiated_at is not None or self.deleted:
             return
         self.check_params()
-        final = self._final_state()
         spool = Spool()
-        if not self._publish(final, spool):
-            spool.close()
-            return
+        with self._lock:  # a download asking meanwhile waits, then follows this file
+            final = self._final_state()
+            if final.downloads_writing or not self._publish(final, spool):
+                spool.close()
+                return
         done = False
         try:
             for chunk in self._generate(final, None):

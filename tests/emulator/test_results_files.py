@@ -141,3 +141,17 @@ def test_params_are_checked_when_the_create_answer_is_lost() -> None:
     sim.advance(days=1)
     assert client.messages.batches.retrieve(batch.id).request_counts.errored == 2
     assert set(_errored(sim, batch.id)) == {"no-model", "zero-tokens"}
+
+
+def test_no_write_ahead_competes_with_a_download_writing_the_file() -> None:
+    sim = Emulator()
+    batch_id = _ended_batch(sim, 600)  # under the write-ahead size: the download writes the file
+    batch = sim.batches()[0]
+    download = batch.result_lines()
+    first = next(download)
+    batch.write_results_ahead()  # a download is writing: this does nothing
+    assert batch._final_state().spool is None
+    rest = b"".join(download)
+    spool = batch._final_state().spool
+    assert spool is not None and spool.complete
+    assert first + rest == _download(sim, batch_id)
