@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from . import _spool
 from ._clock import MICROS, rfc3339
 from ._ids import derived_id
 from ._responder import Responder, complete_message, default_error_message, default_message_json
@@ -424,14 +425,15 @@ class Batch:
         return final.order
 
     def result_lines(self, responder: Responder | None = None) -> Generator[bytes, None, None]:
-        """The results JSONL in chunks of ``\n``-terminated lines; an empty chunk means "not
+        """The results JSONL in chunks of ``\\n``-terminated lines; an empty chunk means "not
         written yet: ask again in a moment" (another thread is writing them).
 
-        Without a responder callable the lines are a pure function of the batch: they are written
-        to a results file once (by :meth:`write_results_ahead` or a first download, which keeps
-        the file only if it runs to the end) and every later download reads that file."""
+        Without a responder callable the lines are a pure function of the batch: those of a batch
+        of ``FILE_MIN_REQUESTS`` or more requests (see ``_spool``) are written to a results file
+        once (by :meth:`write_results_ahead` or a first download, which keeps the file only if it
+        runs to the end) and every later download reads that file."""
         final = self._final_state()
-        if responder is not None:
+        if responder is not None or len(self.custom_ids) < _spool.FILE_MIN_REQUESTS:
             yield from self._generate(final, responder)
             return
         with self._lock:

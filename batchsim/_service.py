@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from . import _spool
 from ._batch import ARCHIVE_AFTER, Batch, plan_needs_params_checked
 from ._clock import Clock
 from ._errors import ApiError
@@ -40,9 +41,9 @@ __all__ = ["BatchService"]
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 1000
-WRITE_AHEAD_MIN = 1000
+WRITE_AHEAD_MIN = _spool.FILE_MIN_REQUESTS
 """Batches of at least this many requests get their results file written in the background
-right after the create (smaller ones write it on their first download, in a few milliseconds)."""
+right after the create."""
 
 
 class BatchService:

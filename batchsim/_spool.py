@@ -1,8 +1,8 @@
 """Results files: the encoded results JSONL of ended batches, kept on disk, not in memory.
 
-A batch's results are a pure function of the batch, so they are written once to an unnamed
-temporary file (a :class:`Spool`) and every download reads that file back, at the speed of the
-disk cache. Readers may follow a spool while it is still being written.
+A batch's results are a pure function of the batch, so those of a large batch are written once to
+an unnamed temporary file (a :class:`Spool`) and every download reads that file back, at the
+speed of the disk cache. Readers may follow a spool while it is still being written.
 
 Large batches get their spool written *ahead*, by one background thread, right after their
 create (see :func:`write_ahead`): by the time such a batch has ended, its first download reads a
@@ -24,11 +24,24 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-__all__ = ["MAX_SPOOLS", "MAX_SPOOL_BYTES", "Spool", "SpoolFailedError", "keep", "pending", "write_ahead"]
+__all__ = [
+    "FILE_MIN_REQUESTS",
+    "MAX_SPOOLS",
+    "MAX_SPOOL_BYTES",
+    "Spool",
+    "SpoolFailedError",
+    "keep",
+    "pending",
+    "write_ahead",
+]
 
+FILE_MIN_REQUESTS = 1000
+"""Batches with fewer requests generate their results at each download (a few milliseconds at
+most) instead of keeping a file."""
 MAX_SPOOLS = 256
 MAX_SPOOL_BYTES = 4 * 1024**3
 _READ_SIZE = 1 << 20
+_PREAD = hasattr(os, "pread")  # not on Windows
 
 
 class SpoolFailedError(RuntimeError):
@@ -41,15 +54,19 @@ class Spool:
     def __init__(self) -> None:
         self._file = tempfile.TemporaryFile(prefix="batchsim-results-")  # noqa: SIM115 (closed by close())
         self._fd = self._file.fileno()
+        self._seek_lock = threading.Lock()  # where there is no pread: reads move the file position
         self.size = 0  # bytes written and readable
         self.complete = False
         self.failed = False
 
     def append(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
+        with self._seek_lock:
+            if not _PREAD:
+                os.lseek(self._fd, self.size, os.SEEK_SET)
+            view = memoryview(data)
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
         self.size += len(data)  # after the write: readers never see more than was written
 
     def finish(self) -> None:
@@ -59,7 +76,11 @@ class Spool:
         self.failed = True
 
     def read(self, offset: int, size: int) -> bytes:
-        return os.pread(self._fd, size, offset)
+        if _PREAD:
+            return os.pread(self._fd, size, offset)
+        with self._seek_lock:
+            os.lseek(self._fd, offset, os.SEEK_SET)
+            return os.read(self._fd, size)
 
     def follow(self) -> Iterator[bytes]:
         """The file's content in large chunks; an empty chunk means "not written yet: ask again

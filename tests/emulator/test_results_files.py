@@ -13,6 +13,12 @@ from .conftest import make_requests
 N = _service.WRITE_AHEAD_MIN + 200
 
 
+@pytest.fixture
+def files_for_small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Results files for batches of any size (they are kept for 1,000+ requests)."""
+    monkeypatch.setattr(_spool, "FILE_MIN_REQUESTS", 1)
+
+
 def _download(sim: Emulator, batch_id: str) -> bytes:
     return sim.client().messages.batches.with_raw_response.results(batch_id).http_response.read()
 
@@ -62,6 +68,7 @@ def test_cancel_during_write_ahead_gives_the_canceled_results(monkeypatch: pytes
     assert kinds.count("succeeded") == ended.request_counts.succeeded > 0
 
 
+@pytest.mark.usefixtures("files_for_small_batches")
 def test_a_download_cut_short_leaves_the_next_one_whole() -> None:
     sim = Emulator()
     client = sim.client()
@@ -75,6 +82,7 @@ def test_a_download_cut_short_leaves_the_next_one_whole() -> None:
     assert {line.split(b'"')[3] for line in whole.splitlines()} == {f"req-{i}".encode() for i in range(50)}
 
 
+@pytest.mark.usefixtures("files_for_small_batches")
 def test_results_files_dropped_past_the_limit_are_written_again(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_spool, "MAX_SPOOLS", 1)
     sim = Emulator()
@@ -85,6 +93,7 @@ def test_results_files_dropped_past_the_limit_are_written_again(monkeypatch: pyt
     assert (first.count(b"\n"), second.count(b"\n")) == (30, 40)
 
 
+@pytest.mark.usefixtures("files_for_small_batches")
 def test_deleting_a_batch_lets_its_results_file_go() -> None:
     sim = Emulator()
     batch_id = _ended_batch(sim, 20)
@@ -143,6 +152,7 @@ def test_params_are_checked_when_the_create_answer_is_lost() -> None:
     assert set(_errored(sim, batch.id)) == {"no-model", "zero-tokens"}
 
 
+@pytest.mark.usefixtures("files_for_small_batches")
 def test_no_write_ahead_competes_with_a_download_writing_the_file() -> None:
     sim = Emulator()
     batch_id = _ended_batch(sim, 600)  # under the write-ahead size: the download writes the file
@@ -155,3 +165,14 @@ def test_no_write_ahead_competes_with_a_download_writing_the_file() -> None:
     spool = batch._final_state().spool
     assert spool is not None and spool.complete
     assert first + rest == _download(sim, batch_id)
+
+
+@pytest.mark.usefixtures("files_for_small_batches")
+def test_results_files_work_without_pread(monkeypatch: pytest.MonkeyPatch) -> None:
+    with_pread = Emulator()
+    expected = _download(with_pread, _ended_batch(with_pread, 300))
+    monkeypatch.setattr(_spool, "_PREAD", False)
+    sim = Emulator()  # the same seed: the same batch
+    batch_id = _ended_batch(sim, 300)
+    assert _download(sim, batch_id) == expected  # the file written with seek and write
+    assert _download(sim, batch_id) == expected  # and read back with seek and read
