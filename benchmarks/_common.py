@@ -258,10 +258,11 @@ def _run_measured(cmd: list[str]) -> tuple[str, float]:
     return proc.stdout, cpu
 
 
-def interleave(runs: dict[str, Callable[[], Load]]) -> dict[str, list[Load]]:
-    """Run each measurement once per round, alternating, for several rounds."""
+def interleave(runs: dict[str, Callable[[], Load]], count: int | None = None) -> dict[str, list[Load]]:
+    """Run each measurement once per round, alternating, for several rounds (``count``, or
+    :func:`rounds`)."""
     out: dict[str, list[Load]] = {name: [] for name in runs}
-    for _ in range(rounds()):
+    for _ in range(rounds() if count is None else count):
         for name, run in runs.items():
             out[name].append(run())
     return out
