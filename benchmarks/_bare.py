@@ -1,6 +1,7 @@
 """The baseline server: a bare Starlette app under the same uvicorn settings as ``batchsim serve``.
 
-``GET /json`` (and any other GET path) answers a pre-built JSON body, ``GET /stream`` streams
+``GET /json`` (and any other GET path) answers a pre-built JSON body, ``GET /json-request-id``
+the same with a ``request-id`` header as the API's answers carry, ``GET /stream`` streams
 pre-encoded bytes in 64 KiB pieces, ``POST /parse`` reads a body and parses it with orjson.
 """
 
@@ -20,11 +21,15 @@ from starlette.routing import Route
 from batchsim._server import _uvicorn_options
 
 _PIECE = 64 * 1024
+_REQUEST_ID = "req_01" + "x" * 22  # the shape of the API's request ids
 
 
 def build(json_body: bytes, stream_body: bytes) -> Starlette:
     async def json_route(request: Request) -> Response:
         return Response(json_body, media_type="application/json")
+
+    async def json_request_id_route(request: Request) -> Response:
+        return Response(json_body, media_type="application/json", headers={"request-id": _REQUEST_ID})
 
     async def pieces() -> AsyncIterator[bytes]:
         view = memoryview(stream_body)
@@ -41,6 +46,7 @@ def build(json_body: bytes, stream_body: bytes) -> Starlette:
     return Starlette(
         routes=[
             Route("/stream", stream_route),
+            Route("/json-request-id", json_request_id_route),
             Route("/parse", parse_route, methods=["POST"]),
             Route("/{path:path}", json_route),
         ]

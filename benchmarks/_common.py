@@ -219,28 +219,31 @@ WRK = shutil.which("wrk")
 CONNECTIONS = 32
 
 
+WARM_UP = 1
+"""Seconds of unmeasured load on the same URL before each measured run (a server that sat idle
+while another one was measured starts slower)."""
+
+
 def load(url: str, key: str = "bench-key", seconds: float | None = None) -> Load:
-    """GET ``url`` as fast as possible for ``seconds`` with ``wrk`` (or the Python fallback)."""
+    """GET ``url`` as fast as possible for ``seconds`` with ``wrk`` (or the Python fallback),
+    after :data:`WARM_UP` seconds of the same load, not measured."""
     seconds = duration() if seconds is None else seconds
     if WRK is not None:
-        cmd = [
-            WRK,
-            "-t1",
-            f"-c{CONNECTIONS}",
-            f"-d{seconds:g}s",
-            "-H",
-            f"x-api-key: {key}",
-            "-H",
-            "anthropic-version: 2023-06-01",
-            url,
-        ]
-        full = _pinned(cmd, LOAD_CPU)
+
+        def wrk(run_for: float) -> list[str]:
+            cmd = [WRK, "-t1", f"-c{CONNECTIONS}", f"-d{run_for:g}s", "-H", f"x-api-key: {key}"]
+            return _pinned([*cmd, "-H", "anthropic-version: 2023-06-01", url], LOAD_CPU)
+
+        _run_measured(wrk(WARM_UP))
+        full = wrk(seconds)
         _log([c if c != WRK else "wrk" for c in full])
         out, cpu = _run_measured(full)
         rps = float(re.search(r"Requests/sec:\s*([\d.]+)", out).group(1))  # type: ignore[union-attr]
         bad = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", out)
         errors = int(bad.group(1)) if bad else 0
         return Load(rps, cpu / seconds, "wrk", errors)
+    warm_up = [sys.executable, "-m", "benchmarks._loadgen", url, key, f"{WARM_UP:g}", str(CONNECTIONS)]
+    _run_measured(_pinned(warm_up, LOAD_CPU))
     cmd = [sys.executable, "-m", "benchmarks._loadgen", url, key, f"{seconds:g}", str(CONNECTIONS)]
     full = _pinned(cmd, LOAD_CPU)
     _log(full)
