@@ -113,33 +113,38 @@ class _Owner(Protocol):
 
 class _Kept:
     """The spools in use, least recently used first, within :data:`MAX_SPOOLS` and
-    :data:`MAX_SPOOL_BYTES` (an owner that is freed takes its spool with it)."""
+    :data:`MAX_SPOOL_BYTES`. Only weak references: a spool whose owner lets it go (a freed or
+    deleted batch) is closed at once, its file deleted."""
 
     def __init__(self) -> None:
-        self._owners: OrderedDict[int, tuple[weakref.ref[_Owner], Spool]] = OrderedDict()
+        self._spools: OrderedDict[int, tuple[weakref.ref[_Owner], weakref.ref[Spool]]] = OrderedDict()
         self._lock = threading.Lock()
 
     def add(self, owner: _Owner, spool: Spool) -> None:
         with self._lock:
-            self._owners[id(spool)] = (weakref.ref(owner), spool)
+            self._spools[id(spool)] = (weakref.ref(owner), weakref.ref(spool))
             self._trim()
 
     def touch(self, spool: Spool) -> None:
         with self._lock:
-            if id(spool) in self._owners:
-                self._owners.move_to_end(id(spool))
+            if id(spool) in self._spools:
+                self._spools.move_to_end(id(spool))
                 self._trim()
 
     def _trim(self) -> None:
-        for key, (ref, _) in list(self._owners.items()):
-            if ref() is None:
-                del self._owners[key]
-        total = sum(spool.size for _, spool in self._owners.values())
-        while len(self._owners) > MAX_SPOOLS or (total > MAX_SPOOL_BYTES and len(self._owners) > 1):
-            _, (ref, spool) = self._owners.popitem(last=False)
-            owner = ref()
-            if owner is not None and owner.spool is spool:
-                owner.spool = None  # the file goes once its last reader is done
+        live: list[tuple[_Owner, Spool]] = []
+        for key, (owner_ref, spool_ref) in list(self._spools.items()):
+            owner, spool = owner_ref(), spool_ref()
+            if owner is None or spool is None or owner.spool is not spool:
+                del self._spools[key]
+            else:
+                live.append((owner, spool))
+        total = sum(spool.size for _, spool in live)
+        for owner, spool in live:  # oldest first
+            if len(self._spools) <= MAX_SPOOLS and (total <= MAX_SPOOL_BYTES or len(self._spools) == 1):
+                break
+            del self._spools[id(spool)]
+            owner.spool = None  # the file goes once its last reader is done
             total -= spool.size
 
 

@@ -3,6 +3,8 @@ download reads the file, byte-identical to results generated at download time.""
 
 from __future__ import annotations
 
+import weakref
+
 import anthropic
 import pytest
 
@@ -99,9 +101,13 @@ def test_deleting_a_batch_lets_its_results_file_go() -> None:
     batch_id = _ended_batch(sim, 20)
     _download(sim, batch_id)
     batch = sim.batches()[0]
-    assert batch._final_state().spool is not None
+    spool = batch._final_state().spool
+    assert spool is not None and spool.complete
+    gone = weakref.ref(spool)
+    del spool
     sim.client().messages.batches.delete(batch_id)
     assert batch._final_state().spool is None
+    assert gone() is None  # closed, its file deleted, right away
 
 
 def test_health_reports_results_being_written() -> None:
