@@ -116,9 +116,10 @@ def _shared_clock(db: Database, spec: str) -> Clock:
     return clock
 
 
-def _syncing(app: ASGIApp, sim: SharedEmulator) -> ASGIApp:
-    """Run :meth:`SharedEmulator.sync` before each request; name the worker process in an
-    ``x-batchsim-worker`` header (which process answered is otherwise invisible).
+def _syncing(app: ASGIApp, sim: SharedEmulator, *, name_worker: bool) -> ASGIApp:
+    """Run :meth:`SharedEmulator.sync` before each request; with ``name_worker`` (several
+    workers), name the worker process in an ``x-batchsim-worker`` header (which process answered
+    is otherwise invisible; one more header is a noticeable part of a retrieve's cost).
 
     Requests that read no body (GET, HEAD, DELETE) run to their answer without waiting on
     anything, so they pin the shared row read by ``sync`` (the clock's "now", the mutations
@@ -136,6 +137,9 @@ def _syncing(app: ASGIApp, sim: SharedEmulator) -> ASGIApp:
             if message["type"] == "http.response.start":
                 message = {**message, "headers": [*message.get("headers", ()), worker]}
             await send(message)
+
+        if not name_worker:
+            send_named = send
 
         if scope["method"] not in _PINNING:
             await app(scope, receive, send_named)
@@ -171,8 +175,8 @@ def _emulator(config: dict[str, Any]) -> Emulator:
     return sim
 
 
-def _app(sim: Emulator) -> ASGIApp:
-    return _syncing(sim.app, sim) if isinstance(sim, SharedEmulator) else sim.app
+def _app(sim: Emulator, *, name_worker: bool = False) -> ASGIApp:
+    return _syncing(sim.app, sim, name_worker=name_worker) if isinstance(sim, SharedEmulator) else sim.app
 
 
 def create_app() -> ASGIApp:
@@ -181,7 +185,8 @@ def create_app() -> ASGIApp:
     parent = os.environ.get(_PARENT_ENV)
     if parent is not None:
         _exit_with_parent(int(parent))
-    app = _app(_emulator(json.loads(os.environ[_CONFIG_ENV])))
+    # This factory only runs with several workers: each names itself in its answers.
+    app = _app(_emulator(json.loads(os.environ[_CONFIG_ENV])), name_worker=True)
     gc.freeze()  # what is loaded by now lives as long as the worker: keep it out of collections
     return app
 

@@ -136,3 +136,10 @@ def test_killing_the_supervisor_stops_the_workers(tmp_path: Path) -> None:
             return
         time.sleep(0.1)
     pytest.fail("workers kept serving after their supervisor was killed")
+
+
+def test_one_durable_worker_sends_no_worker_header(tmp_path: Path) -> None:
+    with running_server("--db", str(tmp_path / "one.db")) as one:
+        response = call(one, "GET", "/_batchsim/health")
+    assert response.status_code == 200
+    assert "x-batchsim-worker" not in response.headers
