@@ -59,12 +59,18 @@ class _ParamsCheck(Protocol):
     def release(self) -> None: ...
 
 
+def _draws_matter(scenario: Scenario) -> bool:
+    """Whether the plan's per-request draws (after the shuffle) change anything: only with outcome
+    fractions or jitter."""
+    outcomes = scenario.outcomes
+    return bool(outcomes.errored or outcomes.expired or scenario.timing.jitter)
+
+
 def plan_needs_params_checked(scenario: Scenario) -> bool:
     """Whether a batch's plan depends on which requests have invalid params: with per-request
     draws (outcome fractions, jitter) or rules, invalid requests take no draw and match no rule.
     Otherwise the params can be checked after the plan (see :meth:`Batch.check_params_later`)."""
-    outcomes, timing = scenario.outcomes, scenario.timing
-    return bool(outcomes.errored or outcomes.expired or timing.jitter or scenario.rules)
+    return _draws_matter(scenario) or bool(scenario.rules)
 
 
 def _shuffle(rng: random.Random, items: MutableSequence[int]) -> None:
@@ -134,9 +140,9 @@ class Batch:
         rng = random.Random(self.seed)
         outcomes = self.scenario.outcomes
         timing = self.scenario.timing
-        # Without outcome fractions or jitter the generator's draws after the shuffle change
-        # nothing, and the shuffle (the generator's first use) can wait until results need it.
-        draws_matter = bool(outcomes.errored or outcomes.expired or timing.jitter)
+        # Without draws that matter, the shuffle (the generator's first use) can wait until
+        # results need it.
+        draws_matter = _draws_matter(self.scenario)
         rank: array[int] | None = None
         if draws_matter:
             rank = self._shuffled(rng)  # rank[i]: tie-breaker and processing position source
@@ -190,9 +196,12 @@ class Batch:
         start_delay = round(timing.start_delay * MICROS)
         per = timing.per_request * MICROS
         jitter = timing.jitter
-        start = array("q", [_NEVER]) * n
-        finish = array("q", [_NEVER]) * n
+        # Without expiries or jitter (``order`` is None) each request's start and finish follow
+        # from its rank alone: they are computed on first need (see :meth:`_timeline`).
+        start: array[int] | None = None
+        finish: array[int] | None = None
         if order is not None and jitter:
+            start, finish = array("q", [_NEVER]) * n, array("q", [_NEVER]) * n
             starts_in_order = array("q")
             prefix_max = array("q")
             latest = 0
@@ -213,20 +222,14 @@ class Batch:
                 s = start_delay + round((block // concurrency) * per)
                 starts_in_order.extend(array("q", [s]) * min(concurrency, m - block))
             prefix_max = array("q", map(duration.__add__, starts_in_order))
-            if order is None:
-                if rank is not None:
-                    start = array("q", map(starts_in_order.__getitem__, rank))
-                    finish = array("q", map(duration.__add__, start))
-            else:
+            if order is not None:
+                start, finish = array("q", [_NEVER]) * n, array("q", [_NEVER]) * n
                 for i, s in zip(order, starts_in_order, strict=True):
                     start[i] = s
                     finish[i] = s + duration
         self._planned = planned
         self._errors = errors
-        # Without draws or expiries, each request's start and finish follow from ``rank`` alone:
-        # they are computed on first need (see :meth:`_timeline`), not at create.
-        self._lazy = rank is None
-        self._rank = rank if rank is not None else array("q")
+        self._rank = rank
         self._start = start
         self._finish = finish
         self._starts_in_order = starts_in_order
@@ -239,19 +242,21 @@ class Batch:
         return rank
 
     def _timeline(self) -> tuple[array[int], array[int], array[int]]:
-        """``(rank, start, finish)`` per request (computed now if the plan deferred them)."""
-        if self._lazy:
+        """``(rank, start, finish)`` per request (computed now if the plan deferred them: the
+        rank when nothing drew it yet, start and finish from it)."""
+        rank, start, finish = self._rank, self._start, self._finish
+        if rank is None or start is None or finish is None:
             with self._lock:
-                if self._lazy:
-                    self._compute_timeline()
-        return self._rank, self._start, self._finish
-
-    def _compute_timeline(self) -> None:
-        rank = self._shuffled(random.Random(self.seed))
-        start = array("q", map(self._starts_in_order.__getitem__, rank))
-        duration = max(1, round(self.scenario.timing.per_request * MICROS))
-        self._rank, self._start, self._finish = rank, start, array("q", map(duration.__add__, start))
-        self._lazy = False
+                rank = self._rank if self._rank is not None else self._shuffled(random.Random(self.seed))
+                start = self._start
+                if start is None:
+                    start = array("q", map(self._starts_in_order.__getitem__, rank))
+                finish = self._finish
+                if finish is None:
+                    duration = max(1, round(self.scenario.timing.per_request * MICROS))
+                    finish = array("q", map(duration.__add__, start))
+                self._rank, self._start, self._finish = rank, start, finish
+        return rank, start, finish
 
     # -- state at a time ------------------------------------------------------------------------
 
