@@ -99,8 +99,7 @@ class PackedParams(Sequence[bytes]):
             index += self._count
         if not 0 <= index < self._count:
             raise IndexError("params index out of range")
-        cuts = self._cuts
-        return self._blob[cuts[index] + self._head : cuts[index + 1] - self._tail]
+        return self[index]
 
     def __iter__(self) -> Iterator[bytes]:
         blob, head, tail, cuts = self._blob, self._head, self._tail, self._cuts

@@ -103,8 +103,7 @@ class Spool:
     def close(self) -> None:
         self._file.close()
 
-    def __del__(self) -> None:
-        self._file.close()
+    __del__ = close
 
 
 class _Owner(Protocol):

@@ -149,6 +149,7 @@ def _validate_wholesale(requests: list[Any], *, check_params: bool) -> ParsedCre
 
 
 def _params_problems(params: list[dict[str, Any]]) -> dict[int, str]:
+    """Each request's params problem (by index), for those that have one."""
     invalid: dict[int, str] = {}
     if not all(map(_plainly_valid, params)):
         for i, item in enumerate(params):
@@ -162,8 +163,8 @@ def _params_problems(params: list[dict[str, Any]]) -> dict[int, str]:
 def _validate_each(requests: list[Any]) -> ParsedCreate:
     """Validate request by request, raising on the first problem in body order."""
     custom_ids: list[str] = []
+    all_params: list[dict[str, Any]] = []
     encoded: list[bytes] = []
-    invalid: dict[int, str] = {}
     seen: set[str] = set()
     fullmatch = _CUSTOM_ID.fullmatch
     dumps = orjson.dumps
@@ -183,14 +184,11 @@ def _validate_each(requests: list[Any]) -> ParsedCreate:
         params = item["params"]
         if type(params) is not dict:
             raise ApiError.invalid(f"requests.{i}.params: Input should be a valid dictionary")
-        if not _plainly_valid(params):
-            problem = validate_params(params)
-            if problem is not None:
-                invalid[i] = problem
         custom_ids.append(cid)
+        all_params.append(params)
         encoded.append(dumps(params))
     fresh = "\n".join(custom_ids).split("\n")  # not strings of the parsed body (see above)
-    return ParsedCreate(fresh, PackedParams.join(encoded), invalid)
+    return ParsedCreate(fresh, PackedParams.join(encoded), _params_problems(all_params))
 
 
 def _plainly_valid(params: dict[str, Any]) -> bool:
