@@ -15,9 +15,12 @@ import time
 from collections.abc import MutableMapping
 from typing import Any
 
+import httpx2
 import orjson
+from starlette.types import Receive, Send
 
 from batchsim import Emulator, _spool
+from batchsim._transport import call_app
 
 from . import _common as c
 
@@ -27,51 +30,31 @@ def _timed_create(body: bytes) -> tuple[float, float]:
     for), and to the end of the call (with the work done after answering: checking each
     request's params, as the API also does after accepting a batch, and freeing the parsed body)."""
     app = Emulator(journal=False).app
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.4"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/v1/messages/batches",
-        "raw_path": b"/v1/messages/batches",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"batchsim.local"), (b"x-api-key", b"bench-key"), (b"content-type", b"application/json")],
-        "server": ("batchsim.local", 80),
-        "client": ("127.0.0.1", 50000),
-    }
-    status = 0
+    url = httpx2.URL("http://batchsim.local/v1/messages/batches")
+    headers = [(b"x-api-key", b"bench-key"), (b"content-type", b"application/json")]
     answered = 0.0
-    received = False
 
-    async def receive() -> dict[str, Any]:
-        nonlocal received
-        if not received:
-            received = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await asyncio.Event().wait()
-        return {"type": "http.disconnect"}
+    async def timed(scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
+        async def send_timed(message: MutableMapping[str, Any]) -> None:
+            nonlocal answered
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                answered = time.perf_counter()
 
-    async def send(message: MutableMapping[str, Any]) -> None:
-        nonlocal status, answered
-        if message["type"] == "http.response.start":
-            status = message["status"]
-        elif message["type"] == "http.response.body" and not message.get("more_body", False):
-            answered = time.perf_counter()
+        await app(scope, receive, send_timed)
 
-    async def call() -> tuple[float, float]:
+    async def call() -> tuple[int, float, float]:
         start = time.perf_counter()
-        await app(scope, receive, send)
-        return answered - start, time.perf_counter() - start
+        status, _, _ = await call_app(timed, "POST", url, headers, body)
+        return status, answered - start, time.perf_counter() - start
 
-    elapsed = asyncio.run(call())
+    status, to_answer, whole = asyncio.run(call())
     if status != 200:
         raise RuntimeError(f"create answered {status}")
     while _spool.pending():  # the results write-ahead (a background thread) must not overlap what comes next
         time.sleep(0.01)
     gc.collect()
-    return elapsed
+    return to_answer, whole
 
 
 def _timed_parse(body: bytes, *, pause_gc: bool) -> float:
