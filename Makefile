@@ -28,6 +28,7 @@ lint: install
 	$(BIN)/ruff check batchsim client tests benchmarks examples
 	$(BIN)/ruff format --check batchsim client tests benchmarks examples
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 serve: install
 	$(BIN)/batchsim serve --host $(HOST) --port $(PORT) $(ARGS)

@@ -4,10 +4,10 @@ Public names: :class:`Emulator`, :class:`Scenario` (with :class:`Timing`, :class
 :class:`Rule`, :class:`Fault`), :class:`ScenarioError`, the clocks and :class:`Call`.
 """
 
-from ._clock import Clock, RealClock, ScaledClock, VirtualClock
 from ._emulator import Emulator
-from ._journal import Call
-from ._scenario import Fault, Outcomes, Rule, Scenario, ScenarioError, Timing
+from ._engine.clock import Clock, RealClock, ScaledClock, VirtualClock
+from ._engine.scenario import Fault, Outcomes, Rule, Scenario, ScenarioError, Timing
+from ._http.journal import Call
 
 __all__ = [
     "Call",

@@ -2,6 +2,7 @@
 
 import sys
 
-from ._cli import main
+from ._serve.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not when a results-writer process imports this module
+    sys.exit(main())

@@ -1,32 +1,76 @@
-"""The :class:`Emulator`: one batch service, its clock, scenario and ASGI app, plus SDK clients
-wired to it in-process."""
+"""The :class:`Emulator`: one emulated Message Batches API (its clock, scenario, store, results
+files and ASGI app), plus SDK clients wired to it in-process.
+
+The facade that puts the layers together: the engine's service over a store and results files,
+the Anthropic wire format over the service, the HTTP routes and control plane over both. The
+``anthropic`` SDK is imported only when a client is asked for.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-import anthropic
-import httpx2
+from ._anthropic.api import MessageBatches
+from ._anthropic.responder import Responder
+from ._anthropic.wire import batch_dict
+from ._engine.clock import Clock, VirtualClock, make_clock
+from ._engine.faults import FaultInjector
+from ._engine.ports import Entry, Store
+from ._engine.scenario import Scenario
+from ._engine.service import BatchService
+from ._http.app import ApiContext, build_app
+from ._http.control import control_routes
+from ._http.journal import Call, Journal
+from ._storage.memory import MemoryStore
+from ._storage.results_files import ResultsFileStore
 
-from ._app import ApiContext, build_app
-from ._batch import Batch
-from ._clock import Clock, VirtualClock, make_clock
-from ._control import control_routes
-from ._faults import FaultInjector
-from ._journal import Call, Journal
-from ._responder import Responder
-from ._scenario import Scenario
-from ._service import BatchService
-from ._store import Store
-from ._transport import AsyncASGITransport, SyncASGITransport
+if TYPE_CHECKING:
+    import anthropic
 
-__all__ = ["Emulator"]
+__all__ = ["DEFAULT_API_KEY", "IN_PROCESS_URL", "BatchView", "Emulator"]
 
 IN_PROCESS_URL = "http://batchsim.local"
 DEFAULT_API_KEY = "batchsim-test-key"
+
+
+@dataclass(frozen=True)
+class BatchView:
+    """A read-only look at one stored batch, as of the emulator's "now" when it was taken.
+
+    ``processing_status``, ``request_counts`` and the times are what the API would answer;
+    ``custom_ids`` are the batch's requests in the order they were submitted."""
+
+    id: str
+    processing_status: str
+    request_counts: Mapping[str, int]
+    created_at: datetime
+    ended_at: datetime | None
+    expires_at: datetime
+    cancel_initiated_at: datetime | None
+    custom_ids: tuple[str, ...]
+
+    @classmethod
+    def of(cls, entry: Entry, now: int) -> BatchView:
+        data = batch_dict(entry.batch, entry.cancel_initiated_at, now, "/")
+        return cls(
+            id=data["id"],
+            processing_status=data["processing_status"],
+            request_counts=dict(data["request_counts"]),
+            created_at=_parse(data["created_at"]),
+            ended_at=_parse(data["ended_at"]),
+            expires_at=_parse(data["expires_at"]),
+            cancel_initiated_at=_parse(data["cancel_initiated_at"]),
+            custom_ids=tuple(entry.batch.custom_ids),
+        )
+
+
+def _parse(value: str | None) -> Any:
+    return None if value is None else datetime.fromisoformat(value)
 
 
 class Emulator:
@@ -34,13 +78,15 @@ class Emulator:
 
     >>> sim = Emulator(scenario=Scenario(seed=7), clock="virtual")
     >>> client = sim.client()          # anthropic.Anthropic wired to the app, no network
-    >>> sim.advance(minutes=5)         # move the virtual clock
+    >>> sim.advance(minutes=5)         # move the virtual clock; returns the new "now"
 
     ``scenario`` is a :class:`Scenario`, a mapping with the scenario keys, or the path of a TOML/JSON
     file; ``seed`` overrides its seed. ``clock`` is ``"virtual"`` (default), ``"real"``,
-    ``"scaled:N"`` or a clock object; ``start`` moves a new virtual clock's starting instant.
-    ``responder`` makes succeeded messages (``(custom_id, params) -> dict``). ``api_keys``, when
-    given, is the only set of keys accepted. ``store`` replaces the in-memory store.
+    ``"scaled:N"`` or a clock object; ``start`` is a new virtual clock's starting instant (an
+    error with any other clock). ``responder`` makes succeeded messages
+    (``(custom_id, params) -> dict``). ``api_keys``, when given, is the only set of keys accepted.
+    ``store`` replaces the in-memory store. ``results_writer`` says who writes large batches'
+    results files ahead: a background ``"thread"`` (default) or a ``"process"``.
     """
 
     def __init__(
@@ -54,16 +100,32 @@ class Emulator:
         api_keys: list[str] | tuple[str, ...] | frozenset[str] | None = None,
         store: Store | None = None,
         journal: bool = True,
+        results_writer: Literal["thread", "process"] = "thread",
     ) -> None:
         scenario = Scenario.of(scenario) if seed is None else Scenario.of(scenario, seed=seed)
-        self.clock: Clock = VirtualClock(start) if start is not None and clock == "virtual" else make_clock(clock)
+        if start is not None:
+            if clock != "virtual":
+                raise ValueError(f"start= applies to a new virtual clock only, not to clock={clock!r}")
+            self.clock: Clock = VirtualClock(start)
+        else:
+            self.clock = make_clock(clock)
         self._initial_scenario = scenario
-        self.service = BatchService(self.clock, scenario, store, responder)
+        self.results_files = ResultsFileStore(writer=results_writer)
+        self.service = BatchService(
+            self.clock,
+            scenario,
+            store if store is not None else MemoryStore(),
+            self.results_files,
+            id_prefix="msgbatch_",
+            noun="Message batch",
+        )
+        self.api = MessageBatches(self.service, responder)
+        self.api.scenario = scenario  # reads its canned results
         self.faults = FaultInjector(scenario)
         self.journal = Journal(enabled=journal)
         keys = frozenset(api_keys) if api_keys else None
-        self._ctx = ApiContext(self.service, self.faults, self.journal, keys, seed=scenario.seed)
-        self.app = build_app(self._ctx, control_routes(self))
+        self._ctx = ApiContext(self.api, self.faults, self.journal, keys, seed=scenario.seed)
+        self.app = build_app(self._ctx, control_routes(self, self._ctx))
 
     # -- scenario, clock, state -----------------------------------------------------------------
 
@@ -74,8 +136,14 @@ class Emulator:
 
     @scenario.setter
     def scenario(self, value: Scenario | Mapping[str, Any] | str | Path) -> None:
+        __tracebackhide__ = True  # a skip in live mode points at the caller
+        self._control("scenario", "scenarios")
         scenario = Scenario.of(value)
-        self.service.scenario = scenario
+        self._apply_scenario(scenario)
+        self._scenario_set(scenario)
+
+    def _apply_scenario(self, scenario: Scenario) -> None:
+        self.api.scenario = scenario
         self.faults.load(scenario)
 
     @property
@@ -87,21 +155,24 @@ class Emulator:
     def admin_token(self, token: str | None) -> None:
         self._ctx.admin_token = token
 
-    def advance(self, seconds: float = 0, *, minutes: float = 0, hours: float = 0, days: float = 0) -> int:
-        """Move the virtual clock forward; returns the new time in epoch microseconds."""
+    def advance(self, seconds: float = 0, *, minutes: float = 0, hours: float = 0, days: float = 0) -> datetime:
+        """Move the virtual clock forward; returns the new "now" (as :meth:`now` does)."""
+        __tracebackhide__ = True  # a skip in live mode points at the caller
+        self._control("advance()", "virtual clock")
         if not isinstance(self.clock, VirtualClock):
             raise TypeError(f"the clock is {self.clock.kind}: only a virtual clock can be advanced")
-        return self.clock.advance(seconds + 60 * minutes + 3600 * hours + 86400 * days)
+        self.clock.advance(seconds + 60 * minutes + 3600 * hours + 86400 * days)
+        return self.now()
 
     def now(self) -> datetime:
         """The emulator's current time as an aware UTC datetime."""
-        from datetime import UTC
-
         return datetime.fromtimestamp(self.clock.now() / 1_000_000, UTC)
 
     def reset(self) -> None:
-        """Back to the state at construction: no batches or calls, the scenario it started with
-        (faults restarted), and a virtual clock at its starting instant."""
+        """Back to the state at construction: no batches, results files or calls, the scenario it
+        started with (faults restarted), and a virtual clock at its starting instant."""
+        __tracebackhide__ = True  # a skip in live mode points at the caller
+        self._control("reset()", "reset switch")
         self.scenario = self._initial_scenario
         self.service.reset()
         self.journal.clear()
@@ -112,22 +183,72 @@ class Emulator:
     @property
     def calls(self) -> list[Call]:
         """Every API call received so far (method, path, headers, body, status), oldest first."""
+        __tracebackhide__ = True  # a skip in live mode points at the caller
+        self._control("calls", "request journal")
         return self.journal.calls()
 
-    def batches(self, api_key: str = DEFAULT_API_KEY) -> list[Batch]:
-        """The live batches of one key, newest first (for assertions)."""
-        return self.service.store.page(api_key, 1_000_000, None, None).batches
+    def batches(self, api_key: str = DEFAULT_API_KEY) -> list[BatchView]:
+        """The live batches of one key, newest first, as read-only views (for assertions)."""
+        __tracebackhide__ = True  # a skip in live mode points at the caller
+        self._control("batches()", "batch store")
+        now = self.clock.now()
+        return [BatchView.of(e, now) for e in self._entries(api_key)]
+
+    def results_pending(self) -> int:
+        """Results files still being written in the background."""
+        return self.results_files.pending()
+
+    def close(self) -> None:
+        """Delete this emulator's results files and stop their writer (also done when it is
+        garbage-collected)."""
+        self.results_files.close()
+
+    @contextmanager
+    def autoadvance(self) -> Iterator[None]:
+        """Within the block, ``time.sleep`` and ``asyncio.sleep`` in this thread advance the virtual
+        clock by the requested seconds and return at once (``asyncio.sleep`` still yields to the
+        loop): polling code runs unchanged in no time."""
+        from ._engine.sleep import SleepPatch
+
+        __tracebackhide__ = True  # a skip in live mode points at the caller
+
+        self._control("autoadvance()", "virtual clock")
+        if not isinstance(self.clock, VirtualClock):
+            raise TypeError(f"autoadvance() needs the virtual clock; this emulator's clock is {self.clock.kind}")
+        with SleepPatch(self.clock):
+            yield
 
     # -- clients --------------------------------------------------------------------------------
 
     def client(self, *, api_key: str = DEFAULT_API_KEY, **kwargs: Any) -> anthropic.Anthropic:
         """An ``anthropic.Anthropic`` that reaches this emulator in-process (no socket)."""
+        import anthropic
+        import httpx2
+
+        from ._http.transport import SyncASGITransport
+
         http_client = httpx2.Client(transport=SyncASGITransport(self.app), base_url=IN_PROCESS_URL)
         kwargs.setdefault("base_url", IN_PROCESS_URL)
         return anthropic.Anthropic(api_key=api_key, http_client=http_client, **kwargs)
 
     def async_client(self, *, api_key: str = DEFAULT_API_KEY, **kwargs: Any) -> anthropic.AsyncAnthropic:
         """An ``anthropic.AsyncAnthropic`` that reaches this emulator in-process (no socket)."""
+        import anthropic
+        import httpx2
+
+        from ._http.transport import AsyncASGITransport
+
         http_client = httpx2.AsyncClient(transport=AsyncASGITransport(self.app), base_url=IN_PROCESS_URL)
         kwargs.setdefault("base_url", IN_PROCESS_URL)
         return anthropic.AsyncAnthropic(api_key=api_key, http_client=http_client, **kwargs)
+
+    # -- hooks for the modes built on the emulator ----------------------------------------------
+
+    def _entries(self, api_key: str) -> list[Entry]:
+        return self.service.store.page(api_key, 1_000_000, None, None).entries
+
+    def _control(self, name: str, what: str) -> None:
+        """Called before every emulator-only control (the pytest fixture skips in live mode)."""
+
+    def _scenario_set(self, scenario: Scenario) -> None:
+        """Called after the scenario was set through this emulator (durable mode publishes it)."""

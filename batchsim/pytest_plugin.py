@@ -18,14 +18,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anthropic
 import pytest
 
 from ._emulator import DEFAULT_API_KEY
-from ._plugin_handle import BatchsimFixture
-from ._plugin_options import MARKER_HELP, build_scenario, read_options
+from ._pytest.handle import BatchsimFixture
+from ._pytest.options import MARKER_HELP, build_scenario, read_options
+
+if TYPE_CHECKING:
+    import anthropic
 
 __all__ = ["BatchsimFixture", "BatchsimServer"]
 
@@ -50,11 +52,15 @@ class BatchsimServer:
 
     def client(self, **kwargs: Any) -> anthropic.Anthropic:
         """An ``anthropic.Anthropic`` that reaches the server over HTTP."""
+        import anthropic
+
         kwargs.setdefault("base_url", self.url)
         return anthropic.Anthropic(api_key=kwargs.pop("api_key", self.api_key), **kwargs)
 
     def async_client(self, **kwargs: Any) -> anthropic.AsyncAnthropic:
         """An ``anthropic.AsyncAnthropic`` that reaches the server over HTTP."""
+        import anthropic
+
         kwargs.setdefault("base_url", self.url)
         return anthropic.AsyncAnthropic(api_key=kwargs.pop("api_key", self.api_key), **kwargs)
 
@@ -111,7 +117,7 @@ def batchsim(request: pytest.FixtureRequest) -> Iterator[BatchsimFixture]:
 
 @pytest.fixture(scope="session")
 def _batchsim_session_server() -> Iterator[Any]:
-    from ._plugin_server import SessionServer
+    from ._pytest.server import SessionServer
 
     server = SessionServer()
     try:

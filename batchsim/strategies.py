@@ -23,8 +23,8 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("batchsim.strategies needs Hypothesis: pip install hypothesis") from exc
 
-from ._scenario import REQUEST_ERROR_TYPES, Scenario
-from ._validation import CUSTOM_ID_PATTERN, MAX_REQUESTS
+from ._anthropic.validation import CUSTOM_ID_PATTERN, MAX_REQUESTS
+from ._engine.scenario import REQUEST_ERROR_TYPES, Scenario
 
 __all__ = [
     "InvalidBody",

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from batchsim._server import _uvicorn_options
+from batchsim._serve.server import _uvicorn_options
 
 _PIECE = 64 * 1024
 _REQUEST_ID = "req_01" + "x" * 22  # the shape of the API's request ids

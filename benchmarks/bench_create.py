@@ -19,8 +19,8 @@ import httpx2
 import orjson
 from starlette.types import Receive, Send
 
-from batchsim import Emulator, _spool
-from batchsim._transport import call_app
+from batchsim import Emulator
+from batchsim._http.transport import call_app
 
 from . import _common as c
 
@@ -29,7 +29,8 @@ def _timed_create(body: bytes) -> tuple[float, float]:
     """Seconds from the start of the ASGI call to the answer's last byte (what the client waits
     for), and to the end of the call (with the work done after answering: checking each
     request's params, as the API also does after accepting a batch, and freeing the parsed body)."""
-    app = Emulator(journal=False).app
+    sim = Emulator(journal=False)
+    app = sim.app
     url = httpx2.URL("http://batchsim.local/v1/messages/batches")
     headers = [(b"x-api-key", b"bench-key"), (b"content-type", b"application/json")]
     answered = 0.0
@@ -51,8 +52,9 @@ def _timed_create(body: bytes) -> tuple[float, float]:
     status, to_answer, whole = asyncio.run(call())
     if status != 200:
         raise RuntimeError(f"create answered {status}")
-    while _spool.pending():  # the results write-ahead (a background thread) must not overlap what comes next
+    while sim.results_pending():  # the results write-ahead must not overlap what comes next
         time.sleep(0.01)
+    sim.close()
     gc.collect()
     return to_answer, whole
 

@@ -3,22 +3,26 @@ download reads the file, byte-identical to results generated at download time.""
 
 from __future__ import annotations
 
-import weakref
+import gc
+import os
+import time
+import tracemalloc
 
 import anthropic
 import pytest
 
-from batchsim import Emulator, Scenario, _service, _spool
+from batchsim import Emulator, Scenario
+from batchsim._anthropic import api
 
 from .conftest import make_requests
 
-N = _service.WRITE_AHEAD_MIN + 200
+N = api.FILE_MIN_REQUESTS + 200
 
 
 @pytest.fixture
 def files_for_small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     """Results files for batches of any size (they are kept for 1,000+ requests)."""
-    monkeypatch.setattr(_spool, "FILE_MIN_REQUESTS", 1)
+    monkeypatch.setattr(api, "FILE_MIN_REQUESTS", 1)
 
 
 def _download(sim: Emulator, batch_id: str) -> bytes:
@@ -31,31 +35,42 @@ def _ended_batch(sim: Emulator, n: int = N) -> str:
     return batch.id
 
 
-def _results_written_at_download(monkeypatch: pytest.MonkeyPatch, scenario: Scenario) -> bytes:
+def _results_generated_at_download(monkeypatch: pytest.MonkeyPatch, scenario: Scenario) -> bytes:
     with monkeypatch.context() as patch:
-        patch.setattr(_service, "WRITE_AHEAD_MIN", 10**9)
+        patch.setattr(api, "FILE_MIN_REQUESTS", 10**9)
         sim = Emulator(scenario)
         return _download(sim, _ended_batch(sim))
 
 
-@pytest.mark.parametrize(
-    "scenario",
-    [Scenario(), Scenario.of(outcomes={"errored": 0.2, "expired": 0.1}), Scenario.of(timing={"jitter": 0.5})],
-    ids=["default", "outcomes", "jitter"],
-)
-def test_results_written_ahead_are_the_results_written_at_download(
+SCENARIOS = [Scenario(), Scenario.of(outcomes={"errored": 0.2, "expired": 0.1}), Scenario.of(timing={"jitter": 0.5})]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=["default", "outcomes", "jitter"])
+def test_results_written_ahead_are_the_results_generated_at_download(
     monkeypatch: pytest.MonkeyPatch, scenario: Scenario
 ) -> None:
-    expected = _results_written_at_download(monkeypatch, scenario)
+    expected = _results_generated_at_download(monkeypatch, scenario)
     sim = Emulator(scenario)
     batch_id = _ended_batch(sim)  # downloaded at once: the download may follow the writer
     first, second = _download(sim, batch_id), _download(sim, batch_id)
     assert first == expected
     assert second == expected
     assert expected.count(b"\n") == N
+    assert sim.results_files.file_count() == 1
 
 
-def test_cancel_during_write_ahead_gives_the_canceled_results(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_writer_process_writes_the_same_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = _results_generated_at_download(monkeypatch, SCENARIOS[1])
+    sim = Emulator(SCENARIOS[1], results_writer="process")
+    try:
+        batch_id = _ended_batch(sim)
+        assert _download(sim, batch_id) == expected
+        assert _download(sim, batch_id) == expected
+    finally:
+        sim.close()
+
+
+def test_cancel_during_write_ahead_gives_the_canceled_results() -> None:
     sim = Emulator(Scenario.of(timing={"per_request": 1, "concurrency": 100}))
     client = sim.client()
     batch = client.messages.batches.create(requests=make_requests(N))  # type: ignore[arg-type]
@@ -74,7 +89,7 @@ def test_cancel_during_write_ahead_gives_the_canceled_results(monkeypatch: pytes
 def test_a_download_cut_short_leaves_the_next_one_whole() -> None:
     sim = Emulator()
     client = sim.client()
-    batch = client.messages.batches.create(requests=make_requests(50))  # written at download
+    batch = client.messages.batches.create(requests=make_requests(50))
     sim.advance(days=1)
     with client.messages.batches.with_streaming_response.results(batch.id) as response:
         first = next(response.iter_bytes(64))
@@ -85,39 +100,83 @@ def test_a_download_cut_short_leaves_the_next_one_whole() -> None:
 
 
 @pytest.mark.usefixtures("files_for_small_batches")
-def test_results_files_dropped_past_the_limit_are_written_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_spool, "MAX_SPOOLS", 1)
+def test_results_files_dropped_past_the_limit_are_written_again() -> None:
     sim = Emulator()
+    sim.results_files.max_files = 1
     first_id, second_id = _ended_batch(sim, 30), _ended_batch(sim, 40)
     first, second = _download(sim, first_id), _download(sim, second_id)  # the second drops the first
+    assert sim.results_files.file_count() == 1
     assert _download(sim, first_id) == first
     assert _download(sim, second_id) == second
     assert (first.count(b"\n"), second.count(b"\n")) == (30, 40)
 
 
+def _files_on_disk(sim: Emulator) -> list[str]:
+    folder = sim.results_files._dir
+    return os.listdir(folder) if folder is not None else []
+
+
 @pytest.mark.usefixtures("files_for_small_batches")
-def test_deleting_a_batch_lets_its_results_file_go() -> None:
+def test_deleting_a_batch_deletes_its_results_file() -> None:
     sim = Emulator()
     batch_id = _ended_batch(sim, 20)
     _download(sim, batch_id)
-    batch = sim.batches()[0]
-    spool = batch._final_state().spool
-    assert spool is not None and spool.complete
-    gone = weakref.ref(spool)
-    del spool
+    assert len(_files_on_disk(sim)) == 1
     sim.client().messages.batches.delete(batch_id)
-    assert batch._final_state().spool is None
-    assert gone() is None  # closed, its file deleted, right away
+    assert _files_on_disk(sim) == []
 
 
-def test_health_reports_results_being_written() -> None:
+@pytest.mark.usefixtures("files_for_small_batches")
+def test_reset_deletes_every_results_file() -> None:
     sim = Emulator()
-    _ended_batch(sim)
+    _download(sim, _ended_batch(sim, 20))
+    _download(sim, _ended_batch(sim, 30))
+    assert len(_files_on_disk(sim)) == 2
+    sim.reset()
+    assert _files_on_disk(sim) == []
+    assert sim.results_pending() == 0
+
+
+def test_two_emulators_keep_their_own_results_files() -> None:
+    one, two = Emulator(), Emulator(Scenario(seed=5))
+    one_id = _ended_batch(one)
+    two_id = _ended_batch(two, N + 1)
+    assert _download(one, one_id).count(b"\n") == N
+    assert _download(two, two_id).count(b"\n") == N + 1
+    assert one.results_files._dir != two.results_files._dir
+    one.reset()
+    assert one.results_files.file_count() == 0
+    assert two.results_files.file_count() == 1
+    assert _download(two, two_id).count(b"\n") == N + 1
+
+
+def test_health_reports_its_own_results_being_written() -> None:
+    sim, other = Emulator(), Emulator()
+    _ended_batch(other)
     health = sim.client().get("/_batchsim/health", cast_to=object)
-    assert isinstance(health, dict)
-    assert health["status"] == "ok"
-    assert isinstance(health["results_pending"], int)
-    assert health["results_pending"] >= 0
+    assert health == {"status": "ok", "results_pending": 0}  # the other emulator's writing is not ours
+    assert isinstance(other.client().get("/_batchsim/health", cast_to=object), dict)
+
+
+def test_a_deleted_batch_is_freed_in_memory() -> None:
+    sim = Emulator(journal=False)
+    client = sim.client()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        batch = client.messages.batches.create(requests=make_requests(5000))  # type: ignore[arg-type]
+        sim.advance(days=1)
+        held = tracemalloc.get_traced_memory()[0] - before
+        client.messages.batches.delete(batch.id)
+        while sim.results_pending():  # the writer stops at once: its file is gone
+            time.sleep(0.01)
+        gc.collect()
+        after = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held > 1_000_000  # the batch's requests and plan
+    assert after < held / 10  # all gone but its id
 
 
 def _with_invalid(n: int) -> list[dict[str, object]]:
@@ -156,29 +215,3 @@ def test_params_are_checked_when_the_create_answer_is_lost() -> None:
     sim.advance(days=1)
     assert client.messages.batches.retrieve(batch.id).request_counts.errored == 2
     assert set(_errored(sim, batch.id)) == {"no-model", "zero-tokens"}
-
-
-@pytest.mark.usefixtures("files_for_small_batches")
-def test_no_write_ahead_competes_with_a_download_writing_the_file() -> None:
-    sim = Emulator()
-    batch_id = _ended_batch(sim, 600)  # under the write-ahead size: the download writes the file
-    batch = sim.batches()[0]
-    download = batch.result_lines()
-    first = next(download)
-    batch.write_results_ahead()  # a download is writing: this does nothing
-    assert batch._final_state().spool is None
-    rest = b"".join(download)
-    spool = batch._final_state().spool
-    assert spool is not None and spool.complete
-    assert first + rest == _download(sim, batch_id)
-
-
-@pytest.mark.usefixtures("files_for_small_batches")
-def test_results_files_work_without_pread(monkeypatch: pytest.MonkeyPatch) -> None:
-    with_pread = Emulator()
-    expected = _download(with_pread, _ended_batch(with_pread, 300))
-    monkeypatch.setattr(_spool, "_PREAD", False)
-    sim = Emulator()  # the same seed: the same batch
-    batch_id = _ended_batch(sim, 300)
-    assert _download(sim, batch_id) == expected  # the file written with seek and write
-    assert _download(sim, batch_id) == expected  # and read back with seek and read

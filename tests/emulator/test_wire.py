@@ -14,7 +14,7 @@ from jsonschema import Draft202012Validator
 from serverproc import ServerProcess
 
 from batchsim import Emulator
-from batchsim._transport import SyncASGITransport
+from batchsim._http.transport import SyncASGITransport
 
 from .conftest import make_requests
 

@@ -46,7 +46,7 @@ class TestClass:
         assert batchsim.scenario.outcomes.errored == 0.0   # the closest `outcomes` replaces the module's
         assert batchsim.scenario.timing.per_request == 50.0
 
-@pytest.mark.batchsim(clock="scaled:3600", start=0)
+@pytest.mark.batchsim(clock="scaled:3600")
 def test_emulator_keys(batchsim):
     assert batchsim.clock.kind == "scaled:3600"
 

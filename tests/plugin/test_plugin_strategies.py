@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, find, given, settings
 
 from batchsim import Emulator, Scenario
-from batchsim._validation import CUSTOM_ID_PATTERN, validate_params
+from batchsim._anthropic.validation import CUSTOM_ID_PATTERN, validate_params
 from batchsim.strategies import (
     InvalidBody,
     InvalidParams,

@@ -12,7 +12,7 @@ import pytest
 from serverproc import ServerProcess, running_server
 
 from batchsim import Emulator
-from batchsim._cli import _parser
+from batchsim._serve.cli import _parser
 
 from .conftest import assert_envelope, call, no_traceback, requests_body, sdk
 

@@ -92,11 +92,8 @@ class Journal:
     def __init__(self, enabled: bool = True, limit: int = 10_000) -> None:
         self.enabled = enabled
         self.limit = limit
-        self._calls: deque[Call | _RawCall] = deque(maxlen=limit)
+        self._calls: deque[_RawCall] = deque(maxlen=limit)  # the oldest drop out past ``limit``
         self._lock = threading.Lock()
-
-    def record(self, call: Call) -> None:
-        self._calls.append(call)  # atomic; the deque drops the oldest past ``limit``
 
     def record_raw(
         self, method: str, path: str, query: bytes, body: bytes, status: int, endpoint: str, headers: RawHeaders
@@ -107,7 +104,7 @@ class Journal:
     def calls(self) -> list[Call]:
         with self._lock:
             entries = list(self._calls)
-        return [e if isinstance(e, Call) else _call(*e) for e in entries]
+        return [_call(*e) for e in entries]
 
     def clear(self) -> None:
         with self._lock:

@@ -63,15 +63,6 @@ class VirtualClock:
             self._now += round(seconds * MICROS)
             return self._now
 
-    def set(self, moment: datetime | float | int) -> int:
-        """Jump to ``moment``, which must not be earlier than now."""
-        target = to_micros(moment)
-        with self._lock:
-            if target < self._now:
-                raise ValueError("the clock only moves forward")
-            self._now = target
-            return self._now
-
     def reset(self) -> None:
         with self._lock:
             self._now = self._start

@@ -19,9 +19,9 @@ from datetime import datetime
 
 import orjson
 
-from ._clock import DEFAULT_START, MICROS, ScaledClock, VirtualClock, to_micros
-from ._scenario import Scenario
-from ._sqlite import SNAPSHOT_SQL, Database, Snapshot, pinned
+from .._engine.clock import DEFAULT_START, MICROS, ScaledClock, VirtualClock, to_micros
+from .._engine.scenario import Scenario
+from .sqlite import SNAPSHOT_SQL, Database, Snapshot
 
 __all__ = ["SharedScaledClock", "SharedState", "SharedVirtualClock"]
 
@@ -39,23 +39,23 @@ class SharedState:
 
     def snapshot(self) -> Snapshot:
         """The whole shared row, one cheap read per request."""
-        return Snapshot(*self.db.one(SNAPSHOT_SQL))
+        return Snapshot(*self.db.read(SNAPSHOT_SQL))
 
     def scenario(self) -> tuple[int, Scenario | None]:
-        row = self.db.one("SELECT scenario_version, scenario FROM shared WHERE id = 1")
+        row = self.db.read("SELECT scenario_version, scenario FROM shared WHERE id = 1")
         return int(row[0]), (Scenario.from_dict(orjson.loads(row[1])) if row[1] is not None else None)
 
     def initial_scenario(self) -> Scenario | None:
         """The scenario the server was started with (a reset goes back to it)."""
-        row = self.db.one("SELECT scenario_initial FROM shared WHERE id = 1")
+        row = self.db.read("SELECT scenario_initial FROM shared WHERE id = 1")
         return Scenario.from_dict(orjson.loads(row[0])) if row[0] is not None else None
 
     def set_initial_scenario(self, scenario: Scenario) -> None:
-        self.db.execute("UPDATE shared SET scenario_initial = ? WHERE id = 1", (orjson.dumps(scenario.to_dict()),))
+        self.db.write("UPDATE shared SET scenario_initial = ? WHERE id = 1", (orjson.dumps(scenario.to_dict()),))
 
     def publish_scenario(self, scenario: Scenario) -> int:
         """Make ``scenario`` the active one for every process; returns its version."""
-        row = self.db.one(
+        row = self.db.write_one(
             "UPDATE shared SET scenario = ?, scenario_version = scenario_version + 1 WHERE id = 1 "
             "RETURNING scenario_version",
             (orjson.dumps(scenario.to_dict()),),
@@ -63,7 +63,7 @@ class SharedState:
         return int(row[0])
 
     def bump_generation(self) -> int:
-        row = self.db.one("UPDATE shared SET generation = generation + 1 WHERE id = 1 RETURNING generation")
+        row = self.db.write_one("UPDATE shared SET generation = generation + 1 WHERE id = 1 RETURNING generation")
         return int(row[0])
 
 
@@ -75,37 +75,28 @@ class SharedVirtualClock(VirtualClock):
         super().__init__(start)
         self.db = db
         begin = to_micros(start)
-        db.execute(
+        db.write(
             "UPDATE shared SET clock_start = ?, clock_now = ? WHERE id = 1 AND clock_now IS NULL",
             (begin, begin),
         )
 
     def now(self) -> int:
-        snapshot = pinned.get()
+        snapshot = self.db.pinned_snapshot()
         if snapshot is not None and snapshot.clock_now is not None:
             return snapshot.clock_now
-        return int(self.db.one("SELECT clock_now FROM shared WHERE id = 1")[0])
+        return int(self.db.read("SELECT clock_now FROM shared WHERE id = 1")[0])
 
     def advance(self, seconds: float) -> int:
         if seconds < 0:
             raise ValueError("the clock only moves forward: seconds must be >= 0")
-        row = self.db.one(
+        row = self.db.write_one(
             "UPDATE shared SET clock_now = clock_now + ? WHERE id = 1 RETURNING clock_now",
             (round(seconds * MICROS),),
         )
         return int(row[0])
 
-    def set(self, moment: datetime | float | int) -> int:
-        target = to_micros(moment)
-        with self.db.transaction() as conn:
-            current = int(conn.execute("SELECT clock_now FROM shared WHERE id = 1").fetchone()[0])
-            if target < current:
-                raise ValueError("the clock only moves forward")
-            conn.execute("UPDATE shared SET clock_now = ? WHERE id = 1", (target,))
-        return target
-
     def reset(self) -> None:
-        self.db.execute("UPDATE shared SET clock_now = clock_start WHERE id = 1")
+        self.db.write("UPDATE shared SET clock_now = clock_start WHERE id = 1")
 
 
 class SharedScaledClock(ScaledClock):
@@ -115,18 +106,18 @@ class SharedScaledClock(ScaledClock):
     def __init__(self, db: Database, factor: float) -> None:
         super().__init__(factor)
         self.db = db
-        db.execute(
+        db.write(
             "UPDATE shared SET clock_origin = ? WHERE id = 1 AND clock_origin IS NULL",
             (time.time_ns() // 1000,),
         )
 
     def now(self) -> int:
-        snapshot = pinned.get()
+        snapshot = self.db.pinned_snapshot()
         if snapshot is not None and snapshot.clock_origin is not None:
             origin = snapshot.clock_origin
         else:
-            origin = int(self.db.one("SELECT clock_origin FROM shared WHERE id = 1")[0])
+            origin = int(self.db.read("SELECT clock_origin FROM shared WHERE id = 1")[0])
         return origin + round((time.time_ns() // 1000 - origin) * self.factor)
 
     def reset(self) -> None:
-        self.db.execute("UPDATE shared SET clock_origin = ? WHERE id = 1", (time.time_ns() // 1000,))
+        self.db.write("UPDATE shared SET clock_origin = ? WHERE id = 1", (time.time_ns() // 1000,))

@@ -14,9 +14,9 @@ from typing import Any
 
 import orjson
 import uvicorn
+from starlette.types import ASGIApp
 
-from ._server import _uvicorn_options
-from ._transport import ASGIApp
+from .._serve.server import _uvicorn_options
 
 __all__ = ["SessionServer"]
 

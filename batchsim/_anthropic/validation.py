@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import gc
 import re
+import threading
 from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any
 
 import orjson
 
-from ._errors import ApiError
-from ._params import PackedParams
+from .._engine.errors import ApiError
+from .._engine.params import PackedParams
 
 __all__ = ["MAX_BODY_BYTES", "MAX_REQUESTS", "ParsedCreate", "parse_create", "validate_params"]
 
@@ -33,6 +34,36 @@ _REQUEST_KEYS = frozenset({"custom_id", "params"})
 _ROLES = frozenset({"user", "assistant"})
 
 
+class _CollectorPause:
+    """The garbage collector, paused while create bodies are parsed and held.
+
+    The collector is process-wide, so this is its one owner here: pauses nest (several creates
+    at once), and the collector runs again, if it ran before the first pause, once the last
+    pause ends. Parsing tens of megabytes allocates millions of objects; the collector would
+    only walk them again and again."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+        self._resume = False
+
+    def pause(self) -> None:
+        with self._lock:
+            if self._count == 0:
+                self._resume = gc.isenabled()
+                gc.disable()
+            self._count += 1
+
+    def resume(self) -> None:
+        with self._lock:
+            self._count -= 1
+            if self._count == 0 and self._resume:
+                gc.enable()
+
+
+_collector = _CollectorPause()
+
+
 class ParsedCreate:
     """The requests of a valid create body: ids, re-encoded params and params problems."""
 
@@ -42,7 +73,7 @@ class ParsedCreate:
         self.custom_ids = custom_ids
         self.params = params
         self.invalid = invalid
-        self._held: tuple[Any, bool] | None = None
+        self._held: list[Any] | None = None
         self._unchecked: list[dict[str, Any]] | None = None
 
     @property
@@ -63,9 +94,10 @@ class ParsedCreate:
         the collector run again. Runs at the latest when this object is freed."""
         self._unchecked = None
         held, self._held = self._held, None
-        if held is not None and held[1]:
-            del held  # the parsed body goes first: the collector must never walk it
-            gc.enable()
+        if held is not None:
+            held.clear()  # the parsed body goes first: the collector must never walk it
+            del held
+            _collector.resume()
 
     __del__ = release
 
@@ -82,9 +114,7 @@ def parse_create(body: bytes, *, keep_body: bool = False, check_params: bool = T
         raise ApiError(413, f"Request exceeds the maximum size of {MAX_BODY_BYTES} bytes", "request_too_large")
     if not body.strip():
         raise ApiError.invalid("requests: Field required")
-    # Parsing tens of megabytes allocates millions of objects; the collector only slows that down.
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
+    _collector.pause()
     data: Any = None
     try:
         try:
@@ -92,14 +122,16 @@ def parse_create(body: bytes, *, keep_body: bool = False, check_params: bool = T
         except orjson.JSONDecodeError as exc:
             raise ApiError.invalid(f"The request body is not valid JSON: {exc}") from None
         parsed = _validate(data, check_params=check_params or not keep_body)
-        if keep_body:
-            parsed._held, data = (data, gc_was_enabled), None
-            gc_was_enabled = False  # release() turns the collector back on
-        return parsed
-    finally:
+    except BaseException:
         del data
-        if gc_was_enabled:
-            gc.enable()
+        _collector.resume()
+        raise
+    if keep_body:
+        parsed._held = [data]  # released (and the collector resumed) by ParsedCreate.release
+    else:
+        del data
+        _collector.resume()
+    return parsed
 
 
 def _validate(data: Any, *, check_params: bool) -> ParsedCreate:

@@ -1,6 +1,7 @@
-"""The HTTP layer: thin Starlette routes over :class:`~batchsim._service.BatchService`.
+"""The HTTP layer: thin Starlette routes over :class:`~batchsim._anthropic.api.MessageBatches`.
 
-Each route parses, calls the service and serializes with orjson. Every response carries a
+Each route reads the request (path, query, body), calls the wire-format operation and sends
+the bytes it returns. Every response carries a
 ``request-id`` header; every error uses the API's envelope
 ``{"type": "error", "error": {"type", "message"}, "request_id"}``. A client mistake never gets a
 500; an unexpected failure gets a 500 ``api_error`` envelope without a traceback (and is logged).
@@ -8,10 +9,9 @@ Each route parses, calls the service and serializes with orjson. Every response 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Generator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -23,13 +23,13 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from ._errors import ApiError, error_type_for
-from ._faults import DroppedConnectionError, FaultInjector
-from ._ids import RequestIds
-from ._journal import Journal
-from ._scenario import Fault
-from ._service import DEFAULT_LIMIT, BatchService
-from ._validation import MAX_BODY_BYTES
+from .._anthropic.api import DEFAULT_LIMIT, MessageBatches
+from .._anthropic.validation import MAX_BODY_BYTES
+from .._engine.errors import ApiError, error_type_for
+from .._engine.faults import DroppedConnectionError, FaultInjector
+from .._engine.ids import RequestIds
+from .._engine.scenario import Fault
+from .journal import Journal
 
 __all__ = ["ApiContext", "build_app"]
 
@@ -40,23 +40,24 @@ _JOURNAL_BODY_LIMIT = 1 << 20
 
 
 class ApiContext:
-    """What the routes share: the service, faults, auth settings, journal and id source."""
+    """What the routes share: the API operations, faults, auth settings, journal and id source."""
 
     def __init__(
         self,
-        service: BatchService,
+        api: MessageBatches,
         faults: FaultInjector,
         journal: Journal,
         api_keys: frozenset[str] | None = None,
         seed: int = 0,
     ) -> None:
-        self.service = service
+        self.api = api
         self.faults = faults
         self.journal = journal
         self.api_keys = api_keys
         self.admin_token: str | None = None
         self._ids = RequestIds(random.Random(f"request-ids:{seed}"))
         self.next_request_id = self._ids.next
+        self.base_urls: dict[tuple[Any, ...], str] = {}
 
     def request_id(self) -> str:
         return self._ids.next().decode()
@@ -239,10 +240,7 @@ def json_response(ctx: ApiContext, data: Any, status: int = 200) -> Response:
     return JsonResponse(orjson.dumps(data), ctx.next_request_id(), status)
 
 
-_base_urls: dict[tuple[Any, ...], str] = {}
-
-
-def base_url(request: Request) -> str:
+def base_url(ctx: ApiContext, request: Request) -> str:
     """The emulator's root as the client reached it (scheme, host, port and root path), with '/'.
 
     Remembered per (scheme, server, Host header, root path): building it is a noticeable part of
@@ -255,21 +253,21 @@ def base_url(request: Request) -> str:
             break
     server = scope.get("server")
     key = (scope.get("scheme"), server and tuple(server), host, scope.get("app_root_path", scope.get("root_path")))
-    url = _base_urls.get(key)
+    base_urls = ctx.base_urls
+    url = base_urls.get(key)
     if url is None:
-        if len(_base_urls) >= 1024:
-            _base_urls.clear()
-        url = _base_urls[key] = str(request.base_url)
+        if len(base_urls) >= 1024:
+            base_urls.clear()
+        url = base_urls[key] = str(request.base_url)
     return url
 
 
 async def _create(ctx: ApiContext, request: Request, key: str, body: bytes) -> Response:
-    # The parsed body (a million objects at the API's limit) is freed once the answer is sent.
-    after_answer: list[Callable[[], None]] = []
-    response = JsonResponse(
-        ctx.service.create(key, body, base_url(request), after_answer=after_answer), ctx.next_request_id()
-    )
-    response.background = BackgroundTask(_call, after_answer[0])
+    # What the answer does not need (freeing a parsed body of up to a million objects, checking
+    # params) runs once it is sent.
+    created = ctx.api.create(key, body, base_url(ctx, request))
+    response = JsonResponse(created.answer, ctx.next_request_id())
+    response.background = BackgroundTask(_call, created.finish)
     return response
 
 
@@ -280,7 +278,7 @@ async def _call(function: Callable[[], None]) -> None:
 
 async def _retrieve(ctx: ApiContext, request: Request, key: str, body: bytes) -> Response:
     batch_id = request.scope["path_params"]["batch_id"]
-    return JsonResponse(ctx.service.retrieve(key, batch_id, base_url(request)), ctx.next_request_id())
+    return JsonResponse(ctx.api.retrieve(key, batch_id, base_url(ctx, request)), ctx.next_request_id())
 
 
 def _limit(raw: str | None) -> int:
@@ -296,9 +294,9 @@ def _limit(raw: str | None) -> int:
 
 async def _list(ctx: ApiContext, request: Request, key: str, body: bytes) -> Response:
     q = request.query_params
-    page = ctx.service.list(
+    page = ctx.api.list(
         key,
-        base_url(request),
+        base_url(ctx, request),
         limit=_limit(q.get("limit")),
         after_id=q.get("after_id") or None,
         before_id=q.get("before_id") or None,
@@ -308,29 +306,16 @@ async def _list(ctx: ApiContext, request: Request, key: str, body: bytes) -> Res
 
 async def _cancel(ctx: ApiContext, request: Request, key: str, body: bytes) -> Response:
     batch_id = request.path_params["batch_id"]
-    return JsonResponse(ctx.service.cancel(key, batch_id, base_url(request)), ctx.next_request_id())
+    return JsonResponse(ctx.api.cancel(key, batch_id, base_url(ctx, request)), ctx.next_request_id())
 
 
 async def _delete(ctx: ApiContext, request: Request, key: str, body: bytes) -> Response:
-    return json_response(ctx, ctx.service.delete(key, request.path_params["batch_id"]))
-
-
-async def _aiter(chunks: Generator[bytes, None, None]) -> AsyncIterator[bytes]:
-    """The results chunks; an empty one means the results file is still being written by
-    another thread: wait a moment (without holding the event loop) and ask again."""
-    try:
-        for chunk in chunks:
-            if chunk:
-                yield chunk
-            else:
-                await asyncio.sleep(0.001)
-    finally:
-        chunks.close()  # a download cut short lets go of the results file at once
+    return JsonResponse(ctx.api.delete(key, request.path_params["batch_id"]), ctx.next_request_id())
 
 
 async def _results(ctx: ApiContext, request: Request, key: str, body: bytes) -> Response:
-    chunks = ctx.service.results(key, request.path_params["batch_id"])
-    response = StreamingResponse(_aiter(chunks), 200, None, JSONL)
+    chunks = ctx.api.results(key, request.path_params["batch_id"])
+    response = StreamingResponse(chunks, 200, None, JSONL)
     response.raw_headers.insert(0, (b"request-id", ctx.next_request_id()))
     return response
 

@@ -82,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
-        from ._server import serve
+        from .server import serve
 
         return serve(args)
     return 2  # pragma: no cover - argparse enforces a command

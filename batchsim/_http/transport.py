@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import httpx2
 
-from ._faults import DroppedConnectionError
+from .._engine.faults import DroppedConnectionError
 
 __all__ = ["AsyncASGITransport", "SyncASGITransport", "call_app", "run_sync"]
 

@@ -12,23 +12,46 @@ import hmac
 from collections.abc import Awaitable, Callable
 from functools import cache
 from importlib.resources import files
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ._app import JsonResponse, error_response, json_response, read_body
-from ._clock import VirtualClock, rfc3339
-from ._errors import ApiError
-from ._scenario import Scenario, ScenarioError
-from ._spool import pending
+from .._engine.clock import Clock, VirtualClock, rfc3339
+from .._engine.errors import ApiError
+from .._engine.scenario import Scenario, ScenarioError
+from .app import ApiContext, JsonResponse, error_response, json_response, read_body
+from .journal import Call, Journal
 
-if TYPE_CHECKING:
-    from ._emulator import Emulator
+__all__ = ["Controlled", "control_routes"]
 
-__all__ = ["control_routes"]
+
+class Controlled(Protocol):
+    """What the control plane drives (an :class:`~batchsim.Emulator`)."""
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def journal(self) -> Journal: ...
+
+    @property
+    def scenario(self) -> Scenario: ...
+
+    @scenario.setter
+    def scenario(self, value: Scenario) -> None: ...
+
+    @property
+    def calls(self) -> list[Call]: ...
+
+    def advance(self, seconds: float = 0) -> Any: ...
+
+    def reset(self) -> None: ...
+
+    def results_pending(self) -> int: ...
+
 
 _CONTROL_BODY_LIMIT = 1 << 20
 
@@ -49,8 +72,7 @@ def openapi_description() -> bytes:
     return files("batchsim").joinpath("openapi.json").read_bytes()
 
 
-def control_routes(sim: Emulator) -> list[Route]:
-    ctx = sim._ctx
+def control_routes(sim: Controlled, ctx: ApiContext) -> list[Route]:
 
     def guarded(
         handler: Callable[[Request], Awaitable[Any]], *, open_route: bool = False
@@ -74,7 +96,7 @@ def control_routes(sim: Emulator) -> list[Route]:
 
     async def health(request: Request) -> Any:
         # results_pending: batches whose results file is still being written in the background
-        return {"status": "ok", "results_pending": pending()}
+        return {"status": "ok", "results_pending": sim.results_pending()}
 
     async def clock(request: Request) -> Any:
         return {"now": rfc3339(sim.clock.now()), "kind": sim.clock.kind}

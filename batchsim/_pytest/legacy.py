@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 
-from ._emulator import IN_PROCESS_URL
-from ._transport import ASGIApp, _shared_loop, call_app
+from .._emulator import IN_PROCESS_URL
+from .._http.transport import ASGIApp, _shared_loop, call_app
 
 if TYPE_CHECKING:
     import respx

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import threading
 
-from ._scenario import Fault, Scenario
+from .scenario import Fault, Scenario
 
 __all__ = ["DroppedConnectionError", "FaultInjector"]
 

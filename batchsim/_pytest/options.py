@@ -15,9 +15,9 @@ from typing import Any, NoReturn
 
 import pytest
 
-from ._clock import Clock
-from ._responder import Responder
-from ._scenario import Scenario, ScenarioError
+from .._anthropic.responder import Responder
+from .._engine.clock import Clock
+from .._engine.scenario import Scenario, ScenarioError
 
 __all__ = ["MARKER_HELP", "MarkerOptions", "read_options"]
 
@@ -60,6 +60,8 @@ class MarkerOptions:
         start = kwargs.get("start")
         if start is not None and not isinstance(start, datetime | int | float):
             _fail(f"start: expected a datetime or epoch seconds, got {start!r}")
+        if start is not None and clock != "virtual":
+            _fail(f"start: applies to the virtual clock only, not to clock={clock!r}")
         responder: Responder | None = kwargs.get("responder")
         if responder is not None and not callable(responder):
             _fail("responder: expected a callable (custom_id, params) -> dict")

@@ -1,14 +1,19 @@
 """One batch: its requests, its seeded plan, and its state as a function of time.
 
-Nothing here is pushed by timers. At creation every request gets, from the scenario and the
-batch's seed, a start time, a finish time and a planned outcome; everything a client can see
-(``processing_status``, ``request_counts``, ``ended_at``, results) is computed from "now" and the
-time a cancel was asked for. That keeps the virtual clock trivial, runs exactly reproducible,
-and retrieve O(log n) even on a 100,000-request batch.
+Provider-neutral: a request is a ``custom_id`` and opaque ``params`` bytes; this module knows
+nothing of any API's JSON. Nothing here is pushed by timers. At creation every request gets,
+from the scenario and the batch's seed, a start time, a finish time and a planned outcome;
+everything a client can see (status, counts, end time, results order) is computed from "now" and
+the time a cancel was asked for. That keeps the virtual clock trivial, runs exactly reproducible,
+and a status O(log n) even on a 100,000-request batch.
+
+A :class:`Batch` never changes once created (its lazy parts are computed once, under a lock).
+What does change, the cancel time and the deleted flag, is the store's to keep (see
+:class:`~batchsim._engine.ports.Entry`): every question takes the cancel time as an argument.
 
 Rules of the lifecycle (times are offsets from ``created_at``):
 
-* expiry ``E`` is 24 h; results are archived at 29 days (``archived_at`` is set, results 404);
+* expiry ``E`` is 24 h; results are archived at 29 days;
 * without cancel the batch ends when its last request finishes, or at ``E`` if that is earlier
   or if any request is planned to expire (such a request never finishes);
 * a cancel at ``c`` lets requests already started finish; the batch ends at
@@ -17,29 +22,39 @@ Rules of the lifecycle (times are offsets from ``created_at``):
   ``c`` end ``canceled``;
 * requests not finished at the end are ``expired``;
 * every request sits in ``processing`` until the batch has ended, as the real API reports.
+
+Canned results (replayed by ``custom_id``) are JSON objects whose ``type`` member names their
+outcome (``succeeded``, ``errored``, ``expired`` or ``canceled``); the rest is opaque here.
 """
 
 from __future__ import annotations
 
 import random
 import threading
-import time
 from array import array
 from bisect import bisect_right
-from collections.abc import Generator, Iterable, Iterator, Mapping, MutableSequence, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, MutableSequence, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
 import orjson
 
-from . import _spool
-from ._clock import MICROS, rfc3339
-from ._ids import derived_id
-from ._responder import Responder, complete_message, default_error_message, default_message_json
-from ._scenario import Scenario
-from ._spool import Spool, keep
+from .clock import MICROS
+from .scenario import Scenario
 
-__all__ = ["ARCHIVE_AFTER", "EXPIRES_AFTER", "Batch", "plan_needs_params_checked"]
+__all__ = [
+    "ARCHIVE_AFTER",
+    "CANCELED",
+    "ERRORED",
+    "EXPIRED",
+    "EXPIRES_AFTER",
+    "OUTCOME_NAMES",
+    "SUCCEEDED",
+    "Batch",
+    "Final",
+    "ParamsCheck",
+    "plan_needs_params_checked",
+]
 
 EXPIRES_AFTER = 24 * 3600 * MICROS
 ARCHIVE_AFTER = 29 * 24 * 3600 * MICROS
@@ -49,11 +64,12 @@ _UNSET = object()
 SUCCEEDED, ERRORED, EXPIRED, CANCELED = 0, 1, 2, 3
 OUTCOME_NAMES = ("succeeded", "errored", "expired", "canceled")
 _CODES = {name: code for code, name in enumerate(OUTCOME_NAMES)}
-_CHUNK_LINES = 256
-_FIRST_CHUNK_LINES = 16
 
 
-class _ParamsCheck(Protocol):
+class ParamsCheck(Protocol):
+    """Finds the params problems of a batch's requests (by index) later; ``release`` frees what
+    it held."""
+
     def check_params(self) -> dict[int, str]: ...
 
     def release(self) -> None: ...
@@ -73,11 +89,11 @@ def plan_needs_params_checked(scenario: Scenario) -> bool:
     return _draws_matter(scenario) or bool(scenario.rules)
 
 
-def _shuffle(rng: random.Random, items: MutableSequence[int]) -> None:
-    """``rng.shuffle(items)``, the same draws in the same order, without a call per draw."""
-    if type(rng)._randbelow is not random.Random._randbelow_with_getrandbits:  # type: ignore[attr-defined]
-        rng.shuffle(items)
-        return
+def shuffle(rng: random.Random, items: MutableSequence[int]) -> None:
+    """``rng.shuffle(items)``: the same draws in the same order, with one ``getrandbits`` call per
+    draw instead of the several Python calls of ``Random.shuffle`` (proven equal by a property
+    test). ``Random.shuffle`` draws ``j = _randbelow(i + 1)`` for ``i`` from the end, and
+    ``_randbelow`` is ``getrandbits(k)`` repeated until below ``n`` (``k = n.bit_length()``)."""
     getrandbits = rng.getrandbits
     for i in reversed(range(1, len(items))):
         n = i + 1
@@ -96,20 +112,23 @@ def _inverse(permutation: array[int]) -> list[int]:
 
 
 @dataclass(eq=False)
-class _Final:
-    """What a batch ended with, for one cancel time (cached)."""
+class Final:
+    """What a batch ended with, for one cancel time: its end (offset from creation), each
+    request's outcome code, the counts by outcome name, and (once asked) the results order."""
 
     end: int
     outcomes: bytearray
     counts: dict[str, int]
     order: list[int] | None = None
-    spool: Spool | None = None  # the results JSONL, once written (see ``_spool``)
-    downloads_writing: int = 0  # downloads writing their own copy (see ``Batch.result_lines``)
 
 
-@dataclass
+@dataclass(eq=False)
 class Batch:
-    """A batch and its deterministic plan. ``created_at`` and cancel times are epoch microseconds."""
+    """A batch and its deterministic plan. ``created_at`` is in epoch microseconds.
+
+    ``invalid`` maps request indices to their params problem; ``errors`` (from the plan) maps
+    errored requests to ``(error type, message or None for the type's default)``.
+    ``memo`` is for layers above to keep what they derive from the batch (it never changes)."""
 
     id: str
     workspace: str
@@ -120,18 +139,26 @@ class Batch:
     scenario: Scenario
     seed: str
     canned: Mapping[str, bytes] = field(default_factory=dict)
-    cancel_initiated_at: int | None = None
-    deleted: bool = False
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        self._lock = threading.RLock()  # the lazy parts of the plan, the final state, the results file
-        self._final: _Final | None = None
-        self._ended_for: Any = _UNSET  # the cancel time ``_ended_at`` was computed for
-        self._ended_at = 0
-        self._json: dict[tuple[Any, ...], bytes] = {}
-        self._last: tuple[int, int, str | None, int | None, bytes] = (0, 0, None, None, b"")
-        self._unchecked: _ParamsCheck | None = None
+        self._lock = threading.RLock()  # the lazy parts of the plan and the final states
+        self._finals: dict[int | None, Final] = {}
+        self._ended: tuple[Any, int] = (_UNSET, 0)  # (cancel time, end) last computed
+        self._unchecked: ParamsCheck | None = None
         self._plan()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What rebuilds the batch (its params problems included): a batch pickles small."""
+        self.check_params()
+        state = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "memo"}
+        canned = self.canned
+        if canned:
+            state["canned"] = {cid: canned[cid] for cid in self.custom_ids if cid in canned}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state)  # type: ignore[misc]
 
     # -- the plan -------------------------------------------------------------------------------
 
@@ -147,7 +174,7 @@ class Batch:
         if draws_matter:
             rank = self._shuffled(rng)  # rank[i]: tie-breaker and processing position source
         planned = bytearray(n)
-        errors: dict[int, tuple[str, str]] = {}
+        errors: dict[int, tuple[str, str | None]] = {}
         rules = self.scenario.rules
         error_names = list(outcomes.error_types)
         error_weights = list(outcomes.error_types.values())
@@ -173,13 +200,13 @@ class Batch:
             if rule is not None:
                 planned[i] = _CODES[rule.result]
                 if rule.result == "errored":
-                    errors[i] = (rule.error_type, rule.message or default_error_message(rule.error_type))
+                    errors[i] = (rule.error_type, rule.message)
                 continue
             u = rng.random()
             if u < outcomes.errored:
                 kind = rng.choices(error_names, error_weights)[0]
                 planned[i] = ERRORED
-                errors[i] = (kind, default_error_message(kind))
+                errors[i] = (kind, None)
             elif u < outcomes.errored + outcomes.expired:
                 planned[i] = EXPIRED
         # Requests planned to expire never start; the others run in a seeded order (by rank:
@@ -238,7 +265,7 @@ class Batch:
 
     def _shuffled(self, rng: random.Random) -> array[int]:
         rank = array("q", range(len(self.custom_ids)))
-        _shuffle(rng, rank)
+        shuffle(rng, rank)
         return rank
 
     def _timeline(self) -> tuple[array[int], array[int], array[int]]:
@@ -273,25 +300,25 @@ class Batch:
         delay = max(1, round(self.scenario.timing.cancel_delay * MICROS))
         return min(EXPIRES_AFTER, max(c + delay, in_flight))
 
-    @property
-    def ended_at(self) -> int:
-        cancel = self.cancel_initiated_at
-        if self._ended_for is not cancel:
-            self._ended_at = self.created_at + self.end_offset(cancel)
-            self._ended_for = cancel
-        return self._ended_at
+    def ended_at(self, cancel_at: int | None) -> int:
+        """When the batch ends (epoch microseconds) given a cancel time or none."""
+        ended = self._ended
+        if ended[0] is not cancel_at:
+            ended = self._ended = (cancel_at, self.created_at + self.end_offset(cancel_at))
+        return ended[1]
 
-    def status(self, now: int) -> str:
-        if now >= self.ended_at:
+    def status(self, now: int, cancel_at: int | None) -> str:
+        """``in_progress``, ``canceling`` or ``ended`` at ``now``."""
+        if now >= self.ended_at(cancel_at):
             return "ended"
-        if self.cancel_initiated_at is not None and now >= self.cancel_initiated_at:
+        if cancel_at is not None and now >= cancel_at:
             return "canceling"
         return "in_progress"
 
-    def check_params_later(self, check: _ParamsCheck) -> None:
+    def check_params_later(self, check: ParamsCheck) -> None:
         """Take the params problems from ``check`` later, after the create's answer (the API checks
-        params after accepting a batch): at :meth:`check_params`, or at the latest when the batch's
-        final state is first needed. Only for plans that do not depend on them
+        params after accepting a batch): at :meth:`check_params`, or at the latest when a final
+        state is first needed. Only for plans that do not depend on them
         (see :func:`plan_needs_params_checked`)."""
         self._unchecked = check
 
@@ -311,21 +338,30 @@ class Batch:
                 self._planned[i] = ERRORED
                 self._errors[i] = ("invalid_request_error", text)
             self.invalid.update(invalid)
-            self._final = None
+            self._finals.clear()
 
-    def _final_state(self) -> _Final:
-        final = self._final
+    @property
+    def errors(self) -> Mapping[int, tuple[str, str | None]]:
+        """Errored requests by index: ``(error type, message or None)``."""
+        self.check_params()
+        return self._errors
+
+    def final(self, cancel_at: int | None) -> Final:
+        """The final state for a cancel time (computed once per cancel time)."""
+        final = self._finals.get(cancel_at)
         if final is None:
             self.check_params()
             with self._lock:
-                if self._final is None:
-                    self._final = self._compute_final()
-                final = self._final
+                final = self._finals.get(cancel_at)
+                if final is None:
+                    if len(self._finals) >= 4:
+                        self._finals.clear()
+                    final = self._finals[cancel_at] = self._compute_final(cancel_at)
         return final
 
-    def _compute_final(self) -> _Final:
-        end = self.end_offset(self.cancel_initiated_at)
-        c = None if self.cancel_initiated_at is None else self.cancel_initiated_at - self.created_at
+    def _compute_final(self, cancel_at: int | None) -> Final:
+        end = self.end_offset(cancel_at)
+        c = None if cancel_at is None else cancel_at - self.created_at
         planned = self._planned
         rank, start, finish = self._timeline()
         order: list[int] | None = None
@@ -345,80 +381,10 @@ class Batch:
                 else:
                     outcomes[i] = p
         counts = {name: outcomes.count(code) for code, name in enumerate(OUTCOME_NAMES)}
-        return _Final(end=end, outcomes=outcomes, counts=counts, order=order)
+        return Final(end=end, outcomes=outcomes, counts=counts, order=order)
 
-    def cancel(self, now: int) -> None:
-        with self._lock:
-            self.cancel_initiated_at = now
-            self._final = None
-
-    def to_json(self, now: int, base_url: str) -> bytes:
-        """:meth:`to_dict` encoded, kept for each of the few answers a batch can give (before and
-        after its end and its archiving, per cancel time and base URL).
-
-        The last answer is also kept with the time window it holds for: a list page of ended
-        batches costs a few comparisons per batch."""
-        last = self._last
-        if last[0] <= now < last[1] and last[2] is base_url and last[3] is self.cancel_initiated_at:
-            return last[4]
-        ended_at, archived_at = self.ended_at, self.created_at + ARCHIVE_AFTER
-        if now < ended_at:
-            window = (-_NEVER, ended_at)
-        elif now < archived_at:
-            window = (ended_at, archived_at)
-        else:
-            window = (archived_at, _NEVER)
-        key = (window[0], self.cancel_initiated_at, base_url)
-        data = self._json.get(key)
-        if data is None:
-            if len(self._json) >= 16:
-                self._json.clear()
-            data = self._json[key] = orjson.dumps(self.to_dict(now, base_url))
-        self._last = (*window, base_url, self.cancel_initiated_at, data)
-        return data
-
-    def to_dict(self, now: int, base_url: str) -> dict[str, Any]:
-        """The ``MessageBatch`` object as the API shows it at ``now``."""
-        ended_at = self.ended_at
-        ended = now >= ended_at
-        if ended:
-            final = self._final_state()
-            done = final.counts
-            counts = {
-                "processing": 0,
-                "succeeded": done["succeeded"],
-                "errored": done["errored"],
-                "canceled": done["canceled"],
-                "expired": done["expired"],
-            }
-        else:
-            counts = {
-                "processing": len(self.custom_ids),
-                "succeeded": 0,
-                "errored": 0,
-                "canceled": 0,
-                "expired": 0,
-            }
-        cancel = self.cancel_initiated_at
-        archived = now >= self.created_at + ARCHIVE_AFTER
-        return {
-            "id": self.id,
-            "type": "message_batch",
-            "processing_status": "ended" if ended else ("canceling" if cancel is not None else "in_progress"),
-            "request_counts": counts,
-            "ended_at": rfc3339(ended_at) if ended else None,
-            "created_at": rfc3339(self.created_at),
-            "expires_at": rfc3339(self.created_at + EXPIRES_AFTER),
-            "archived_at": rfc3339(self.created_at + ARCHIVE_AFTER) if archived else None,
-            "cancel_initiated_at": rfc3339(cancel) if cancel is not None else None,
-            "results_url": f"{base_url}v1/messages/batches/{self.id}/results" if ended else None,
-        }
-
-    # -- results --------------------------------------------------------------------------------
-
-    def results_order(self) -> list[int]:
+    def results_order(self, final: Final) -> list[int]:
         """Indices in the order results are written: by completion, ties in seeded order."""
-        final = self._final_state()
         if final.order is None:
             rank, _, finish = self._timeline()
             end, n = final.end, len(rank)
@@ -429,128 +395,13 @@ class Batch:
                     final.order = order
         return final.order
 
-    def result_lines(self, responder: Responder | None = None) -> Generator[bytes, None, None]:
-        """The results JSONL in chunks of ``\\n``-terminated lines; an empty chunk means "not
-        written yet: ask again in a moment" (another thread is writing them).
-
-        Without a responder callable the lines are a pure function of the batch: those of a batch
-        of ``FILE_MIN_REQUESTS`` or more requests (see ``_spool``) are written to a results file
-        once (by :meth:`write_results_ahead` or a first download, which keeps the file only if it
-        runs to the end) and every later download reads that file."""
-        final = self._final_state()
-        if responder is not None or len(self.custom_ids) < _spool.FILE_MIN_REQUESTS:
-            yield from self._generate(final, responder)
-            return
-        with self._lock:
-            spool = final.spool
-            written = spool is not None and not spool.failed
-            if not written:
-                final.downloads_writing += 1  # no write-ahead starts meanwhile: it would only compete
-        if spool is not None and written:
-            keep.touch(spool)
-            yield from spool.follow()
-            return
-        spool = None
-        done = False
-        try:
-            spool = Spool()
-            for chunk in self._generate(final, None):
-                spool.append(chunk)
-                yield chunk
-            done = True
-        finally:
-            with self._lock:
-                final.downloads_writing -= 1
-            if spool is not None and done:
-                spool.finish()
-                self._publish(final, spool)
-            elif spool is not None:  # cut short: nobody else ever saw this file
-                spool.close()
-
-    def write_results_ahead(self) -> None:
-        """Write the results file of the batch as it ends if nobody cancels it (for a background
-        thread, right after the create). Downloads meanwhile follow the file as it grows; a
-        cancel or a delete stops the writing."""
-        if self.cancel_initiated_at is not None or self.deleted:
-            return
-        self.check_params()
-        spool = Spool()
-        with self._lock:  # a download asking meanwhile waits, then follows this file
-            final = self._final_state()
-            if final.downloads_writing or not self._publish(final, spool):
-                spool.close()
-                return
-        done = False
-        try:
-            for chunk in self._generate(final, None):
-                if self._final is not final or self.deleted:
-                    break  # canceled or deleted: these results will never be asked for
-                spool.append(chunk)
-                time.sleep(0)  # let the thread serving requests have the interpreter
-            else:
-                spool.finish()
-                done = True
-        finally:
-            if not done:
-                spool.fail()  # readers following it stop with an error
-                with self._lock:
-                    if final.spool is spool:
-                        final.spool = None
-
-    def drop_results(self) -> None:
-        """Let the results file go (a deleted batch never serves its results again)."""
-        with self._lock:
-            if self._final is not None:
-                self._final.spool = None
-
-    def _publish(self, final: _Final, spool: Spool) -> bool:
-        """Make ``spool`` the results file of ``final`` unless it already has a usable one."""
-        with self._lock:
-            if final.spool is not None and not final.spool.failed:
-                return False
-            final.spool = spool
-        keep.add(final, spool)
-        return True
-
-    def _generate(self, final: _Final, responder: Responder | None) -> Iterator[bytes]:
+    def finish_times(self, final: Final) -> array[int]:
+        """Each request's finish time (offset from creation) as it ended: its planned finish if it
+        finished, else the batch's end (canceled and expired requests end with the batch)."""
+        _, _, finish = self._timeline()
+        end = final.end
         outcomes = final.outcomes
-        chunk: list[bytes] = []
-        lines = _FIRST_CHUNK_LINES  # a small first chunk: the first byte leaves sooner
-        custom_ids, result = self.custom_ids, self._result
-        for i in self.results_order():
-            # custom ids match [a-zA-Z0-9_-]{1,64} (checked at create): nothing to escape
-            chunk.append(
-                b'{"custom_id":"%b","result":%b}\n' % (custom_ids[i].encode(), result(i, outcomes[i], responder))
-            )
-            if len(chunk) >= lines:
-                yield b"".join(chunk)
-                chunk = []
-                lines = _CHUNK_LINES
-        if chunk:
-            yield b"".join(chunk)
-
-    def _result(self, i: int, outcome: int, responder: Responder | None) -> bytes:
-        if outcome == EXPIRED:
-            return b'{"type":"expired"}'
-        if outcome == CANCELED:
-            return b'{"type":"canceled"}'
-        cid = self.custom_ids[i]
-        canned = self.canned.get(cid)
-        if canned is not None:
-            return canned
-        key = f"{self.seed}/{i}"
-        if outcome == ERRORED:
-            kind, text = self._errors[i]
-            error = {
-                "type": "error",
-                "error": {"type": kind, "message": text},
-                "request_id": derived_id("req_", key),
-            }
-            return orjson.dumps({"type": "errored", "error": error})
-        raw = self.params[i]
-        params = orjson.loads(raw)
-        if responder is None:
-            encoded = default_message_json(cid, params, len(raw), key)
-        else:
-            encoded = orjson.dumps(complete_message(responder(cid, params), cid, params, len(raw), key))
-        return b'{"type":"succeeded","message":' + encoded + b"}"
+        return array(
+            "q",
+            [f if f <= end and o != CANCELED and o != EXPIRED else end for f, o in zip(finish, outcomes, strict=True)],
+        )

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from ._ids import derived_id
+from .._engine.ids import derived_id
 
 __all__ = ["Responder", "default_message", "default_message_json", "load_canned"]
 

@@ -35,19 +35,19 @@ import struct
 import threading
 from array import array
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, NamedTuple
 
 import orjson
 
-from ._batch import Batch
-from ._params import PackedParams
-from ._scenario import Scenario
-from ._store import Page
+from .._engine.batch import Batch
+from .._engine.params import PackedParams
+from .._engine.ports import Entry, Page
+from .._engine.scenario import Scenario
 
-__all__ = ["Database", "Snapshot", "SqliteStore", "pinned"]
+__all__ = ["SNAPSHOT_SQL", "Database", "Snapshot", "SqliteStore"]
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -98,9 +98,6 @@ class Snapshot(NamedTuple):
 
 SNAPSHOT_SQL = "SELECT scenario_version, generation, mutations, clock_now, clock_origin FROM shared WHERE id = 1"
 
-pinned: ContextVar[Snapshot | None] = ContextVar("batchsim_pinned_snapshot", default=None)
-"""The snapshot the current request runs on, if it pinned one (see the module docstring)."""
-
 
 class ChangeCounter:
     """A 64-bit counter in a file every process serving the database maps (see the module
@@ -134,6 +131,7 @@ class Database:
         self.path = path
         self._conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
         self.lock = threading.RLock()
+        self._pinned: ContextVar[Snapshot | None] = ContextVar(f"batchsim-pinned-{id(self)}", default=None)
         in_memory = path == ":memory:" or path.startswith("file:")
         self.changes: ChangeCounter | None = None if in_memory else ChangeCounter(f"{path}-changes")
         with self.lock:
@@ -157,29 +155,43 @@ class Database:
         if "mutations" not in columns:  # a database written before the counter existed
             self._conn.execute("ALTER TABLE shared ADD COLUMN mutations INTEGER NOT NULL DEFAULT 0")
 
-    def one(self, sql: str, args: Sequence[Any] = ()) -> Any:
-        """The first row (the statement is run to completion, so ``RETURNING`` writes commit)."""
+    def read(self, sql: str, args: Sequence[Any] = ()) -> Any:
+        """The first row a query returns, or ``None``."""
+        with self.lock:
+            return self._conn.execute(sql, args).fetchone()
+
+    def read_all(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        with self.lock:
+            return self._conn.execute(sql, args).fetchall()
+
+    def write(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        """Run one writing statement in its own transaction; its ``RETURNING`` rows."""
         with self.lock:
             rows = self._conn.execute(sql, args).fetchall()
-            if not sql.startswith("SELECT"):
-                self._changed()
+            self._changed()
+        return rows
+
+    def write_one(self, sql: str, args: Sequence[Any] = ()) -> Any:
+        """:meth:`write`, returning the first row (or ``None``)."""
+        rows = self.write(sql, args)
         return rows[0] if rows else None
 
     def _changed(self) -> None:
         if self.changes is not None:
             self.changes.bump()
 
-    def all(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
-        with self.lock:
-            return self._conn.execute(sql, args).fetchall()
+    @contextmanager
+    def pin(self, snapshot: Snapshot) -> Iterator[None]:
+        """Let the code run inside reuse ``snapshot`` (see the module docstring)."""
+        token = self._pinned.set(snapshot)
+        try:
+            yield
+        finally:
+            self._pinned.reset(token)
 
-    def execute(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
-        """One statement in its own (implicit) transaction."""
-        with self.lock:
-            cursor = self._conn.execute(sql, args)
-            if not sql.startswith("SELECT"):
-                self._changed()
-            return cursor
+    def pinned_snapshot(self) -> Snapshot | None:
+        """The snapshot pinned by the running request, if any."""
+        return self._pinned.get()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -213,10 +225,7 @@ def _decode_params(blob: bytes, sizes_blob: bytes) -> PackedParams:
     return PackedParams.from_sizes(blob, sizes)
 
 
-_ROW = (
-    "seq, workspace, id, created_at, seed, scenario, custom_ids, params, params_sizes, invalid, canned, "
-    "cancel_initiated_at, deleted"
-)
+_ROW = "seq, workspace, id, created_at, seed, scenario, custom_ids, params, params_sizes, invalid, canned"
 
 
 class SqliteStore:
@@ -224,50 +233,65 @@ class SqliteStore:
 
     def __init__(self, db: Database | str) -> None:
         self.db = db if isinstance(db, Database) else Database(db)
-        self._cache: OrderedDict[int, Batch] = OrderedDict()
+        self._cache: OrderedDict[int, Batch] = OrderedDict()  # rebuilt batches (they never change)
         self._cache_lock = threading.Lock()
-        # (workspace, id) -> (seq, the mutations counter its cancel/deleted were read at)
-        self._known: dict[tuple[str, str], tuple[int, int]] = {}
+        # (workspace, id) -> (seq, the mutations counter its cancel time was read at, cancel time)
+        self._known: dict[tuple[str, str], tuple[int, int, int | None]] = {}
 
     # -- writes ---------------------------------------------------------------------------------
 
     def add(self, batch: Batch) -> None:
+        batch.check_params()  # what is stored must hold every params problem
         params, sizes = _encode_params(batch.params)
         canned = {cid: batch.canned[cid].decode() for cid in batch.custom_ids if cid in batch.canned}
-        cursor = self.db.execute(
-            "INSERT INTO batches (workspace, id, created_at, seed, scenario, custom_ids, params, "
-            "params_sizes, invalid, canned, cancel_initiated_at, deleted) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                batch.workspace,
-                batch.id,
-                batch.created_at,
-                batch.seed,
-                orjson.dumps(batch.scenario.to_dict()),
-                orjson.dumps(batch.custom_ids),
-                params,
-                sizes,
-                orjson.dumps({str(i): text for i, text in batch.invalid.items()}),
-                orjson.dumps(canned),
-                batch.cancel_initiated_at,
-                int(batch.deleted),
-            ),
-        )
+        with self.db.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO batches (workspace, id, created_at, seed, scenario, custom_ids, params, "
+                "params_sizes, invalid, canned, cancel_initiated_at, deleted) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0)",
+                (
+                    batch.workspace,
+                    batch.id,
+                    batch.created_at,
+                    batch.seed,
+                    orjson.dumps(batch.scenario.to_dict()),
+                    orjson.dumps(batch.custom_ids),
+                    params,
+                    sizes,
+                    orjson.dumps({str(i): text for i, text in batch.invalid.items()}),
+                    orjson.dumps(canned),
+                ),
+            )
         if cursor.lastrowid is not None:
             self._remember(cursor.lastrowid, batch)
 
-    def save(self, batch: Batch) -> None:
-        """Record a cancel or a delete. The first cancel time recorded wins."""
+    def update(self, workspace: str, batch_id: str, change: Callable[[Entry], Entry]) -> Entry | None:
+        """Decide and record a cancel or a delete in one write transaction: every process sees the
+        record as the database holds it, so concurrent cancels agree on the first cancel time."""
         with self.db.transaction() as conn:
-            conn.execute(
-                "UPDATE batches SET cancel_initiated_at = COALESCE(cancel_initiated_at, ?), "
-                "deleted = MAX(deleted, ?) WHERE workspace = ? AND id = ?",
-                (batch.cancel_initiated_at, int(batch.deleted), batch.workspace, batch.id),
-            )
-            conn.execute("UPDATE shared SET mutations = mutations + 1 WHERE id = 1")
+            row = conn.execute(
+                "SELECT seq, cancel_initiated_at, deleted FROM batches WHERE workspace = ? AND id = ?",
+                (workspace, batch_id),
+            ).fetchone()
+            if row is None or row[2]:
+                return None
+            entry = Entry(self._batch(row[0]), row[1], False)
+            new = change(entry)
+            if row[1] is not None:  # the first cancel time recorded wins
+                new = new._replace(cancel_initiated_at=row[1])
+            if new != entry:
+                conn.execute(
+                    "UPDATE batches SET cancel_initiated_at = ?, deleted = ? WHERE seq = ?",
+                    (new.cancel_initiated_at, int(new.deleted), row[0]),
+                )
+                conn.execute("UPDATE shared SET mutations = mutations + 1 WHERE id = 1")
+        if new.deleted:
+            with self._cache_lock:
+                self._cache.pop(row[0], None)
+        return new
 
     def next_number(self) -> int:
-        row = self.db.one("UPDATE shared SET sequence = sequence + 1 WHERE id = 1 RETURNING sequence")
+        row = self.db.write_one("UPDATE shared SET sequence = sequence + 1 WHERE id = 1 RETURNING sequence")
         return int(row[0])
 
     def clear(self) -> None:
@@ -278,55 +302,55 @@ class SqliteStore:
 
     # -- reads ----------------------------------------------------------------------------------
 
-    def get(self, workspace: str, batch_id: str) -> Batch | None:
-        snapshot = pinned.get()
+    def get(self, workspace: str, batch_id: str) -> Entry | None:
+        snapshot = self.db.pinned_snapshot()
         if snapshot is not None:
             known = self._known.get((workspace, batch_id))
             if known is not None and known[1] == snapshot.mutations:
                 batch = self._cache.get(known[0])
                 if batch is not None:  # nothing was canceled or deleted since it was read
-                    return batch
-        row = self.db.one(
+                    return Entry(batch, known[2])
+        row = self.db.read(
             "SELECT seq, cancel_initiated_at, deleted FROM batches WHERE workspace = ? AND id = ?",
             (workspace, batch_id),
         )
         if row is None or row[2]:
             return None
-        batch = self._batch(row[0], row[1], bool(row[2]))
+        entry = Entry(self._batch(row[0]), row[1])
         if snapshot is not None:
             if len(self._known) >= _KNOWN_SIZE:
                 self._known.clear()
-            self._known[(workspace, batch_id)] = (row[0], snapshot.mutations)
-        return batch
+            self._known[(workspace, batch_id)] = (row[0], snapshot.mutations, row[1])
+        return entry
 
     def knows(self, workspace: str, batch_id: str) -> bool:
-        row = self.db.one("SELECT 1 FROM batches WHERE workspace = ? AND id = ?", (workspace, batch_id))
+        row = self.db.read("SELECT 1 FROM batches WHERE workspace = ? AND id = ?", (workspace, batch_id))
         return row is not None
 
     def page(self, workspace: str, limit: int, after_id: str | None, before_id: str | None) -> Page:
         cursor_id = before_id if before_id is not None else after_id
         bound: int | None = None
         if cursor_id is not None:
-            found = self.db.one("SELECT seq FROM batches WHERE workspace = ? AND id = ?", (workspace, cursor_id))
+            found = self.db.read("SELECT seq FROM batches WHERE workspace = ? AND id = ?", (workspace, cursor_id))
             if found is None:
                 return Page([], False)
             bound = int(found[0])
-        live = "SELECT seq, cancel_initiated_at, deleted FROM batches WHERE workspace = ? AND deleted = 0"
+        live = "SELECT seq, cancel_initiated_at FROM batches WHERE workspace = ? AND deleted = 0"
         if before_id is not None:
-            rows = self.db.all(f"{live} AND seq > ? ORDER BY seq ASC LIMIT ?", (workspace, bound, limit + 1))
+            rows = self.db.read_all(f"{live} AND seq > ? ORDER BY seq ASC LIMIT ?", (workspace, bound, limit + 1))
             has_more = len(rows) > limit
             rows = rows[:limit][::-1]
         else:
             if bound is None:
-                rows = self.db.all(f"{live} ORDER BY seq DESC LIMIT ?", (workspace, limit + 1))
+                rows = self.db.read_all(f"{live} ORDER BY seq DESC LIMIT ?", (workspace, limit + 1))
             else:
-                rows = self.db.all(f"{live} AND seq < ? ORDER BY seq DESC LIMIT ?", (workspace, bound, limit + 1))
+                rows = self.db.read_all(f"{live} AND seq < ? ORDER BY seq DESC LIMIT ?", (workspace, bound, limit + 1))
             has_more = len(rows) > limit
             rows = rows[:limit]
-        return Page([self._batch(r[0], r[1], bool(r[2])) for r in rows], has_more)
+        return Page([Entry(self._batch(r[0]), r[1]) for r in rows], has_more)
 
-    def count(self) -> int:
-        return int(self.db.one("SELECT COUNT(*) FROM batches")[0])
+    def workspaces(self) -> list[str]:
+        return [row[0] for row in self.db.read_all("SELECT DISTINCT workspace FROM batches WHERE deleted = 0")]
 
     # -- the per-process cache of rebuilt batches ----------------------------------------------
 
@@ -342,8 +366,8 @@ class SqliteStore:
             while len(self._cache) > _CACHE_SIZE:
                 self._cache.popitem(last=False)
 
-    def _batch(self, seq: int, cancel_initiated_at: int | None, deleted: bool) -> Batch:
-        """The batch numbered ``seq``, from the cache or rebuilt, with the stored mutable fields."""
+    def _batch(self, seq: int) -> Batch:
+        """The batch numbered ``seq``, from the cache or rebuilt."""
         with self._cache_lock:
             batch = self._cache.get(seq)
             if batch is not None:
@@ -351,16 +375,13 @@ class SqliteStore:
         if batch is None:
             batch = self._load(seq)
             self._remember(seq, batch)
-        if batch.cancel_initiated_at != cancel_initiated_at and cancel_initiated_at is not None:
-            batch.cancel(cancel_initiated_at)
-        batch.deleted = deleted
         return batch
 
     def _load(self, seq: int) -> Batch:
-        row = self.db.one(f"SELECT {_ROW} FROM batches WHERE seq = ?", (seq,))
+        row = self.db.read(f"SELECT {_ROW} FROM batches WHERE seq = ?", (seq,))
         if row is None:  # pragma: no cover - only a concurrent reset gets here
             raise LookupError(f"batch #{seq} vanished")
-        (_, workspace, batch_id, created_at, seed, scenario, custom_ids, params, sizes, invalid, canned) = row[:11]
+        (_, workspace, batch_id, created_at, seed, scenario, custom_ids, params, sizes, invalid, canned) = row
         return Batch(
             id=batch_id,
             workspace=workspace,
@@ -371,6 +392,4 @@ class SqliteStore:
             scenario=Scenario.from_dict(orjson.loads(scenario)),
             seed=seed,
             canned={cid: line.encode() for cid, line in orjson.loads(canned).items()},
-            cancel_initiated_at=row[11],
-            deleted=bool(row[12]),
         )

@@ -19,21 +19,19 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Mapping
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp
 from uvicorn.supervisors import Multiprocess
 
-from ._clock import Clock, ScaledClock, VirtualClock, make_clock
-from ._emulator import Emulator
-from ._faults import DroppedConnectionError
-from ._scenario import Scenario, ScenarioError
-from ._sharedstate import SharedScaledClock, SharedState, SharedVirtualClock
-from ._sqlite import Database, Snapshot, SqliteStore, pinned
-from ._transport import ASGIApp
+from .._emulator import Emulator
+from .._engine.clock import Clock, ScaledClock, VirtualClock, make_clock
+from .._engine.faults import DroppedConnectionError
+from .._engine.scenario import Scenario, ScenarioError
+from .._storage.shared import SharedScaledClock, SharedState, SharedVirtualClock
+from .._storage.sqlite import Database, Snapshot, SqliteStore
 
 __all__ = ["SharedEmulator", "create_app", "serve"]
 
@@ -51,31 +49,21 @@ class SharedEmulator(Emulator):
         the stored one wins, and ``scenario`` only seeds a new database)."""
         self.state = SharedState(db)
         self.sqlite = SqliteStore(db)
+        self._seen = (0, 0)
         super().__init__(scenario, clock=_shared_clock(db, clock), store=self.sqlite, **kwargs)
         version, stored = self.state.scenario()
         if stored is None or publish:
-            version = self.state.publish_scenario(self.service.scenario)
-            self.state.set_initial_scenario(self.service.scenario)
-        elif stored != self.service.scenario:
-            self._apply(stored)
+            version = self.state.publish_scenario(self.scenario)
+            self.state.set_initial_scenario(self.scenario)
+        elif stored != self.scenario:
+            self._apply_scenario(stored)
         # A reset through any worker goes back to the scenario the server was started with.
-        self._initial_scenario = self.state.initial_scenario() or self.service.scenario
+        self._initial_scenario = self.state.initial_scenario() or self.scenario
         self._seen = (version, self.state.poll()[1])
         self._synced: tuple[int, Snapshot] | None = None  # (change counter, shared row) last read
 
-    @property
-    def scenario(self) -> Scenario:
-        return self.service.scenario
-
-    @scenario.setter
-    def scenario(self, value: Scenario | Mapping[str, Any] | str | Path) -> None:
-        scenario = Scenario.of(value)
-        self._apply(scenario)
+    def _scenario_set(self, scenario: Scenario) -> None:
         self._seen = (self.state.publish_scenario(scenario), self._seen[1])
-
-    def _apply(self, scenario: Scenario) -> None:
-        self.service.scenario = scenario
-        self.faults.load(scenario)
 
     def reset(self) -> None:
         super().reset()
@@ -96,11 +84,12 @@ class SharedEmulator(Emulator):
         if version != seen_version:
             version, stored = self.state.scenario()
             if stored is not None:
-                self._apply(stored)
+                self._apply_scenario(stored)
         if generation != seen_generation:
             self.journal.clear()
-            self.faults.load(self.service.scenario)
+            self.faults.load(self.scenario)
             self.sqlite.drop_cache()
+            self.results_files.clear()
         self._seen = (version, generation)
         if changes is not None:
             self._synced = (changes, snapshot)
@@ -126,6 +115,7 @@ def _syncing(app: ASGIApp, sim: SharedEmulator, *, name_worker: bool) -> ASGIApp
     counter) for their whole duration instead of reading it again (see :mod:`batchsim._sqlite`).
     Others (create, cancel, control-plane posts) read the database as they go."""
     worker = (b"x-batchsim-worker", str(os.getpid()).encode())
+    db = sim.state.db
 
     async def synced(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -144,11 +134,8 @@ def _syncing(app: ASGIApp, sim: SharedEmulator, *, name_worker: bool) -> ASGIApp
         if scope["method"] not in _PINNING:
             await app(scope, receive, send_named)
             return
-        token = pinned.set(snapshot)
-        try:
+        with db.pin(snapshot):
             await app(scope, receive, send_named)
-        finally:
-            pinned.reset(token)
 
     return synced
 
@@ -163,6 +150,7 @@ def _emulator(config: dict[str, Any]) -> Emulator:
     options: dict[str, Any] = {
         "api_keys": config.get("api_keys"),
         "journal": config.get("journal", True),
+        "results_writer": "process",  # writing results never competes with the API
     }
     clock = config.get("clock", "virtual")
     sim: Emulator
@@ -319,7 +307,7 @@ def serve(args: argparse.Namespace) -> int:
         os.environ[_CONFIG_ENV] = json.dumps(config)
         os.environ[_PARENT_ENV] = str(os.getpid())
         sock.listen(2048)
-        uv_config = uvicorn.Config("batchsim._server:create_app", factory=True, workers=args.workers, **options)
+        uv_config = uvicorn.Config("batchsim._serve.server:create_app", factory=True, workers=args.workers, **options)
         Multiprocess(uv_config, sockets=[sock]).run()
     print("batchsim stopped", flush=True)
     return 0

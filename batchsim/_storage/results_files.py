@@ -1,0 +1,255 @@
+"""Results files: the encoded results JSONL of ended batches, kept on disk, not in memory.
+
+A batch's results are a pure function of the batch, so those of a large batch are written once
+to a file and every download reads that file back, at the speed of the disk cache. Files are
+written by a background *writer*: a separate process (``writer="process"``, what ``batchsim
+serve`` uses, so that generating results never competes with the API for the interpreter) or a
+thread (``writer="thread"``, the in-process default: no process to start). Downloads follow a file
+while it is being written, so a download never generates results itself.
+
+Each :class:`ResultsFileStore` owns its folder, its files and its writer: two emulators in one
+process share nothing. Files are dropped (deleted) least recently used first once there are
+more than ``max_files`` of them or they hold more than ``max_bytes``; a dropped file is written
+again on its next download. A file being read when it is dropped stays readable until its last
+reader is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import os
+import queue
+import shutil
+import tempfile
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any, Literal
+
+__all__ = ["MAX_FILES", "MAX_FILE_BYTES", "ResultsFileError", "ResultsFileStore"]
+
+MAX_FILES = 256
+MAX_FILE_BYTES = 4 * 1024**3
+_READ_SIZE = 1 << 20
+_POLL = 0.002  # seconds between looks at a file being written
+_CHECK_EVERY = 64  # chunks between a writer's looks at whether its file was dropped
+
+log = logging.getLogger("batchsim")
+
+Lines = Callable[[], Iterator[bytes]]
+
+
+class ResultsFileError(RuntimeError):
+    """The file a download followed was abandoned before it was complete."""
+
+
+def _write_file(path: str, lines: Lines) -> int:
+    """Write ``lines()`` to ``path`` (created empty by the owner); the size written, or -1 if the
+    owner dropped the file meanwhile. Runs in the writer (thread or process)."""
+    size = 0
+    with open(path, "ab", buffering=0) as out:
+        for n, chunk in enumerate(lines(), 1):
+            view = memoryview(chunk)
+            while view:
+                view = view[out.write(view) :]
+            size += len(chunk)
+            if n % _CHECK_EVERY == 0 and not os.path.exists(path):
+                return -1  # dropped: nobody will read it
+    return size
+
+
+class _File:
+    """One results file: written by the writer, read by any number of downloads."""
+
+    __slots__ = ("__weakref__", "done", "fd", "path")
+
+    def __init__(self, path: str, done: Future[int]) -> None:
+        self.path = path
+        self.fd = os.open(path, os.O_RDONLY)
+        self.done = done
+
+    def size(self) -> int:
+        return os.fstat(self.fd).st_size
+
+    def failed(self) -> bool:
+        done = self.done
+        return done.done() and (done.cancelled() or done.exception() is not None or done.result() < 0)
+
+    async def follow(self) -> AsyncIterator[bytes]:
+        offset = 0
+        fd, done = self.fd, self.done
+        while True:
+            size = os.fstat(fd).st_size
+            if offset < size:
+                data = os.pread(fd, min(_READ_SIZE, size - offset), offset)
+                offset += len(data)
+                yield data
+            elif done.done():
+                if self.failed():
+                    raise ResultsFileError("the results file was abandoned while it was written")
+                if offset >= done.result():
+                    return
+            else:
+                await asyncio.sleep(_POLL)
+
+    def __del__(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+
+
+class _ThreadWriter:
+    """One daemon thread running write jobs in order."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Future[int], str, Lines] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="batchsim-results-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, path: str, lines: Lines) -> Future[int]:
+        future: Future[int] = Future()
+        self._jobs.put((future, path, lines))
+        return future
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            future, path, lines = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                size = _write_file(path, lines)
+            except BaseException as exc:  # the file is left failed: the next download writes it again
+                log.exception("writing a results file failed")
+                del job, lines
+                future.set_exception(exc)
+                continue
+            del job, lines  # the batch is let go before anyone hears the file is written
+            future.set_result(size)
+
+    def close(self) -> None:
+        self._jobs.put(None)
+
+
+class _ProcessWriter:
+    """One child process (started on first use) running write jobs in order."""
+
+    def __init__(self) -> None:
+        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+
+    def submit(self, path: str, lines: Lines) -> Future[int]:
+        return self._pool.submit(_write_file, path, lines)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)  # its job stops soon: its file is gone
+
+
+class ResultsFileStore:
+    """The results files of one emulator (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        writer: Literal["thread", "process"] = "thread",
+        max_files: int = MAX_FILES,
+        max_bytes: int = MAX_FILE_BYTES,
+    ) -> None:
+        self.writer_kind = writer
+        self.max_files = max_files
+        self.max_bytes = max_bytes
+        self._dir: str | None = None
+        self._files: OrderedDict[object, _File] = OrderedDict()
+        self._lock = threading.Lock()
+        self._writer: _ThreadWriter | _ProcessWriter | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+        self._writing: set[Future[int]] = set()  # dropped files included, until their writer stops
+
+    # -- the port ---------------------------------------------------------------------------------
+
+    def stream(self, key: object, lines: Lines) -> AsyncIterator[bytes]:
+        return self._file(key, lines).follow()
+
+    def write_ahead(self, key: object, lines: Lines) -> None:
+        self._file(key, lines)
+
+    def drop(self, key: object) -> None:
+        with self._lock:
+            file = self._files.pop(key, None)
+        if file is not None:
+            _unlink(file.path)
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._writing)
+
+    def clear(self) -> None:
+        with self._lock:
+            files = list(self._files.values())
+            self._files.clear()
+        for file in files:
+            _unlink(file.path)
+
+    def close(self) -> None:
+        """Delete every file and stop the writer."""
+        self.clear()
+        if self._finalizer is not None:
+            self._finalizer()
+
+    def file_count(self) -> int:
+        with self._lock:
+            return len(self._files)
+
+    # -- inside -----------------------------------------------------------------------------------
+
+    def _file(self, key: object, lines: Lines) -> _File:
+        with self._lock:
+            file = self._files.get(key)
+            if file is not None and not file.failed():
+                self._files.move_to_end(key)
+                return file
+            if self._writer is None:
+                self._start()
+            assert self._dir is not None and self._writer is not None
+            fd, path = tempfile.mkstemp(prefix="results-", suffix=".jsonl", dir=self._dir)
+            os.close(fd)
+            done = self._writer.submit(path, lines)
+            self._writing.add(done)
+            file = self._files[key] = _File(path, done)
+            dropped = self._trim()
+        done.add_done_callback(self._written)
+        for old in dropped:
+            _unlink(old.path)
+        return file
+
+    def _written(self, done: Future[int]) -> None:
+        with self._lock:
+            self._writing.discard(done)
+
+    def _start(self) -> None:
+        self._dir = tempfile.mkdtemp(prefix="batchsim-results-")
+        self._writer = _ProcessWriter() if self.writer_kind == "process" else _ThreadWriter()
+        self._finalizer = weakref.finalize(self, _shut, self._writer, self._dir)
+
+    def _trim(self) -> list[_File]:
+        """Files to drop, least recently used first, to stay within the bounds (under the lock)."""
+        dropped: list[_File] = []
+        files = self._files
+        total = sum(f.size() for f in files.values())
+        while len(files) > 1 and (len(files) > self.max_files or total > self.max_bytes):
+            _, old = files.popitem(last=False)
+            total -= old.size()
+            dropped.append(old)
+        return dropped
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+def _shut(writer: _ThreadWriter | _ProcessWriter, folder: str) -> None:
+    writer.close()
+    shutil.rmtree(folder, ignore_errors=True)

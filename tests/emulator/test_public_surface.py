@@ -1,0 +1,67 @@
+"""The public surface is consistent: times as datetimes, read-only batch views, no silent
+options, and cheap imports."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+
+from batchsim import Emulator, Scenario
+
+from .conftest import make_requests
+
+
+def test_advance_returns_the_new_time_as_now_does() -> None:
+    sim = Emulator()
+    moved = sim.advance(minutes=5)
+    assert moved == sim.now() == datetime(2026, 1, 1, 0, 5, tzinfo=UTC)
+
+
+def test_batches_are_read_only_views() -> None:
+    sim = Emulator(Scenario.of(timing={"per_request": 1}))
+    client = sim.client()
+    batch = client.messages.batches.create(requests=make_requests(3))  # type: ignore[arg-type]
+    (view,) = sim.batches()
+    assert view.id == batch.id
+    assert view.processing_status == "in_progress"
+    assert view.custom_ids == ("req-0", "req-1", "req-2")
+    assert not hasattr(view, "cancel")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        view.processing_status = "ended"  # type: ignore[misc]
+    sim.advance(minutes=1)
+    (ended,) = sim.batches()
+    assert ended.processing_status == "ended"
+    assert ended.request_counts["succeeded"] == 3
+    assert ended.ended_at is not None and ended.ended_at <= sim.now()
+    assert view.processing_status == "in_progress"  # a view does not change
+
+
+@pytest.mark.parametrize("clock", ["real", "scaled:10"])
+def test_a_start_that_cannot_apply_is_an_error(clock: str) -> None:
+    with pytest.raises(ValueError, match="virtual clock only"):
+        Emulator(clock=clock, start=0)
+
+
+def test_two_emulators_in_one_process_are_independent() -> None:
+    one, two = Emulator(Scenario(seed=1)), Emulator(Scenario(seed=1))
+    first = one.client().messages.batches.create(requests=make_requests(2))  # type: ignore[arg-type]
+    second = two.client().messages.batches.create(requests=make_requests(2))  # type: ignore[arg-type]
+    assert first.id == second.id  # the same seed, the same ids: nothing shared between them
+    one.advance(hours=1)
+    assert two.now() < one.now()
+    assert [b.processing_status for b in one.batches()] == ["ended"]
+    assert [b.processing_status for b in two.batches()] == ["in_progress"]
+    assert len(one.calls) == 1 and len(two.calls) == 1
+
+
+@pytest.mark.parametrize(
+    "module", ["batchsim", "batchsim.pytest_plugin", "batchsim._serve.cli", "batchsim._serve.server"]
+)
+def test_importing_does_not_import_the_sdk(module: str) -> None:
+    code = f"import sys, {module}; print('anthropic' in sys.modules, 'httpx2' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
