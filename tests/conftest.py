@@ -8,6 +8,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import serverproc
 from serverproc import ServerProcess, running_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,3 +29,36 @@ def server() -> Iterator[ServerProcess]:
 def fresh_server(server: ServerProcess) -> ServerProcess:
     server.control("POST", "reset").raise_for_status()
     return server
+
+
+# Fixtures that start a server (a `batchsim serve` process or the plugin's in-process uvicorn):
+# a test using one is marked `server` automatically, so `-m "not server"` starts none.
+SERVER_FIXTURES = frozenset(
+    {"server", "fresh_server", "plain_server", "plain", "fuzzed", "workers", "fresh", "loaded", "batchsim_server"}
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.server)
+
+
+_running: list[pytest.Item] = []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> object:
+    _running.append(item)
+    try:
+        return (yield)
+    finally:
+        _running.pop()
+
+
+def _may_start_server() -> None:
+    if _running and _running[-1].get_closest_marker("server") is None:
+        raise RuntimeError(f"{_running[-1].nodeid} starts a server but is not marked `server`")
+
+
+serverproc.guard.append(_may_start_server)

@@ -30,35 +30,60 @@ class ServerProcess:
         self.control("POST", "clock/advance", json={"seconds": seconds}).raise_for_status()
 
 
-def start_server(*args: str, env: dict[str, str] | None = None, timeout: float = 20.0) -> ServerProcess:
+START_TIMEOUT = 300.0
+"""Only a guard against a server that hangs: start-up waits for the server itself (its "serving
+on" line, then a 200 from health), however long a loaded machine makes that."""
+
+guard: list[object] = []
+"""Set by tests/conftest.py: checks that the running test may start a server (is marked ``server``)."""
+
+
+def start_server(*args: str, env: dict[str, str] | None = None, timeout: float = START_TIMEOUT) -> ServerProcess:
     """Run ``python -m batchsim serve --port 0 ARGS`` and wait until it answers health."""
+    for check in guard:
+        check()  # type: ignore[operator]
     cmd = [sys.executable, "-m", "batchsim", "serve", "--host", "127.0.0.1", "--port", "0", *args]
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})}
+    proc = subprocess.Popen(  # its own process group: stopping it stops whatever it started too
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if "serving on " not in line:
-        proc.kill()
-        rest = proc.stdout.read()
-        raise RuntimeError(f"batchsim serve did not start: {line}{rest}")
+        _abandon(proc)
+        raise RuntimeError(f"batchsim serve did not start: {line}")
     url = line.split("serving on ", 1)[1].split()[0]
     output: list[str] = [line]
     # Keep reading what the server prints so a full pipe never blocks it.
     reader = threading.Thread(target=lambda: output.extend(proc.stdout or ()), daemon=True)
     reader.start()
+    server = ServerProcess(url, proc, output, reader)
     deadline = time.monotonic() + timeout
     while True:
         try:
-            if httpx2.get(f"{url}/_batchsim/health", timeout=2).status_code == 200:
-                break
+            if httpx2.get(f"{url}/_batchsim/health", timeout=10).status_code == 200:
+                return server
         except httpx2.TransportError:
             pass
         if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            raise RuntimeError("batchsim serve never answered /_batchsim/health")
+            stop_server(server, signal.SIGKILL)
+            raise RuntimeError("batchsim serve never answered /_batchsim/health:\n" + "".join(output))
         time.sleep(0.05)
-    return ServerProcess(url, proc, output, reader)
+
+
+def _abandon(proc: subprocess.Popen[str]) -> None:
+    """Kill a server that failed to start, wait for it and close its output (no leaked process
+    or pipe for a later test to trip over)."""
+    proc.kill()
+    proc.wait()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    if proc.stdout is not None:
+        proc.stdout.close()
 
 
 def stop_server(server: ServerProcess, sig: int = signal.SIGTERM) -> int:
@@ -66,11 +91,13 @@ def stop_server(server: ServerProcess, sig: int = signal.SIGTERM) -> int:
     if server.process.poll() is None:
         server.process.send_signal(sig)
         try:
-            server.process.wait(timeout=15)
+            server.process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             server.process.kill()
             server.process.wait()
-    server.reader.join(timeout=5)
+    with contextlib.suppress(ProcessLookupError):  # what the server started (workers, writers)
+        os.killpg(server.process.pid, signal.SIGKILL)
+    server.reader.join()  # the output ends once every process holding it is gone
     if server.process.stdout is not None:
         server.process.stdout.close()
     return server.process.returncode

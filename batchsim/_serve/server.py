@@ -300,8 +300,12 @@ def serve(args: argparse.Namespace) -> int:
         server = _Server(uvicorn.Config(_app(sim), **options))
         _quiet_injected_drops()  # after uvicorn has configured its loggers
         gc.freeze()  # what is loaded by now lives as long as the server: keep it out of collections
-        server.run(sockets=[sock])
+        try:
+            server.run(sockets=[sock])
+        finally:
+            sim.close()  # its results files and their writer go with it
     else:
+        sim.close()  # the workers build their own emulators
         config["scenario"] = None  # the database holds the active scenario now
         config["seed"] = None
         os.environ[_CONFIG_ENV] = json.dumps(config)

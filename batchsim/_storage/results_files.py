@@ -25,6 +25,7 @@ import queue
 import shutil
 import tempfile
 import threading
+import time
 import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -138,13 +139,34 @@ class _ProcessWriter:
     """One child process (started on first use) running write jobs in order."""
 
     def __init__(self) -> None:
-        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        self._pool = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_writer_process_started,
+            initargs=(os.getpid(),),
+        )
 
     def submit(self, path: str, lines: Lines) -> Future[int]:
         return self._pool.submit(_write_file, path, lines)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)  # its job stops soon: its file is gone
+
+
+def _writer_process_started(parent: int) -> None:
+    """In the writer process: print nowhere (its parent reports its failures) and stop as soon as
+    its parent is gone, even after a ``kill -9`` (no orphan holding the parent's output open)."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="batchsim-parent-watch", daemon=True).start()
 
 
 class ResultsFileStore:
@@ -251,5 +273,5 @@ def _unlink(path: str) -> None:
 
 
 def _shut(writer: _ThreadWriter | _ProcessWriter, folder: str) -> None:
+    shutil.rmtree(folder, ignore_errors=True)  # first: a job writing a file stops once it is gone
     writer.close()
-    shutil.rmtree(folder, ignore_errors=True)

@@ -75,7 +75,7 @@ class OverHttp:
         self.server.advance(seconds)
 
 
-@pytest.fixture(params=["in-process", "server"])
+@pytest.fixture(params=["in-process", pytest.param("server", marks=pytest.mark.server)])
 def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     """The same emulator reached in-process or over HTTP to a real ``batchsim serve``."""
     if request.param == "in-process":

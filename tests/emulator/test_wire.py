@@ -28,7 +28,7 @@ def _schema(name: str) -> Draft202012Validator:
     return Draft202012Validator(schema)
 
 
-@pytest.fixture(params=["in-process", "server"])
+@pytest.fixture(params=["in-process", pytest.param("server", marks=pytest.mark.server)])
 def http(request: pytest.FixtureRequest) -> Iterator[httpx2.Client]:
     """A raw HTTP client on the emulator, with an API key header by default."""
     headers = {"x-api-key": "k1", "anthropic-version": "2023-06-01"}

@@ -104,9 +104,11 @@ def openapi_spec() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def plain_server() -> Iterator[ServerProcess]:
-    """An in-memory server of this module's own (so its output can be checked for tracebacks)."""
+    """An in-memory server of this module's own; once every test using it has run, its log holds
+    no traceback."""
     with running_server() as proc:
         yield proc
+    no_traceback(proc)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import orjson
 import pytest
 from serverproc import ServerProcess
 
-from .conftest import PARAMS, assert_envelope, call, no_traceback, raw_exchange, requests_body
+from .conftest import PARAMS, assert_envelope, call, raw_exchange, requests_body
 
 pytestmark = pytest.mark.server
 
@@ -201,8 +201,3 @@ def test_state_conflicts_are_400_not_500(plain: ServerProcess) -> None:
     assert_envelope(call(plain, "POST", path + "/cancel"), 400, "invalid_request_error")
     assert call(plain, "DELETE", path).status_code == 200
     assert_envelope(call(plain, "DELETE", path), 404, "not_found_error")
-
-
-def test_the_server_logged_no_traceback(plain: ServerProcess) -> None:
-    time.sleep(0.2)  # let the reader thread catch up
-    no_traceback(plain)

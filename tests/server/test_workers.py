@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -33,11 +36,13 @@ def fresh(workers: ServerProcess) -> ServerProcess:
     return workers
 
 
-def _fresh_connections(server: ServerProcess, path: str, n: int, **kwargs: object) -> list[httpx2.Response]:
+def _fresh_connections(
+    server: ServerProcess, path: str, n: int, method: str = "GET", **kwargs: object
+) -> list[httpx2.Response]:
     """``n`` calls, each on a new connection (so the kernel spreads them over the workers)."""
 
     def one(_: int) -> httpx2.Response:
-        return call(server, "GET", path, **kwargs)  # type: ignore[arg-type]
+        return call(server, method, path, **kwargs)  # type: ignore[arg-type]
 
     with ThreadPoolExecutor(8) as pool:
         return list(pool.map(one, range(n)))
@@ -143,3 +148,67 @@ def test_one_durable_worker_sends_no_worker_header(tmp_path: Path) -> None:
         response = call(one, "GET", "/_batchsim/health")
     assert response.status_code == 200
     assert "x-batchsim-worker" not in response.headers
+
+
+def _open_per_worker(server: ServerProcess, count: int) -> dict[str, list[socket.socket]]:
+    """Keep-alive connections grouped by the worker process that accepted them."""
+    host, port = server.url.removeprefix("http://").split(":")
+    by_worker: dict[str, list[socket.socket]] = {}
+    for _ in range(count):
+        sock = socket.create_connection((host, int(port)), timeout=30)
+        sock.sendall(b"GET /_batchsim/health HTTP/1.1\r\nhost: x\r\n\r\n")
+        head = _read_answer(sock)[0]
+        worker = next(v for k, _, v in (h.partition(b": ") for h in head.split(b"\r\n")) if k == b"x-batchsim-worker")
+        by_worker.setdefault(worker.decode(), []).append(sock)
+    return by_worker
+
+
+def _read_answer(sock: socket.socket) -> tuple[bytes, bytes]:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(h.split(b":")[1] for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")))
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head, body
+
+
+def test_concurrent_cancels_through_several_workers_agree(tmp_path: Path) -> None:
+    """A cancel is decided in a database transaction: with a real clock, cancels of one batch sent
+    at the same instant through both workers all answer the one cancel time the database keeps."""
+    db = tmp_path / "cancels.db"
+    with running_server("--db", str(db), "--workers", "2", "--clock", "real") as server:
+        scenario = {"timing": {"start_delay": 3600, "per_request": 3600, "cancel_delay": 3600}}
+        server.control("PUT", "scenario", json=scenario).raise_for_status()
+        by_worker: dict[str, list[socket.socket]] = {}
+        for _ in range(20):  # the kernel decides which worker accepts: ask until both did
+            for worker, socks in _open_per_worker(server, 8).items():
+                by_worker.setdefault(worker, []).extend(socks)
+            if len(by_worker) == 2:
+                break
+        assert len(by_worker) == 2, "every connection went to one worker"
+        racers = [s for socks in by_worker.values() for s in socks[:4]]
+        try:
+            for attempt in range(20):
+                batch = sdk(server).messages.batches.create(requests=requests_body(1, f"race{attempt}"))
+                request = (
+                    f"POST /v1/messages/batches/{batch.id}/cancel HTTP/1.1\r\nhost: x\r\nx-api-key: key-a\r\n"
+                    "content-length: 0\r\n\r\n"
+                ).encode()
+                start = threading.Barrier(len(racers))
+
+                def cancel(sock: socket.socket, request: bytes = request, start: threading.Barrier = start) -> bytes:
+                    start.wait()
+                    sock.sendall(request)
+                    return _read_answer(sock)[1]
+
+                with ThreadPoolExecutor(len(racers)) as pool:
+                    answers = [json.loads(body) for body in pool.map(cancel, racers)]
+                stored = call(server, "GET", f"/v1/messages/batches/{batch.id}").json()
+                assert stored["processing_status"] == "canceling"
+                assert {a["cancel_initiated_at"] for a in answers} == {stored["cancel_initiated_at"]}
+        finally:
+            for socks in by_worker.values():
+                for sock in socks:
+                    sock.close()
