@@ -30,19 +30,22 @@ class ServerProcess:
         self.control("POST", "clock/advance", json={"seconds": seconds}).raise_for_status()
 
 
-def start_server(*args: str, env: dict[str, str] | None = None, timeout: float = 20.0) -> ServerProcess:
-    """Run ``python -m batchsim serve --port 0 ARGS`` and wait until it answers health."""
-    cmd = [sys.executable, "-m", "batchsim", "serve", "--host", "127.0.0.1", "--port", "0", *args]
+def start_server(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 20.0, command: str = "serve"
+) -> ServerProcess:
+    """Run ``python -m batchsim COMMAND --port 0 ARGS`` (``serve``, or ``record``, whose proxy
+    forwards the health call to its upstream) and wait until it answers health."""
+    cmd = [sys.executable, "-m", "batchsim", command, "--host", "127.0.0.1", "--port", "0", *args]
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})}
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
-    if "serving on " not in line:
+    if "ing on http" not in line:
         proc.kill()
         rest = proc.stdout.read()
-        raise RuntimeError(f"batchsim serve did not start: {line}{rest}")
-    url = line.split("serving on ", 1)[1].split()[0]
+        raise RuntimeError(f"batchsim {command} did not start: {line}{rest}")
+    url = line.split("ing on ", 1)[1].split()[0]
     output: list[str] = [line]
     # Keep reading what the server prints so a full pipe never blocks it.
     reader = threading.Thread(target=lambda: output.extend(proc.stdout or ()), daemon=True)
@@ -56,7 +59,7 @@ def start_server(*args: str, env: dict[str, str] | None = None, timeout: float =
             pass
         if time.monotonic() > deadline or proc.poll() is not None:
             proc.kill()
-            raise RuntimeError("batchsim serve never answered /_batchsim/health")
+            raise RuntimeError(f"batchsim {command} never answered /_batchsim/health")
         time.sleep(0.05)
     return ServerProcess(url, proc, output, reader)
 

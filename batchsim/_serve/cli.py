@@ -119,11 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return serve(args)
     if args.command == "record":
-        from ._serve.record import record
+        from .record import record
 
         return record(args.upstream, args.out, args.host, args.port, args.log_level)
     if args.command == "drift":
-        from ._serve.drift import main as drift
+        from .drift import main as drift
 
         return drift(args)
     return 2  # pragma: no cover - argparse enforces a command

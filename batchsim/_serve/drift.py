@@ -241,7 +241,7 @@ def local_target(url: str | None, poll: float) -> Iterator[Target]:
     """The emulator side: one in-process (virtual clock, moved as needed) or the one at ``url``."""
     if url is None:
         from .._emulator import IN_PROCESS_URL, Emulator
-        from .._transport import SyncASGITransport
+        from .._http.transport import SyncASGITransport
 
         sim = Emulator()
         client = httpx2.Client(transport=SyncASGITransport(sim.app), base_url=IN_PROCESS_URL)

@@ -39,8 +39,8 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx2
 import orjson
 
-from .._faults import DroppedConnectionError
-from .._scenario import REQUEST_ERROR_TYPES, Scenario, Timing
+from .._engine.faults import DroppedConnectionError
+from .._engine.scenario import REQUEST_ERROR_TYPES, Scenario, Timing
 
 __all__ = ["Cassette", "RecordingProxy", "fit_timing", "record"]
 
@@ -725,7 +725,7 @@ def record(upstream: str, out: str, host: str, port: int, log_level: str = "warn
 
     import uvicorn
 
-    from .._server import _quiet_injected_drops, _Server, _uvicorn_options, bind
+    from .server import _quiet_injected_drops, _Server, _uvicorn_options, bind
 
     parts = urlsplit(upstream)
     if parts.scheme not in ("http", "https") or not parts.hostname:
