@@ -18,8 +18,8 @@ import orjson
 import pytest
 from serverproc import ServerProcess, running_server, start_server, stop_server
 
-from batchsim._responder import load_canned
-from batchsim._scenario import Scenario
+from batchsim._anthropic.responder import load_canned
+from batchsim._engine.scenario import Scenario
 from batchsim._serve.record import Observed, fit_timing
 
 from .conftest import UPSTREAM_KEY, recorder, upstream, write_scenario

@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from batchsim import Emulator
-from batchsim._plugin_server import SessionServer
+from batchsim._pytest.server import SessionServer
 
 from .conftest import UPSTREAM_KEY, upstream, write_scenario
 
@@ -57,7 +57,8 @@ def test_two_emulators_show_no_difference(tmp_path: Path) -> None:
 
 
 def test_a_batch_running_too_long_is_canceled_and_deleted(tmp_path: Path) -> None:
-    scenario = write_scenario(tmp_path, "slow.toml", "[timing]\nstart_delay = 3600.0\n")
+    # A cancel takes 2 s to end it: the cancel answers "canceling" on both sides, as a real one does.
+    scenario = write_scenario(tmp_path, "slow.toml", "[timing]\nstart_delay = 3600.0\ncancel_delay = 2.0\n")
     with upstream("--clock", "real", "--scenario", str(scenario)) as real:
         run = drift(real.url, "--json", "--max-wait", "0.5")
         report = orjson.loads(run.stdout)
