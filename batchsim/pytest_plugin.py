@@ -9,7 +9,9 @@ Fixtures:
   the test runs.
 
 ``--batchsim-live`` (or ``BATCHSIM_LIVE=1``) hands out clients for the production API instead
-(key from ``ANTHROPIC_API_KEY``); tests that need emulator-only controls are skipped. The whole
+(key from ``ANTHROPIC_API_KEY``); tests that need emulator-only controls are skipped.
+``--batchsim-record DIR`` does the same through a recording proxy that leaves a cassette in DIR;
+``--batchsim-replay DIR`` starts the ``batchsim`` fixture from that cassette's scenario. The whole
 surface is described in the README, "Testing your batch code".
 """
 
