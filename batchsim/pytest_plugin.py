@@ -9,22 +9,25 @@ Fixtures:
   the test runs.
 
 ``--batchsim-live`` (or ``BATCHSIM_LIVE=1``) hands out clients for the production API instead
-(key from ``ANTHROPIC_API_KEY``); tests that need emulator-only controls are skipped. The whole
+(key from ``ANTHROPIC_API_KEY``); tests that need emulator-only controls are skipped.
+``--batchsim-record DIR`` does the same through a recording proxy that leaves a cassette in DIR;
+``--batchsim-replay DIR`` starts the ``batchsim`` fixture from that cassette's scenario. The whole
 surface is described in the README, "Testing your batch code".
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from ._emulator import DEFAULT_API_KEY
 from ._pytest.handle import BatchsimFixture
-from ._pytest.options import MARKER_HELP, build_scenario, read_options
+from ._pytest.options import MARKER_HELP, MarkerOptions, build_scenario, read_options
 
 if TYPE_CHECKING:
     import anthropic
@@ -32,6 +35,8 @@ if TYPE_CHECKING:
 __all__ = ["BatchsimFixture", "BatchsimServer"]
 
 _LIVE = pytest.StashKey[bool]()
+_RECORDING = pytest.StashKey[Callable[[], None]]()
+_REPLAY = pytest.StashKey[Path]()
 _LIVE_ENV = "BATCHSIM_LIVE"
 _PRODUCTION_URL = "https://api.anthropic.com"
 
@@ -74,6 +79,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="batchsim fixtures hand out clients for the real Message Batches API (key from "
         "ANTHROPIC_API_KEY); tests that need emulator-only controls are skipped. Also BATCHSIM_LIVE=1.",
     )
+    group.addoption(
+        "--batchsim-record",
+        metavar="DIR",
+        default=None,
+        help="like --batchsim-live, through a recording proxy that leaves a cassette in DIR "
+        "(results, timelines, a fitted scenario.toml) for --batchsim-replay DIR",
+    )
+    group.addoption(
+        "--batchsim-replay",
+        metavar="DIR",
+        default=None,
+        help="the batchsim fixture starts from the cassette's DIR/scenario.toml (marker keys apply over it)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -82,9 +100,52 @@ def pytest_configure(config: pytest.Config) -> None:
     if live and not os.environ.get("ANTHROPIC_API_KEY"):
         raise pytest.UsageError("--batchsim-live needs ANTHROPIC_API_KEY in the environment")
     config.stash[_LIVE] = live
+    record = config.getoption("batchsim_record", None)
+    if record:
+        if not os.environ.get("ANTHROPIC_API_KEY"):
+            raise pytest.UsageError("--batchsim-record needs ANTHROPIC_API_KEY in the environment")
+        config.stash[_LIVE] = True
+        config.stash[_RECORDING] = _start_recording(Path(record).resolve())
+    replay = config.getoption("batchsim_replay", None)
+    if replay:
+        scenario = Path(replay).resolve() / "scenario.toml"
+        if not scenario.is_file():
+            raise pytest.UsageError(f"--batchsim-replay: no cassette at {replay} (expected {scenario})")
+        config.stash[_REPLAY] = scenario
+
+
+def _start_recording(folder: Path) -> Callable[[], None]:
+    """Serve a recording proxy in front of the API the tests would reach, and point
+    ``ANTHROPIC_BASE_URL`` at it for the session; returns what stops it."""
+    from ._pytest.server import SessionServer
+    from ._serve.record import Cassette, RecordingProxy
+
+    upstream = os.environ.get("ANTHROPIC_BASE_URL") or _PRODUCTION_URL
+    server = SessionServer()
+    server.target = RecordingProxy(upstream, Cassette(folder, upstream))
+    previous = os.environ.get("ANTHROPIC_BASE_URL")
+    os.environ["ANTHROPIC_BASE_URL"] = server.url
+
+    def stop() -> None:
+        server.close()
+        if previous is None:
+            os.environ.pop("ANTHROPIC_BASE_URL", None)
+        else:
+            os.environ["ANTHROPIC_BASE_URL"] = previous
+
+    return stop
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    stop = config.stash.get(_RECORDING, None)
+    if stop is not None:
+        del config.stash[_RECORDING]
+        stop()
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
+    if config.stash.get(_RECORDING, None) is not None:
+        return f"batchsim: recording mode, fixtures reach {os.environ.get('ANTHROPIC_BASE_URL')} (a recording proxy)"
     if config.stash.get(_LIVE, False):
         return "batchsim: live mode, fixtures reach the real Message Batches API"
     return None
@@ -101,6 +162,9 @@ def batchsim(request: pytest.FixtureRequest) -> Iterator[BatchsimFixture]:
             pytest.skip(f"@pytest.mark.batchsim({keys}) needs the emulator; skipped under --batchsim-live")
         yield BatchsimFixture(live=True)
         return
+    replay = request.config.stash.get(_REPLAY, None)
+    if replay is not None and "scenario" not in options.given:
+        options = MarkerOptions({**options.given, "scenario": replay})
     scenario = build_scenario(options, node)
     kwargs = options.emulator_kwargs()
     try:

@@ -30,6 +30,7 @@ MODULES = (
     "bench_fixture",
     "bench_workers",
     "bench_client_memory",
+    "bench_record",
 )
 RESULTS = Path(__file__).with_name("RESULTS.md")
 

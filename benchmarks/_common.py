@@ -160,6 +160,13 @@ def batchsim_server(*args: str, pinned: bool = True) -> contextlib.AbstractConte
     return _server(cmd, port, pinned=pinned)
 
 
+def record_proxy(upstream: str, out: str) -> contextlib.AbstractContextManager[Running]:
+    """``batchsim record`` in front of ``upstream``, recording into ``out``, on a free port."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "batchsim", "record", "--upstream", upstream, "--out", out, "--port", str(port)]
+    return _server(cmd, port)
+
+
 def bare_server(json_file: str, stream_file: str | None = None) -> contextlib.AbstractContextManager[Running]:
     """The baseline: a bare Starlette app under the very uvicorn settings ``batchsim serve`` uses."""
     port = free_port()

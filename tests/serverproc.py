@@ -38,11 +38,14 @@ guard: list[object] = []
 """Set by tests/conftest.py: checks that the running test may start a server (is marked ``server``)."""
 
 
-def start_server(*args: str, env: dict[str, str] | None = None, timeout: float = START_TIMEOUT) -> ServerProcess:
-    """Run ``python -m batchsim serve --port 0 ARGS`` and wait until it answers health."""
+def start_server(
+    *args: str, env: dict[str, str] | None = None, timeout: float = START_TIMEOUT, command: str = "serve"
+) -> ServerProcess:
+    """Run ``python -m batchsim COMMAND --port 0 ARGS`` (``serve``, or ``record``, whose proxy
+    forwards the health call to its upstream) and wait until it answers health."""
     for check in guard:
         check()  # type: ignore[operator]
-    cmd = [sys.executable, "-m", "batchsim", "serve", "--host", "127.0.0.1", "--port", "0", *args]
+    cmd = [sys.executable, "-m", "batchsim", command, "--host", "127.0.0.1", "--port", "0", *args]
     proc = subprocess.Popen(  # its own process group: stopping it stops whatever it started too
         cmd,
         stdout=subprocess.PIPE,
@@ -53,10 +56,10 @@ def start_server(*args: str, env: dict[str, str] | None = None, timeout: float =
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
-    if "serving on " not in line:
+    if "ing on http" not in line:
         _abandon(proc)
-        raise RuntimeError(f"batchsim serve did not start: {line}")
-    url = line.split("serving on ", 1)[1].split()[0]
+        raise RuntimeError(f"batchsim {command} did not start: {line}")
+    url = line.split("ing on ", 1)[1].split()[0]
     output: list[str] = [line]
     # Keep reading what the server prints so a full pipe never blocks it.
     reader = threading.Thread(target=lambda: output.extend(proc.stdout or ()), daemon=True)
@@ -71,7 +74,7 @@ def start_server(*args: str, env: dict[str, str] | None = None, timeout: float =
             pass
         if time.monotonic() > deadline or proc.poll() is not None:
             stop_server(server, signal.SIGKILL)
-            raise RuntimeError("batchsim serve never answered /_batchsim/health:\n" + "".join(output))
+            raise RuntimeError(f"batchsim {command} never answered /_batchsim/health:\n" + "".join(output))
         time.sleep(0.05)
 
 

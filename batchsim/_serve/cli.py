@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["main"]
 
@@ -76,7 +77,39 @@ def _parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=1, help="uvicorn worker processes sharing one view (needs --db when > 1)"
     )
     serve.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
+    _add_record_and_drift(sub)
     return parser
+
+
+def _add_record_and_drift(sub: Any) -> None:
+    record = sub.add_parser(
+        "record",
+        help="a recording proxy: forward to the real API, keep a cassette (results, timeline, fitted scenario)",
+        description="Forward every Message Batches call to --upstream unchanged and record a cassette in "
+        "--out: create bodies, results (a canned file), each batch's timeline and a fitted scenario.toml "
+        "for `batchsim serve --scenario OUT/scenario.toml`. API keys are never written.",
+    )
+    record.add_argument("--upstream", default="https://api.anthropic.com", help="the API to forward to")
+    record.add_argument("--out", required=True, help="the cassette folder (created; a second run appends)")
+    record.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    record.add_argument("--port", type=int, default=8001, help="port (default 8001; 0 picks a free one)")
+    record.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
+    drift = sub.add_parser(
+        "drift",
+        help="compare the real API with the emulator on one small batch; exit 1 on any difference",
+        description="Submit one small batch (a success, an invalid-params error, a tool use) to --upstream "
+        "(key from ANTHROPIC_API_KEY) and to a local emulator, follow both to the end and compare what the "
+        "SDK sees: fields and types, enum values, headers, wrong-state statuses, error envelopes, results "
+        "lines. The upstream batch is canceled if it runs too long and always deleted once ended.",
+    )
+    drift.add_argument("--upstream", default="https://api.anthropic.com", help="the API to check")
+    drift.add_argument("--local", default=None, help="a running emulator's URL (default: one in-process)")
+    drift.add_argument("--json", action="store_true", help="print the differences as JSON")
+    drift.add_argument("--model", default="claude-haiku-4-5", help="model of the probe requests")
+    drift.add_argument(
+        "--max-wait", type=float, default=3600.0, help="seconds to wait for the upstream batch before canceling it"
+    )
+    drift.add_argument("--poll", type=float, default=10.0, help="seconds between polls of the upstream (default 10)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -85,6 +118,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .server import serve
 
         return serve(args)
+    if args.command == "record":
+        from .record import record
+
+        return record(args.upstream, args.out, args.host, args.port, args.log_level)
+    if args.command == "drift":
+        from .drift import main as drift
+
+        return drift(args)
     return 2  # pragma: no cover - argparse enforces a command
 
 

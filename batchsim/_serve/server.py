@@ -260,6 +260,18 @@ def _check(args: argparse.Namespace) -> str | None:
     return None
 
 
+def bind(host: str, port: int) -> socket.socket | str:
+    """A socket bound to ``host:port`` (``0``: a free port), or why it cannot be had."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        return f"cannot listen on {host}:{port}: {exc}"
+    return sock
+
+
 def serve(args: argparse.Namespace) -> int:
     problem = _check(args)
     if problem is not None:
@@ -280,12 +292,9 @@ def serve(args: argparse.Namespace) -> int:
     except (ScenarioError, ValueError, OSError) as exc:
         print(f"batchsim: {exc}", file=sys.stderr)
         return 2
-    try:
-        sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((args.host, args.port))
-    except OSError as exc:
-        print(f"batchsim: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+    sock = bind(args.host, args.port)
+    if isinstance(sock, str):
+        print(f"batchsim: {sock}", file=sys.stderr)
         return 2
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host

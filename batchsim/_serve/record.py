@@ -1,0 +1,752 @@
+"""``batchsim record``: a recording proxy in front of the Message Batches API.
+
+The proxy is an ASGI app (served by uvicorn, as ``batchsim serve`` is) that forwards every call
+to the upstream unchanged with httpx2 (the HTTP client the ``anthropic`` SDK itself uses),
+streaming both ways, and answers with the upstream's own answer. The only change is
+``results_url``, rewritten to lead back through the proxy. While it forwards, it writes a
+*cassette* folder (see :class:`Cassette` and the README, "Recording production"):
+
+* ``batches/<id>/create.json``: each create body as sent;
+* ``batches/<id>/timeline.jsonl`` and ``batch.json``: every observation of the batch, the last one;
+* ``batches/<id>/results.jsonl``: its results as streamed, once one download completed;
+* ``canned.jsonl``: every recorded batch's results lines (a ``canned`` file for a scenario);
+* ``scenario.toml``: a scenario fitted to what was seen (timing, outcome fractions, error types);
+* ``calls.jsonl``: one line per call (no headers but a few answer headers; never a key).
+
+Every file is replaced atomically (temporary file, fsync, rename) or appended a whole line per
+``write``, so a recording stopped at any point leaves a usable folder; a second run appends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import re
+import tempfile
+import threading
+import time
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, MutableMapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx2
+import orjson
+
+from .._engine.faults import DroppedConnectionError
+from .._engine.scenario import REQUEST_ERROR_TYPES, Scenario, Timing
+
+__all__ = ["Cassette", "RecordingProxy", "fit_timing", "record"]
+
+log = logging.getLogger("batchsim.record")
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+FORMAT = 1
+_HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"host",
+    }
+)
+_ROUTE = re.compile(r"^/v1/messages/batches(?:/([^/]+)(?:/(results|cancel))?)?/?$")
+_RESULTS_URL = re.compile(rb'("results_url"\s*:\s*")((?:[^"\\]|\\.)*)(")')
+_BATCH_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+_ANSWER_HEADERS = ("request-id", "retry-after", "retry-after-ms", "x-should-retry", "content-type")
+
+
+def endpoint_of(method: str, path: str) -> tuple[str | None, str | None]:
+    """``(endpoint, batch_id)`` of a Message Batches call (``None`` for anything else)."""
+    match = _ROUTE.match(path)
+    if match is None:
+        return None, None
+    batch_id, action = match.groups()
+    if batch_id is None:
+        return {"POST": "create", "GET": "list"}.get(method), None
+    if action == "results":
+        return ("results" if method == "GET" else None), batch_id
+    if action == "cancel":
+        return ("cancel" if method == "POST" else None), batch_id
+    return {"GET": "retrieve", "DELETE": "delete"}.get(method), batch_id
+
+
+# -- the cassette folder ------------------------------------------------------------------------
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes | Iterable[bytes]) -> None:
+    """Replace ``path`` with ``data``: a temporary file beside it, fsync, rename."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            for chunk in [data] if isinstance(data, bytes) else data:
+                handle.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def append_line(path: Path, record: Any) -> None:
+    """Append one JSON line with a single ``write``: a stop at any moment leaves whole lines."""
+    line = orjson.dumps(record) + b"\n"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+def _parse_time(value: Any) -> float | None:
+    """Epoch seconds of an RFC 3339 timestamp (any number of fraction digits), or ``None``."""
+    if not isinstance(value, str):
+        return None
+    text = re.sub(r"(\.\d{6})\d+", r"\1", value.replace("Z", "+00:00"))
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
+
+
+class _Spill:
+    """A temporary file in the cassette that becomes a recorded file on :meth:`commit` (rename),
+    or disappears on :meth:`abort`."""
+
+    def __init__(self, folder: Path, name: str) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
+        self.path = Path(tmp)
+        self.handle: IO[bytes] = os.fdopen(fd, "wb")
+
+    def write(self, data: bytes) -> None:
+        if data:
+            self.handle.write(data)
+
+    def commit(self, target: Path) -> None:
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        self.handle.close()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.path, target)
+        _fsync_dir(target.parent)
+
+    def abort(self) -> None:
+        if not self.handle.closed:
+            self.handle.close()
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+
+
+class Cassette:
+    """The recording folder. Thread-safe; every file in it is valid at every moment."""
+
+    def __init__(self, root: str | Path, upstream: str = "") -> None:
+        self.root = Path(root)
+        self.batches = self.root / "batches"
+        self.upstream = _without_credentials(upstream)
+        self._lock = threading.RLock()
+        self._results_writing: set[str] = set()
+        self.batches.mkdir(parents=True, exist_ok=True)
+        for stale in [*self.root.glob(".*.tmp"), *self.batches.glob("*/.*.part"), *self.batches.glob(".*.part")]:
+            with contextlib.suppress(OSError):
+                stale.unlink()  # left by a run that was killed mid-write
+        meta = self.root / "cassette.json"
+        if not meta.exists():
+            write_atomic(meta, orjson.dumps({"format": FORMAT, "upstream": self.upstream}, option=orjson.OPT_INDENT_2))
+        if not (self.root / "canned.jsonl").exists():
+            self.rebuild_canned()
+        self.refit()
+
+    def folder(self, batch_id: str) -> Path:
+        if not _BATCH_ID.match(batch_id):
+            raise ValueError(f"not a batch id: {batch_id!r}")
+        return self.batches / batch_id
+
+    # -- what the proxy reports --
+
+    def call(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            append_line(self.root / "calls.jsonl", entry)
+
+    def create_spill(self) -> _Spill:
+        return _Spill(self.batches, "create")
+
+    def commit_create(self, spill: _Spill, batch_id: str) -> None:
+        spill.commit(self.folder(batch_id) / "create.json")
+
+    def observe(self, batch: Any, call: str) -> bool:
+        """Record one observation of a batch object; returns whether it just ended (refit due)."""
+        if not isinstance(batch, dict) or not isinstance(batch.get("id"), str) or not _BATCH_ID.match(batch["id"]):
+            return False
+        folder = self.folder(batch["id"])
+        with self._lock:
+            folder.mkdir(parents=True, exist_ok=True)
+            last = folder / "batch.json"
+            was_ended = False
+            if last.exists():
+                with contextlib.suppress(ValueError, OSError):
+                    was_ended = orjson.loads(last.read_bytes()).get("processing_status") == "ended"
+            point = {
+                "seen_at": _now(),
+                "call": call,
+                "processing_status": batch.get("processing_status"),
+                "request_counts": batch.get("request_counts"),
+                "created_at": batch.get("created_at"),
+                "ended_at": batch.get("ended_at"),
+                "cancel_initiated_at": batch.get("cancel_initiated_at"),
+                "expires_at": batch.get("expires_at"),
+            }
+            append_line(folder / "timeline.jsonl", point)
+            write_atomic(last, orjson.dumps(batch, option=orjson.OPT_INDENT_2))
+            return batch.get("processing_status") == "ended" and not was_ended
+
+    def deleted(self, batch_id: str) -> None:
+        if _BATCH_ID.match(batch_id) and (self.batches / batch_id).is_dir():
+            append_line(self.folder(batch_id) / "timeline.jsonl", {"seen_at": _now(), "call": "delete"})
+
+    def results_spill(self, batch_id: str) -> _Spill | None:
+        """Where to write a download of ``batch_id``'s results, or ``None`` when they are recorded
+        already (or another download is writing them): nothing is recorded twice."""
+        with self._lock:
+            folder = self.folder(batch_id)
+            if (folder / "results.jsonl").exists() or batch_id in self._results_writing:
+                return None
+            self._results_writing.add(batch_id)
+        return _Spill(folder, "results")
+
+    def commit_results(self, batch_id: str, spill: _Spill | None, complete: bool) -> None:
+        if spill is None:
+            return
+        try:
+            if complete:
+                spill.commit(self.folder(batch_id) / "results.jsonl")
+            else:
+                spill.abort()
+        finally:
+            with self._lock:
+                self._results_writing.discard(batch_id)
+        if complete:
+            self.rebuild_canned()
+            self.refit()
+
+    # -- derived files --
+
+    def _recorded(self) -> list[tuple[dict[str, Any], Path]]:
+        """``(last batch object, folder)`` of every recorded batch, oldest first."""
+        found = []
+        for folder in self.batches.iterdir() if self.batches.is_dir() else ():
+            last = folder / "batch.json"
+            if not folder.is_dir() or not last.exists():
+                continue
+            try:
+                batch = orjson.loads(last.read_bytes())
+            except (ValueError, OSError):
+                continue
+            found.append((batch, folder))
+        found.sort(key=lambda item: (_parse_time(item[0].get("created_at")) or 0.0, item[1].name))
+        return found
+
+    def rebuild_canned(self) -> None:
+        """``canned.jsonl``: the results of every recorded batch, oldest batch first (a custom_id
+        recorded twice: the newer line comes later and wins), replaced atomically."""
+
+        def chunks() -> Iterator[bytes]:
+            for _, folder in self._recorded():
+                results = folder / "results.jsonl"
+                if results.exists():
+                    with open(results, "rb") as handle:
+                        while chunk := handle.read(1 << 20):
+                            yield chunk
+
+        with self._lock:
+            write_atomic(self.root / "canned.jsonl", chunks())
+
+    def refit(self) -> None:
+        """Write ``scenario.toml`` fitted to every recorded batch that ended."""
+        with self._lock:
+            write_atomic(self.root / "scenario.toml", fitted_scenario(self._recorded()).encode())
+
+
+def _without_credentials(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        netloc = parts.hostname or ""
+        if parts.port:
+            netloc += f":{parts.port}"
+        parts = parts._replace(netloc=netloc)
+    return urlunsplit(parts._replace(query="", fragment=""))
+
+
+# -- fitting a scenario -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Observed:
+    """One ended batch, as the fit sees it: its size and how long it ran (seconds)."""
+
+    batch_id: str
+    size: int
+    duration: float
+
+
+def fit_timing(points: list[Observed], default: Timing | None = None) -> Timing:
+    """``start_delay``, ``per_request`` and ``concurrency`` under which the emulator ends each
+    batch of ``points`` as close as possible to when it ended (the emulator ends a batch of n
+    requests at ``start_delay + ceil(n / concurrency) * per_request``).
+
+    Each batch size seen is tried as the concurrency; for each, the two other values are fitted
+    by least squares (``start_delay`` >= 0; with one block count only, ``start_delay`` is the
+    smaller of 1 s and a tenth of the shortest run). The concurrency with the smallest worst
+    relative error wins, ties going to the larger one."""
+    base = default or Timing()
+    points = [p for p in points if p.size > 0 and p.duration > 0]
+    if not points:
+        return base
+    best: tuple[float, int, float, float] | None = None
+    for concurrency in sorted({p.size for p in points}, reverse=True):
+        blocks = [math.ceil(p.size / concurrency) for p in points]
+        durations = [p.duration for p in points]
+        if len(set(blocks)) > 1:
+            n = len(points)
+            mean_k, mean_d = sum(blocks) / n, sum(durations) / n
+            var = sum((k - mean_k) ** 2 for k in blocks)
+            per = sum((k - mean_k) * (d - mean_d) for k, d in zip(blocks, durations, strict=True)) / var
+            delay = mean_d - per * mean_k
+            if delay < 0 or per <= 0:
+                delay = 0.0
+                per = sum(k * d for k, d in zip(blocks, durations, strict=True)) / sum(k * k for k in blocks)
+        else:
+            delay = min(1.0, min(durations) / 10)
+            per = sum(k * (d - delay) for k, d in zip(blocks, durations, strict=True)) / sum(k * k for k in blocks)
+        if per <= 0:
+            continue
+        error = max(abs(delay + k * per - d) / d for k, d in zip(blocks, durations, strict=True))
+        if best is None or error < best[0] - 1e-12:
+            best = (error, concurrency, delay, per)
+    if best is None:
+        return base
+    _, concurrency, delay, per = best
+    return Timing(
+        start_delay=round(delay, 6),
+        per_request=max(1e-6, round(per, 6)),
+        concurrency=concurrency,
+        jitter=0.0,
+        cancel_delay=base.cancel_delay,
+    )
+
+
+def fitted_scenario(recorded: list[tuple[dict[str, Any], Path]]) -> str:
+    """The text of ``scenario.toml`` for the recorded batches (see :meth:`Cassette.refit`)."""
+    points: list[Observed] = []
+    cancel_delays: list[float] = []
+    size_total = errored = expired = 0
+    error_types: dict[str, int] = {}
+    invalid = 0
+    for batch, folder in recorded:
+        if batch.get("processing_status") != "ended":
+            continue
+        counts = batch.get("request_counts") or {}
+        size = sum(v for v in counts.values() if isinstance(v, int))
+        created, ended = _parse_time(batch.get("created_at")), _parse_time(batch.get("ended_at"))
+        canceled_at = _parse_time(batch.get("cancel_initiated_at"))
+        if created is not None and ended is not None:
+            if canceled_at is not None:
+                cancel_delays.append(max(0.0, ended - canceled_at))
+            elif not counts.get("expired"):  # an expiring batch runs until its 24 h are up
+                points.append(Observed(folder.name, size, ended - created))
+        results = folder / "results.jsonl"
+        if results.exists():
+            seen = _outcomes(results)
+            invalid += seen.pop("invalid_request_error", 0)
+            batch_errored = sum(v for k, v in seen.items() if k not in ("expired", "canceled", "succeeded"))
+            errored += batch_errored
+            for kind, count in seen.items():
+                if kind not in ("expired", "canceled", "succeeded"):
+                    error_types[kind] = error_types.get(kind, 0) + count
+            expired += seen.get("expired", 0)
+            size_total += size - seen.get("canceled", 0)
+        else:
+            errored += int(counts.get("errored", 0) or 0)
+            expired += int(counts.get("expired", 0) or 0)
+            size_total += size - int(counts.get("canceled", 0) or 0)
+    cancel_delay = sorted(cancel_delays)[len(cancel_delays) // 2] if cancel_delays else 0.0
+    timing = fit_timing(points, Timing(cancel_delay=round(cancel_delay, 6)))
+    usable = {k: v for k, v in sorted(error_types.items()) if k in REQUEST_ERROR_TYPES}
+    total = max(1, size_total)
+    errored_fraction = round(min(1.0, errored / total), 6)
+    expired_fraction = round(min(1.0 - errored_fraction, expired / total), 6)
+    lines = [
+        "# Fitted by `batchsim record` from what the upstream answered; rewritten as batches end.",
+        "# Replay: batchsim serve --scenario THIS_FILE (recorded custom_ids get their recorded lines).",
+        f"# {len(recorded)} batch(es) recorded, {len(points)} used for timing"
+        f"{f', {len(cancel_delays)} canceled' if cancel_delays else ''}.",
+    ]
+    for p in points:
+        fitted = timing.start_delay + math.ceil(p.size / timing.concurrency) * timing.per_request
+        lines.append(
+            f"# {p.batch_id}: {p.size} request(s), ended after {p.duration:.3f} s; "
+            f"this scenario: {fitted:.3f} s ({(fitted - p.duration) / p.duration:+.1%})"
+        )
+    if invalid:
+        lines.append(
+            f"# {invalid} request(s) ended invalid_request_error: left out of the fractions "
+            "(the emulator's own params check reproduces them)."
+        )
+    skipped = sorted(set(error_types) - set(usable))
+    if skipped:
+        lines.append(f"# error types seen that scenarios cannot name: {', '.join(skipped)}")
+    lines += [
+        "seed = 0",
+        'canned = "canned.jsonl"',
+        "",
+        "[timing]",
+        f"start_delay = {timing.start_delay!r}",
+        f"per_request = {timing.per_request!r}",
+        f"concurrency = {timing.concurrency}",
+        "jitter = 0.0",
+        f"cancel_delay = {timing.cancel_delay!r}",
+        "",
+        "[outcomes]",
+        f"errored = {float(errored_fraction)!r}",
+        f"expired = {float(expired_fraction)!r}",
+    ]
+    total_errors = sum(usable.values())
+    weights = ", ".join(f"{k} = {v / total_errors!r}" for k, v in usable.items()) if usable else "api_error = 1.0"
+    lines.append(f"error_types = {{ {weights} }}")
+    text = "\n".join(lines) + "\n"
+    Scenario.from_dict(_toml_loads(text))  # never write a scenario that would not load
+    return text
+
+
+def _toml_loads(text: str) -> dict[str, Any]:
+    import tomllib
+
+    return tomllib.loads(text)
+
+
+def _outcomes(results: Path) -> dict[str, int]:
+    """How many lines of a results file ended each way; errored lines count under their error type."""
+    seen: dict[str, int] = {}
+    with open(results, "rb") as handle:
+        for raw in handle:
+            if b'"errored"' in raw:
+                try:
+                    result = orjson.loads(raw).get("result") or {}
+                except orjson.JSONDecodeError:
+                    continue
+                if result.get("type") == "errored":
+                    kind = ((result.get("error") or {}).get("error") or {}).get("type") or "api_error"
+                    seen[kind] = seen.get(kind, 0) + 1
+                    continue
+            for kind in ("succeeded", "expired", "canceled"):
+                if b'"type":"%b"' % kind.encode() in raw:
+                    seen[kind] = seen.get(kind, 0) + 1
+                    break
+    return seen
+
+
+# -- the proxy ----------------------------------------------------------------------------------
+
+
+class _Decoder:
+    """Undoes a ``content-encoding`` the proxy can read (identity, gzip, deflate)."""
+
+    def __init__(self, encoding: str) -> None:
+        encoding = encoding.strip().lower()
+        self.ok = encoding in ("", "identity", "gzip", "x-gzip", "deflate")
+        self._z = None
+        if encoding in ("gzip", "x-gzip"):
+            self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            self._z = zlib.decompressobj()
+
+    def __call__(self, data: bytes) -> bytes:
+        return self._z.decompress(data) if self._z is not None else data
+
+
+class _CutError(Exception):
+    """The upstream cut the connection: the proxy cuts the client's too."""
+
+
+class RecordingProxy:
+    """The ASGI app of ``batchsim record``: forwards to ``upstream`` and records into ``cassette``."""
+
+    def __init__(self, upstream: str, cassette: Cassette, *, timeout: float = 600.0) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.cassette = cassette
+        self._timeout = timeout
+        self._client: httpx2.AsyncClient | None = None
+
+    def _http(self) -> httpx2.AsyncClient:
+        if self._client is None:
+            # No retries, no redirects, no cookies, no default headers: the client's own request goes out.
+            self._client = httpx2.AsyncClient(
+                timeout=httpx2.Timeout(self._timeout, connect=30.0),
+                follow_redirects=False,
+                limits=httpx2.Limits(max_connections=256, max_keepalive_connections=64),
+                trust_env=False,
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await self.aclose()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        await self._forward(scope, receive, send)
+
+    async def _forward(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.monotonic()
+        method: str = scope["method"]
+        path: str = scope["path"]
+        raw_path: bytes = scope.get("raw_path") or path.encode()
+        query: bytes = scope.get("query_string") or b""
+        endpoint, batch_id = endpoint_of(method, path)
+        url = self.upstream + raw_path.decode("latin-1") + (("?" + query.decode("latin-1")) if query else "")
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _HOP_BY_HOP]
+        has_body = any(k.lower() in (b"content-length", b"transfer-encoding") for k, _ in scope["headers"])
+        spill = self.cassette.create_spill() if endpoint == "create" else None
+        request = httpx2.Request(method, url, headers=headers, content=_body(receive, spill) if has_body else None)
+        entry: dict[str, Any] = {
+            "at": _now(),
+            "method": method,
+            "path": path,
+            "query": query.decode("latin-1"),
+            "endpoint": endpoint,
+            "batch_id": batch_id,
+        }
+        try:
+            try:
+                response = await self._http().send(request, stream=True)
+            except httpx2.HTTPError as exc:
+                entry.update(status=None, error=f"{type(exc).__name__}: {exc}")
+                raise _CutError(f"upstream {method} {path}: {type(exc).__name__}") from None
+            try:
+                entry["status"] = response.status_code
+                entry.update({h: response.headers[h] for h in _ANSWER_HEADERS if h in response.headers})
+                await self._answer(scope, send, response, endpoint, batch_id, spill)
+                spill = None
+            finally:
+                await response.aclose()
+        except _CutError as cut:
+            await _cut(send, str(cut))
+        finally:
+            if spill is not None:
+                spill.abort()
+            entry["ms"] = round((time.monotonic() - started) * 1000, 1)
+            self.cassette.call(entry)
+
+    async def _answer(
+        self,
+        scope: Scope,
+        send: Send,
+        response: httpx2.Response,
+        endpoint: str | None,
+        batch_id: str | None,
+        spill: _Spill | None,
+    ) -> None:
+        status = response.status_code
+        out = [(k.lower(), v) for k, v in response.headers.raw if k.lower() not in _HOP_BY_HOP]
+        kind = response.headers.get("content-type", "")
+        decoder = _Decoder(response.headers.get("content-encoding", ""))
+        if endpoint in ("create", "retrieve", "list", "cancel") and "json" in kind and decoder.ok:
+            # Small JSON answers: read whole, record, rewrite results_url, answer.
+            raw = b"".join([chunk async for chunk in _raw(response)])
+            body = decoder(raw)
+            if 200 <= status < 300:
+                await asyncio.to_thread(self._record_json, endpoint, body, spill)
+                spill = None
+                changed = _rewrite_results_urls(body, _origin(scope))
+                if changed != body or decoder._z is not None:
+                    body = changed
+                    out = [(k, v) for k, v in out if k not in (b"content-length", b"content-encoding")]
+                    out.append((b"content-length", b"%d" % len(body)))
+                else:
+                    body = raw
+            else:
+                body = raw
+            if spill is not None:
+                spill.abort()
+            await send({"type": "http.response.start", "status": status, "headers": out})
+            await send({"type": "http.response.body", "body": body})
+            return
+        if spill is not None:
+            spill.abort()
+        if endpoint == "delete" and batch_id and 200 <= status < 300:
+            self.cassette.deleted(batch_id)
+        results = (
+            self.cassette.results_spill(batch_id)
+            if endpoint == "results" and batch_id and status == 200 and decoder.ok
+            else None
+        )
+        complete = False
+        try:
+            await send({"type": "http.response.start", "status": status, "headers": out})
+            async for chunk in _raw(response):
+                if results is not None:
+                    results.write(decoder(chunk))
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+            complete = True
+        finally:
+            if results is not None and batch_id is not None:
+                await asyncio.to_thread(self.cassette.commit_results, batch_id, results, complete)
+
+    def _record_json(self, endpoint: str, body: bytes, spill: _Spill | None) -> None:
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            if spill is not None:
+                spill.abort()
+            return
+        if endpoint == "list":
+            for batch in data.get("data") or () if isinstance(data, dict) else ():
+                if isinstance(batch, dict) and (self.cassette.batches / str(batch.get("id"))).is_dir():
+                    self._observe(batch, "list")
+            return
+        if spill is not None:
+            if isinstance(data, dict) and isinstance(data.get("id"), str) and _BATCH_ID.match(data["id"]):
+                self.cassette.commit_create(spill, data["id"])
+            else:
+                spill.abort()
+        self._observe(data, endpoint)
+
+    def _observe(self, batch: Any, call: str) -> None:
+        if self.cassette.observe(batch, call):
+            self.cassette.refit()
+
+
+async def _body(receive: Receive, spill: _Spill | None) -> AsyncIterator[bytes]:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _CutError("the client went away while sending its body")
+        chunk = message.get("body", b"")
+        if chunk:
+            if spill is not None:
+                spill.write(chunk)
+            yield chunk
+        if not message.get("more_body", False):
+            return
+
+
+async def _raw(response: httpx2.Response) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in response.aiter_raw():
+            yield chunk
+    except httpx2.HTTPError as exc:
+        raise _CutError(f"upstream cut the answer: {type(exc).__name__}") from None
+
+
+async def _cut(send: Send, reason: str) -> None:
+    """Cut the client's connection as the upstream cut ours (start an answer, then fail)."""
+    with contextlib.suppress(Exception):
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"1024")],
+            }
+        )
+    raise DroppedConnectionError(reason)
+
+
+def _origin(scope: Scope) -> str:
+    host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), None)
+    if host is None:
+        server = scope.get("server") or ("127.0.0.1", 80)
+        host = f"{server[0]}:{server[1]}"
+    return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}"
+
+
+def _rewrite_results_urls(body: bytes, origin: str) -> bytes:
+    """Point every ``results_url`` of a JSON answer at ``origin`` (same path and query); the other
+    bytes are left exactly as they were."""
+
+    def swap(match: re.Match[bytes]) -> bytes:
+        url = match.group(2).replace(b"\\/", b"/").decode("utf-8", "replace")
+        parts = urlsplit(url)
+        target = origin + parts.path + (f"?{parts.query}" if parts.query else "")
+        return match.group(1) + target.encode() + match.group(3)
+
+    return _RESULTS_URL.sub(swap, body)
+
+
+# -- the command --------------------------------------------------------------------------------
+
+
+def record(upstream: str, out: str, host: str, port: int, log_level: str = "warning") -> int:
+    """Run the recording proxy until Ctrl-C/SIGTERM (``batchsim record``)."""
+    import sys
+
+    import uvicorn
+
+    from .server import _quiet_injected_drops, _Server, _uvicorn_options, bind
+
+    parts = urlsplit(upstream)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        print(f"batchsim: --upstream must be an http(s) URL, got {upstream!r}", file=sys.stderr)
+        return 2
+    try:
+        cassette = Cassette(out, upstream)
+    except OSError as exc:
+        print(f"batchsim: cannot record into {out}: {exc}", file=sys.stderr)
+        return 2
+    sock = bind(host, port)
+    if isinstance(sock, str):
+        print(f"batchsim: {sock}", file=sys.stderr)
+        return 2
+    bound_host, bound_port = sock.getsockname()[:2]
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    where = f"http://{shown}:{bound_port} -> {cassette.upstream} into {cassette.root}"
+    print(f"batchsim recording on {where}; Ctrl-C stops it", flush=True)
+    proxy = RecordingProxy(upstream, cassette)
+    server = _Server(uvicorn.Config(proxy, **_uvicorn_options(log_level)))
+    _quiet_injected_drops()
+    server.run(sockets=[sock])
+    print("batchsim recording stopped", flush=True)
+    return 0
