@@ -18,9 +18,11 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
+
+_T = TypeVar("_T")
 
 __all__ = [
     "LOAD_CPU",
@@ -28,7 +30,9 @@ __all__ = [
     "SERVER_CPU",
     "Load",
     "Running",
+    "bare_command",
     "bare_server",
+    "batchsim_command",
     "batchsim_server",
     "command_log",
     "http_json",
@@ -36,6 +40,8 @@ __all__ = [
     "load",
     "make_body",
     "row",
+    "spawn",
+    "stop",
     "wait_results_written",
 ]
 
@@ -126,13 +132,29 @@ class Running:
     process: subprocess.Popen[bytes]
 
 
-@contextlib.contextmanager
-def _server(cmd: list[str], port: int, env: dict[str, str] | None = None, *, pinned: bool = True) -> Iterator[Running]:
+def spawn(
+    cmd: Sequence[str], env: dict[str, str] | None = None, *, pinned: bool = True, stdout: int = subprocess.DEVNULL
+) -> subprocess.Popen[bytes]:
+    """Start a server process (pinned to the server's CPU unless ``pinned`` is false), logging its
+    command line."""
     full = _pinned(cmd, SERVER_CPU if pinned else None)
     _log(full)
-    process = subprocess.Popen(
-        full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **(env or {})}
-    )
+    return subprocess.Popen(full, stdout=stdout, stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate a server process (killing it if it does not stop in 10 s)."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextlib.contextmanager
+def _server(cmd: list[str], port: int, env: dict[str, str] | None = None, *, pinned: bool = True) -> Iterator[Running]:
+    process = spawn(cmd, env, pinned=pinned)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -144,29 +166,37 @@ def _server(cmd: list[str], port: int, env: dict[str, str] | None = None, *, pin
             time.sleep(0.05)
         yield Running(f"http://127.0.0.1:{port}", process)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
+
+
+def batchsim_command(port: int, *args: str) -> list[str]:
+    """``batchsim serve`` on 127.0.0.1:``port`` (0: a free port, printed on its first line)."""
+    return [sys.executable, "-m", "batchsim", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
 
 
 def batchsim_server(*args: str, pinned: bool = True) -> contextlib.AbstractContextManager[Running]:
     """``batchsim serve`` (uvloop/httptools when installed, as it always does) on a free port,
     pinned to the server's CPU unless ``pinned`` is false (several workers use every core)."""
     port = free_port()
-    cmd = [sys.executable, "-m", "batchsim", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
-    return _server(cmd, port, pinned=pinned)
+    return _server(batchsim_command(port, *args), port, pinned=pinned)
+
+
+def bare_command(port: int, json_file: str, stream_file: str | None = None) -> list[str]:
+    """The baseline server (:mod:`benchmarks._bare`) with the uvicorn options ``batchsim serve``
+    uses, handed over on the command line so that the bare process never imports batchsim."""
+    from batchsim._serve.server import _uvicorn_options
+
+    options = orjson.dumps(_uvicorn_options("warning")).decode()
+    cmd = [sys.executable, "-m", "benchmarks._bare", "--port", str(port), "--json", json_file, "--options", options]
+    if stream_file is not None:
+        cmd += ["--stream", stream_file]
+    return cmd
 
 
 def bare_server(json_file: str, stream_file: str | None = None) -> contextlib.AbstractContextManager[Running]:
     """The baseline: a bare Starlette app under the very uvicorn settings ``batchsim serve`` uses."""
     port = free_port()
-    cmd = [sys.executable, "-m", "benchmarks._bare", "--port", str(port), "--json", json_file]
-    if stream_file is not None:
-        cmd += ["--stream", stream_file]
-    return _server(cmd, port)
+    return _server(bare_command(port, json_file, stream_file), port)
 
 
 def http_json(method: str, url: str, body: bytes | None = None, key: str = "bench-key", timeout: float = 300) -> Any:
@@ -261,10 +291,10 @@ def _run_measured(cmd: list[str]) -> tuple[str, float]:
     return proc.stdout, cpu
 
 
-def interleave(runs: dict[str, Callable[[], Load]], count: int | None = None) -> dict[str, list[Load]]:
+def interleave(runs: dict[str, Callable[[], _T]], count: int | None = None) -> dict[str, list[_T]]:
     """Run each measurement once per round, alternating, for several rounds (``count``, or
     :func:`rounds`)."""
-    out: dict[str, list[Load]] = {name: [] for name in runs}
+    out: dict[str, list[_T]] = {name: [] for name in runs}
     for _ in range(rounds() if count is None else count):
         for name, run in runs.items():
             out[name].append(run())
