@@ -30,6 +30,9 @@ MODULES = (
     "bench_fixture",
     "bench_workers",
     "bench_client_memory",
+    "bench_startup",
+    "bench_contention",
+    "bench_fast_paths",
 )
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
