@@ -38,6 +38,7 @@ __all__ = [
     "http_json",
     "interleave",
     "load",
+    "log_command",
     "make_body",
     "row",
     "spawn",
@@ -114,7 +115,8 @@ def _show(cmd: Sequence[str]) -> str:
     return re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", shown)
 
 
-def _log(cmd: Sequence[str]) -> None:
+def log_command(cmd: Sequence[str]) -> None:
+    """Add a command line to :data:`command_log` (once; ports and the interpreter path shortened)."""
     shown = _show(cmd)
     if shown not in command_log:
         command_log.append(shown)
@@ -138,7 +140,7 @@ def spawn(
     """Start a server process (pinned to the server's CPU unless ``pinned`` is false), logging its
     command line."""
     full = _pinned(cmd, SERVER_CPU if pinned else None)
-    _log(full)
+    log_command(full)
     return subprocess.Popen(full, stdout=stdout, stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
 
 
@@ -266,7 +268,7 @@ def load(url: str, key: str = "bench-key", seconds: float | None = None) -> Load
 
         _run_measured(wrk(WARM_UP))
         full = wrk(seconds)
-        _log([c if c != WRK else "wrk" for c in full])
+        log_command([c if c != WRK else "wrk" for c in full])
         out, cpu = _run_measured(full)
         rps = float(re.search(r"Requests/sec:\s*([\d.]+)", out).group(1))  # type: ignore[union-attr]
         bad = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", out)
@@ -276,7 +278,7 @@ def load(url: str, key: str = "bench-key", seconds: float | None = None) -> Load
     _run_measured(_pinned(warm_up, LOAD_CPU))
     cmd = [sys.executable, "-m", "benchmarks._loadgen", url, key, f"{seconds:g}", str(CONNECTIONS)]
     full = _pinned(cmd, LOAD_CPU)
-    _log(full)
+    log_command(full)
     out, cpu = _run_measured(full)
     result = orjson.loads(out)
     return Load(result["rps"], cpu / seconds, "python", result["errors"])
