@@ -50,8 +50,20 @@ def _python(code: str) -> Callable[[], float]:
     return lambda: _wall(cmd)
 
 
-def _medians(samples: dict[str, list[float]]) -> dict[str, float]:
+def _measure(runs: dict[str, Callable[[], float]]) -> dict[str, float]:
+    """Each run's median over interleaved rounds, after one round of warm-up (the file system
+    cache, bytecode caches)."""
+    c.interleave(runs, 1)
+    samples = c.interleave(runs, _rounds())
     return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def _row(name: str, seconds: float, baseline: float, note: str, limit: float | None = None) -> dict[str, Any]:
+    """A row in milliseconds, its ratio to ``baseline`` and, with ``limit``, the target ``<= limit``."""
+    ratio = seconds / baseline
+    target, ok = (None, None) if limit is None else (f"<= {limit:g}", ratio <= limit)
+    note = f"{note}; median of {_rounds()} rounds"
+    return c.row(name, seconds * 1000, "ms", note, baseline=baseline * 1000, ratio=ratio, target=target, ok=ok)
 
 
 def _imports() -> list[dict[str, Any]]:
@@ -62,24 +74,19 @@ def _imports() -> list[dict[str, Any]]:
         "pytest": _python("import pytest"),
         "pytest+plugin": _python("import pytest; import batchsim.pytest_plugin"),
     }
-    c.interleave(runs, 1)  # warm-up: the file system cache, bytecode caches
-    m = _medians(c.interleave(runs, _rounds()))
+    m = _measure(runs)
     plugin, anthropic = m["plugin"] - m["pass"], m["anthropic"] - m["pass"]
     on_pytest = m["pytest+plugin"] - m["pytest"]
-    ratio = plugin / anthropic
     return [
-        c.row(
+        _row(
             "import batchsim.pytest_plugin",
-            plugin * 1000,
-            "ms",
+            plugin,
+            anthropic,
             f"vs `import anthropic`; fresh interpreters, `python -c 'import X'` minus `python -c pass` "
             f"({m['pass'] * 1000:.0f} ms); the plugin's import includes pytest's "
             f"({(m['pytest'] - m['pass']) * 1000:.0f} ms): on top of an imported pytest, as in a pytest run, "
-            f"it takes {on_pytest * 1000:.0f} ms ({on_pytest / anthropic:.2f}x); median of {_rounds()} rounds",
-            baseline=anthropic * 1000,
-            ratio=ratio,
-            target="<= 0.1",
-            ok=ratio <= 0.1,
+            f"it takes {on_pytest * 1000:.0f} ms ({on_pytest / anthropic:.2f}x)",
+            0.1,
         )
     ]
 
@@ -107,32 +114,23 @@ def _pytest_run() -> list[dict[str, Any]]:
 
         runs = {name: timed(name) for name in variants}
         runs["alone without"] = lambda: _wall([*base, str(test)], tmp, _NO_AUTOLOAD)
-        c.interleave(runs, 1)  # warm-up
-        m = _medians(c.interleave(runs, _rounds()))
-    ratio = m["with"] / m["without"]
-    alone = m["alone with"] / m["alone without"]
+        m = _measure(runs)
     return [
-        c.row(
+        _row(
             "one-test pytest run, plugin installed",
-            m["with"] * 1000,
-            "ms",
+            m["with"],
+            m["without"],
             "`python -m pytest -q -p no:cacheprovider test_one.py` vs the same with `-p no:batchsim` "
             f"({(m['with'] - m['without']) * 1000:.0f} ms added), the other plugins of the environment loaded in "
-            f"both; wall time of the process, median of {_rounds()} rounds",
-            baseline=m["without"] * 1000,
-            ratio=ratio,
-            target="<= 1.1",
-            ok=ratio <= 1.1,
+            "both; wall time of the process",
+            1.1,
         ),
-        c.row(
+        _row(
             "one-test pytest run, plugin alone",
-            m["alone with"] * 1000,
-            "ms",
+            m["alone with"],
+            m["alone without"],
             "the same with no plugin but pytest's own (PYTEST_DISABLE_PLUGIN_AUTOLOAD=1) vs with "
-            f"`-p batchsim.pytest_plugin` ({(m['alone with'] - m['alone without']) * 1000:.0f} ms added); "
-            f"median of {_rounds()} rounds",
-            baseline=m["alone without"] * 1000,
-            ratio=alone,
+            f"`-p batchsim.pytest_plugin` ({(m['alone with'] - m['alone without']) * 1000:.0f} ms added)",
         ),
     ]
 
@@ -184,21 +182,15 @@ def _serve_start() -> list[dict[str, Any]]:
             return _first_200(c.bare_command(port, str(json_file)), port)
 
         runs = {"batchsim": lambda: _first_200(c.batchsim_command(0), None), "bare": bare}
-        c.interleave(runs, 1)  # warm-up
-        m = _medians(c.interleave(runs, _rounds()))
-    ratio = m["batchsim"] / m["bare"]
+        m = _measure(runs)
     return [
-        c.row(
+        _row(
             "batchsim serve: start to first 200",
-            m["batchsim"] * 1000,
-            "ms",
+            m["batchsim"],
+            m["bare"],
             "`batchsim serve --port 0` from process start to its first 200 from /_batchsim/health vs a bare "
-            f"Starlette app on uvicorn (same options); polled every {_POLL * 1000:.0f} ms; "
-            f"median of {_rounds()} rounds",
-            baseline=m["bare"] * 1000,
-            ratio=ratio,
-            target="<= 1.5",
-            ok=ratio <= 1.5,
+            f"Starlette app on uvicorn (same options); polled every {_POLL * 1000:.0f} ms",
+            1.5,
         )
     ]
 
