@@ -31,6 +31,9 @@ MODULES = (
     "bench_workers",
     "bench_client_memory",
     "bench_record",
+    "bench_startup",
+    "bench_contention",
+    "bench_fast_paths",
 )
 RESULTS = Path(__file__).with_name("RESULTS.md")
 

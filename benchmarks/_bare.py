@@ -3,11 +3,16 @@
 ``GET /json`` (and any other GET path) answers a pre-built JSON body, ``GET /json-request-id``
 the same with a ``request-id`` header as the API's answers carry, ``GET /stream`` streams
 pre-encoded bytes in 64 KiB pieces, ``POST /parse`` reads a body and parses it with orjson.
+
+The uvicorn options come on the command line (``--options``, JSON, from
+:func:`benchmarks._common.bare_command`), so this process imports Starlette and uvicorn but not
+batchsim: its start-up is that of a bare app.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,8 +22,6 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
-
-from batchsim._serve.server import _uvicorn_options
 
 _PIECE = 64 * 1024
 _REQUEST_ID = "req_01" + "x" * 22  # the shape of the API's request ids
@@ -58,10 +61,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--json", required=True, help="file holding the JSON body to answer")
     parser.add_argument("--stream", help="file holding the bytes GET /stream answers")
+    parser.add_argument("--options", required=True, help="uvicorn options, JSON (those of batchsim serve)")
     args = parser.parse_args()
     stream = Path(args.stream).read_bytes() if args.stream else b""
     app = build(Path(args.json).read_bytes(), stream)
-    uvicorn.run(app, host="127.0.0.1", port=args.port, **_uvicorn_options("warning"))
+    uvicorn.run(app, host="127.0.0.1", port=args.port, **json.loads(args.options))
 
 
 if __name__ == "__main__":

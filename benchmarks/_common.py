@@ -18,9 +18,11 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
+
+_T = TypeVar("_T")
 
 __all__ = [
     "LOAD_CPU",
@@ -28,14 +30,19 @@ __all__ = [
     "SERVER_CPU",
     "Load",
     "Running",
+    "bare_command",
     "bare_server",
+    "batchsim_command",
     "batchsim_server",
     "command_log",
     "http_json",
     "interleave",
     "load",
+    "log_command",
     "make_body",
     "row",
+    "spawn",
+    "stop",
     "wait_results_written",
 ]
 
@@ -108,7 +115,8 @@ def _show(cmd: Sequence[str]) -> str:
     return re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", shown)
 
 
-def _log(cmd: Sequence[str]) -> None:
+def log_command(cmd: Sequence[str]) -> None:
+    """Add a command line to :data:`command_log` (once; ports and the interpreter path shortened)."""
     shown = _show(cmd)
     if shown not in command_log:
         command_log.append(shown)
@@ -126,13 +134,29 @@ class Running:
     process: subprocess.Popen[bytes]
 
 
+def spawn(
+    cmd: Sequence[str], env: dict[str, str] | None = None, *, pinned: bool = True, stdout: int = subprocess.DEVNULL
+) -> subprocess.Popen[bytes]:
+    """Start a server process (pinned to the server's CPU unless ``pinned`` is false), logging its
+    command line."""
+    full = _pinned(cmd, SERVER_CPU if pinned else None)
+    log_command(full)
+    return subprocess.Popen(full, stdout=stdout, stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate a server process (killing it if it does not stop in 10 s)."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextlib.contextmanager
 def _server(cmd: list[str], port: int, env: dict[str, str] | None = None, *, pinned: bool = True) -> Iterator[Running]:
-    full = _pinned(cmd, SERVER_CPU if pinned else None)
-    _log(full)
-    process = subprocess.Popen(
-        full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **(env or {})}
-    )
+    process = spawn(cmd, env, pinned=pinned)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -144,20 +168,31 @@ def _server(cmd: list[str], port: int, env: dict[str, str] | None = None, *, pin
             time.sleep(0.05)
         yield Running(f"http://127.0.0.1:{port}", process)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
+
+
+def batchsim_command(port: int, *args: str) -> list[str]:
+    """``batchsim serve`` on 127.0.0.1:``port`` (0: a free port, printed on its first line)."""
+    return [sys.executable, "-m", "batchsim", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
 
 
 def batchsim_server(*args: str, pinned: bool = True) -> contextlib.AbstractContextManager[Running]:
     """``batchsim serve`` (uvloop/httptools when installed, as it always does) on a free port,
     pinned to the server's CPU unless ``pinned`` is false (several workers use every core)."""
     port = free_port()
-    cmd = [sys.executable, "-m", "batchsim", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
-    return _server(cmd, port, pinned=pinned)
+    return _server(batchsim_command(port, *args), port, pinned=pinned)
+
+
+def bare_command(port: int, json_file: str, stream_file: str | None = None) -> list[str]:
+    """The baseline server (:mod:`benchmarks._bare`) with the uvicorn options ``batchsim serve``
+    uses, handed over on the command line so that the bare process never imports batchsim."""
+    from batchsim._serve.server import _uvicorn_options
+
+    options = orjson.dumps(_uvicorn_options("warning")).decode()
+    cmd = [sys.executable, "-m", "benchmarks._bare", "--port", str(port), "--json", json_file, "--options", options]
+    if stream_file is not None:
+        cmd += ["--stream", stream_file]
+    return cmd
 
 
 def record_proxy(upstream: str, out: str) -> contextlib.AbstractContextManager[Running]:
@@ -170,10 +205,7 @@ def record_proxy(upstream: str, out: str) -> contextlib.AbstractContextManager[R
 def bare_server(json_file: str, stream_file: str | None = None) -> contextlib.AbstractContextManager[Running]:
     """The baseline: a bare Starlette app under the very uvicorn settings ``batchsim serve`` uses."""
     port = free_port()
-    cmd = [sys.executable, "-m", "benchmarks._bare", "--port", str(port), "--json", json_file]
-    if stream_file is not None:
-        cmd += ["--stream", stream_file]
-    return _server(cmd, port)
+    return _server(bare_command(port, json_file, stream_file), port)
 
 
 def http_json(method: str, url: str, body: bytes | None = None, key: str = "bench-key", timeout: float = 300) -> Any:
@@ -243,7 +275,7 @@ def load(url: str, key: str = "bench-key", seconds: float | None = None) -> Load
 
         _run_measured(wrk(WARM_UP))
         full = wrk(seconds)
-        _log([c if c != WRK else "wrk" for c in full])
+        log_command([c if c != WRK else "wrk" for c in full])
         out, cpu = _run_measured(full)
         rps = float(re.search(r"Requests/sec:\s*([\d.]+)", out).group(1))  # type: ignore[union-attr]
         bad = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", out)
@@ -253,7 +285,7 @@ def load(url: str, key: str = "bench-key", seconds: float | None = None) -> Load
     _run_measured(_pinned(warm_up, LOAD_CPU))
     cmd = [sys.executable, "-m", "benchmarks._loadgen", url, key, f"{seconds:g}", str(CONNECTIONS)]
     full = _pinned(cmd, LOAD_CPU)
-    _log(full)
+    log_command(full)
     out, cpu = _run_measured(full)
     result = orjson.loads(out)
     return Load(result["rps"], cpu / seconds, "python", result["errors"])
@@ -268,10 +300,10 @@ def _run_measured(cmd: list[str]) -> tuple[str, float]:
     return proc.stdout, cpu
 
 
-def interleave(runs: dict[str, Callable[[], Load]], count: int | None = None) -> dict[str, list[Load]]:
+def interleave(runs: dict[str, Callable[[], _T]], count: int | None = None) -> dict[str, list[_T]]:
     """Run each measurement once per round, alternating, for several rounds (``count``, or
     :func:`rounds`)."""
-    out: dict[str, list[Load]] = {name: [] for name in runs}
+    out: dict[str, list[_T]] = {name: [] for name in runs}
     for _ in range(rounds() if count is None else count):
         for name, run in runs.items():
             out[name].append(run())
