@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._anthropic.api import MessageBatches
+from ._defaults import DEFAULT_API_KEY, IN_PROCESS_URL
 from ._anthropic.responder import Responder
 from ._anthropic.wire import batch_dict
 from ._engine.clock import Clock, VirtualClock, make_clock
@@ -33,9 +34,6 @@ if TYPE_CHECKING:
     import anthropic
 
 __all__ = ["DEFAULT_API_KEY", "IN_PROCESS_URL", "BatchView", "Emulator"]
-
-IN_PROCESS_URL = "http://batchsim.local"
-DEFAULT_API_KEY = "batchsim-test-key"
 
 
 @dataclass(frozen=True)

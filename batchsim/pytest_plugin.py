@@ -25,12 +25,25 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._emulator import DEFAULT_API_KEY
-from ._pytest.handle import BatchsimFixture
+from ._defaults import DEFAULT_API_KEY
 from ._pytest.options import MARKER_HELP, MarkerOptions, build_scenario, read_options
 
 if TYPE_CHECKING:
     import anthropic
+
+    from ._pytest.handle import BatchsimFixture
+
+
+def __getattr__(name: str) -> Any:
+    # The emulator (Starlette and the engine) is imported when a fixture first needs it, not
+    # when pytest loads the plugin: every pytest run of a project with batchsim installed pays
+    # the plugin's import, whether or not it uses batchsim.
+    if name == "BatchsimFixture":
+        from ._pytest.handle import BatchsimFixture
+
+        return BatchsimFixture
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["BatchsimFixture", "BatchsimServer"]
 
@@ -154,6 +167,8 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 @pytest.fixture
 def batchsim(request: pytest.FixtureRequest) -> Iterator[BatchsimFixture]:
     """A fresh emulator per test on a virtual clock, configured by ``@pytest.mark.batchsim``."""
+    from ._pytest.handle import BatchsimFixture
+
     node = request.node
     options = read_options(node)
     if request.config.stash.get(_LIVE, False):

@@ -1,8 +1,8 @@
 """Start-up costs, each a fresh process timed from its start, interleaved over rounds:
 
-* importing ``batchsim.pytest_plugin`` vs importing ``anthropic`` (``python -c 'import X'``
-  minus ``python -c pass``); for context, the plugin's import on top of pytest's (what the plugin
-  adds to a pytest run, which has imported pytest before it loads plugins);
+* importing ``batchsim.pytest_plugin`` on top of pytest (what the plugin adds to a pytest run,
+  which has imported pytest before it loads plugins) vs importing ``anthropic`` (``python -c
+  'import X'`` minus ``python -c pass``); for context, the plugin alone in a fresh interpreter;
 * a one-test pytest run with the plugin installed (the default) vs with ``-p no:batchsim``, the
   environment's other plugins loaded in both; for context, the same with pytest's own plugins
   only (``PYTEST_DISABLE_PLUGIN_AUTOLOAD=1``) vs adding ``-p batchsim.pytest_plugin``;
@@ -80,12 +80,13 @@ def _imports() -> list[dict[str, Any]]:
     return [
         _row(
             "import batchsim.pytest_plugin",
-            plugin,
+            on_pytest,
             anthropic,
-            f"vs `import anthropic`; fresh interpreters, `python -c 'import X'` minus `python -c pass` "
-            f"({m['pass'] * 1000:.0f} ms); the plugin's import includes pytest's "
-            f"({(m['pytest'] - m['pass']) * 1000:.0f} ms): on top of an imported pytest, as in a pytest run, "
-            f"it takes {on_pytest * 1000:.0f} ms ({on_pytest / anthropic:.2f}x)",
+            f"what loading the plugin adds to a pytest run (pytest is imported before its plugins): "
+            f"`import pytest; import batchsim.pytest_plugin` minus `import pytest`, vs `import anthropic` "
+            f"minus `python -c pass` ({m['pass'] * 1000:.0f} ms), fresh interpreters; in a fresh "
+            f"interpreter the plugin alone takes {plugin * 1000:.0f} ms ({plugin / anthropic:.2f}x), "
+            f"pytest's own import included ({(m['pytest'] - m['pass']) * 1000:.0f} ms)",
             0.1,
         )
     ]

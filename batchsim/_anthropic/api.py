@@ -35,13 +35,16 @@ def canned_of(scenario: Scenario) -> dict[str, bytes]:
 
 
 class Created:
-    """A create's answer and the work left for after it is sent (see :meth:`MessageBatches.create`)."""
+    """A create's answer and the work left for after it is sent (see :meth:`MessageBatches.create`);
+    ``large`` says whether that work is long enough (tens of milliseconds) to be run off the
+    event loop."""
 
-    __slots__ = ("answer", "finish")
+    __slots__ = ("answer", "finish", "large")
 
-    def __init__(self, answer: bytes, finish: Callable[[], None]) -> None:
+    def __init__(self, answer: bytes, finish: Callable[[], None], large: bool) -> None:
         self.answer = answer
         self.finish = finish
+        self.large = large
 
 
 class MessageBatches:
@@ -86,7 +89,7 @@ class MessageBatches:
             if write and results is not None:
                 results.write_ahead(results_key(batch, None), partial(result_chunks, batch, None))
 
-        return Created(answer, finish)
+        return Created(answer, finish, len(batch.custom_ids) >= FILE_MIN_REQUESTS)
 
     def retrieve(self, workspace: str, batch_id: str, base_url: str) -> bytes:
         entry = self.service.get(workspace, batch_id)

@@ -264,10 +264,12 @@ def base_url(ctx: ApiContext, request: Request) -> str:
 
 async def _create(ctx: ApiContext, request: Request, key: str, body: bytes) -> Response:
     # What the answer does not need (freeing a parsed body of up to a million objects, checking
-    # params) runs once it is sent.
+    # params) runs once it is sent: for a large batch in a worker thread, so the event loop keeps
+    # answering other calls meanwhile; for a small one right on the loop (a thread hop would cost
+    # more than the work).
     created = ctx.api.create(key, body, base_url(ctx, request))
     response = JsonResponse(created.answer, ctx.next_request_id())
-    response.background = BackgroundTask(_call, created.finish)
+    response.background = BackgroundTask(created.finish) if created.large else BackgroundTask(_call, created.finish)
     return response
 
 

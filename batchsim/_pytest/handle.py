@@ -135,3 +135,4 @@ class BatchsimFixture(Emulator):
         if self._sleep_patch is not None:
             self._sleep_patch.stop()
             self._sleep_patch = None
+        self.close()
