@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._anthropic.api import MessageBatches
-from ._defaults import DEFAULT_API_KEY, IN_PROCESS_URL
 from ._anthropic.responder import Responder
 from ._anthropic.wire import batch_dict
+from ._defaults import DEFAULT_API_KEY, IN_PROCESS_URL
 from ._engine.clock import Clock, VirtualClock, make_clock
 from ._engine.faults import FaultInjector
 from ._engine.ports import Entry, Store
