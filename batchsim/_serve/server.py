@@ -78,7 +78,7 @@ class SharedEmulator(Emulator):
         synced = self._synced
         if synced is not None and synced[0] == changes:
             return synced[1]
-        snapshot = self.state.snapshot()
+        snapshot = self.state.snapshot(changes)
         version, generation = snapshot.scenario_version, snapshot.generation
         seen_version, seen_generation = self._seen
         if version != seen_version:
@@ -111,8 +111,8 @@ def _syncing(app: ASGIApp, sim: SharedEmulator, *, name_worker: bool) -> ASGIApp
     is otherwise invisible; one more header is a noticeable part of a retrieve's cost).
 
     Requests that read no body (GET, HEAD, DELETE) run to their answer without waiting on
-    anything, so they pin the shared row read by ``sync`` (the clock's "now", the mutations
-    counter) for their whole duration instead of reading it again (see :mod:`batchsim._sqlite`).
+    anything, so they pin the shared row read by ``sync`` (the clock's "now", the change counter)
+    for their whole duration instead of reading it again (see :mod:`batchsim._storage.sqlite`).
     Others (create, cancel, control-plane posts) read the database as they go."""
     worker = (b"x-batchsim-worker", str(os.getpid()).encode())
     db = sim.state.db

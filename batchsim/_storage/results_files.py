@@ -156,6 +156,8 @@ class _ProcessWriter:
 def _writer_process_started(parent: int) -> None:
     """In the writer process: print nowhere (its parent reports its failures) and stop as soon as
     its parent is gone, even after a ``kill -9`` (no orphan holding the parent's output open)."""
+    with contextlib.suppress(OSError):
+        os.nice(10)  # background work: the API's processes come first
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)

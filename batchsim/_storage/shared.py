@@ -37,9 +37,10 @@ class SharedState:
         snapshot = self.snapshot()
         return snapshot.scenario_version, snapshot.generation
 
-    def snapshot(self) -> Snapshot:
-        """The whole shared row, one cheap read per request."""
-        return Snapshot(*self.db.read(SNAPSHOT_SQL))
+    def snapshot(self, changes: int | None = None) -> Snapshot:
+        """The whole shared row, read at change counter ``changes``."""
+        version, generation, clock_now, clock_origin = self.db.read(SNAPSHOT_SQL)
+        return Snapshot(version, generation, clock_now, clock_origin, changes)
 
     def scenario(self) -> tuple[int, Scenario | None]:
         row = self.db.read("SELECT scenario_version, scenario FROM shared WHERE id = 1")

@@ -12,17 +12,14 @@ create stays one insert), the params problems found at create, the scenario, the
 canned lines the batch replays, the cancel time and the deleted flag. The plan is a pure function
 of those, so a batch reads the same and its results are byte-identical after a restart.
 
-Several processes may share the file. Each caches the batches it rebuilt. Every cancel or delete
-also bumps a ``mutations`` counter in the shared row; a request that pinned a :class:`Snapshot`
-of that row (``batchsim serve`` pins one per read request) reuses a batch's cancel time and
-deleted flag read at the same counter, and reads the row again once the counter has moved, so
-all processes show one view. The creation sequence is reserved in the database, so no two
-processes mint the same batch id.
-
-Reading the shared row still costs a read transaction per request. Every process serving the
-file also maps a small companion file, ``PATH-changes``, holding a counter that each committed
-write bumps (under a file lock) before its answer is sent: while the counter has not moved since
-a process last read the shared row, that row has not changed, and the read is skipped.
+Several processes may share the file; the database is the one source of truth, and one signal
+says it changed: every process serving the file maps a small companion file, ``PATH-changes``,
+holding a counter that each committed write bumps (under a file lock) before its answer is sent.
+A read request pins a :class:`Snapshot` of the shared row taken at one counter value (``batchsim
+serve`` pins one per read request, reading the row again only once the counter has moved); while
+the counter stands still, a batch's cancel time read at that value is still true, so it is
+reused without a query. Each process caches the batches it rebuilt (they never change). The
+creation sequence is reserved in the database, so no two processes mint the same batch id.
 """
 
 from __future__ import annotations
@@ -77,8 +74,7 @@ CREATE TABLE IF NOT EXISTS shared (
     clock_origin INTEGER,
     scenario BLOB,
     scenario_initial BLOB,
-    scenario_version INTEGER NOT NULL DEFAULT 0,
-    mutations INTEGER NOT NULL DEFAULT 0
+    scenario_version INTEGER NOT NULL DEFAULT 0
 );
 INSERT OR IGNORE INTO shared (id) VALUES (1);
 """
@@ -87,16 +83,17 @@ _KNOWN_SIZE = 100_000
 
 
 class Snapshot(NamedTuple):
-    """The shared row as one request saw it (read once, at the start of the request)."""
+    """The shared row as one request saw it, and the change counter it was read at (``None``
+    for a database without one)."""
 
     scenario_version: int
     generation: int
-    mutations: int
     clock_now: int | None
     clock_origin: int | None
+    changes: int | None = None
 
 
-SNAPSHOT_SQL = "SELECT scenario_version, generation, mutations, clock_now, clock_origin FROM shared WHERE id = 1"
+SNAPSHOT_SQL = "SELECT scenario_version, generation, clock_now, clock_origin FROM shared WHERE id = 1"
 
 
 class ChangeCounter:
@@ -151,9 +148,6 @@ class Database:
         for statement in _SCHEMA.split(";"):
             if statement.strip():
                 self._conn.execute(statement)
-        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(shared)")}
-        if "mutations" not in columns:  # a database written before the counter existed
-            self._conn.execute("ALTER TABLE shared ADD COLUMN mutations INTEGER NOT NULL DEFAULT 0")
 
     def read(self, sql: str, args: Sequence[Any] = ()) -> Any:
         """The first row a query returns, or ``None``."""
@@ -235,7 +229,7 @@ class SqliteStore:
         self.db = db if isinstance(db, Database) else Database(db)
         self._cache: OrderedDict[int, Batch] = OrderedDict()  # rebuilt batches (they never change)
         self._cache_lock = threading.Lock()
-        # (workspace, id) -> (seq, the mutations counter its cancel time was read at, cancel time)
+        # (workspace, id) -> (seq, the change counter its cancel time was read at, cancel time)
         self._known: dict[tuple[str, str], tuple[int, int, int | None]] = {}
 
     # -- writes ---------------------------------------------------------------------------------
@@ -284,7 +278,6 @@ class SqliteStore:
                     "UPDATE batches SET cancel_initiated_at = ?, deleted = ? WHERE seq = ?",
                     (new.cancel_initiated_at, int(new.deleted), row[0]),
                 )
-                conn.execute("UPDATE shared SET mutations = mutations + 1 WHERE id = 1")
         if new.deleted:
             with self._cache_lock:
                 self._cache.pop(row[0], None)
@@ -297,16 +290,17 @@ class SqliteStore:
     def clear(self) -> None:
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM batches")
-            conn.execute("UPDATE shared SET sequence = 0, mutations = mutations + 1 WHERE id = 1")
+            conn.execute("UPDATE shared SET sequence = 0 WHERE id = 1")
         self.drop_cache()
 
     # -- reads ----------------------------------------------------------------------------------
 
     def get(self, workspace: str, batch_id: str) -> Entry | None:
         snapshot = self.db.pinned_snapshot()
-        if snapshot is not None:
+        changes = snapshot.changes if snapshot is not None else None
+        if changes is not None:
             known = self._known.get((workspace, batch_id))
-            if known is not None and known[1] == snapshot.mutations:
+            if known is not None and known[1] == changes:
                 batch = self._cache.get(known[0])
                 if batch is not None:  # nothing was canceled or deleted since it was read
                     return Entry(batch, known[2])
@@ -317,10 +311,10 @@ class SqliteStore:
         if row is None or row[2]:
             return None
         entry = Entry(self._batch(row[0]), row[1])
-        if snapshot is not None:
+        if changes is not None:
             if len(self._known) >= _KNOWN_SIZE:
                 self._known.clear()
-            self._known[(workspace, batch_id)] = (row[0], snapshot.mutations, row[1])
+            self._known[(workspace, batch_id)] = (row[0], changes, row[1])
         return entry
 
     def knows(self, workspace: str, batch_id: str) -> bool:
