@@ -4,8 +4,10 @@ Needs Hypothesis (a dev dependency: ``pip install hypothesis``); importing this 
 raises ``ImportError`` saying so. Public strategies:
 
 * :func:`custom_ids` — ids the API accepts (``^[a-zA-Z0-9_-]{1,64}$``);
-* :func:`message_params` — valid Messages ``params`` (system prompts, tools and tool_choice, stop
-  sequences, sampling settings, multi-turn messages, content blocks);
+* :func:`message_params` — valid Messages ``params`` for an API version (system prompts, tools and
+  tool_choice, stop sequences, sampling settings where the version allows them, multi-turn
+  messages, content blocks, structured outputs, extended thinking, cache breakpoints);
+* :func:`json_schemas` — JSON schemas of the kind structured outputs take;
 * :func:`batch_requests` — lists of ``{"custom_id", "params"}`` with unique ids;
 * :func:`invalid_batch_requests` — create bodies the API refuses with a 400, one kind per rule it
   enforces, each with the expected message (:class:`InvalidBody`);
@@ -24,6 +26,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("batchsim.strategies needs Hypothesis: pip install hypothesis") from exc
 
 from ._anthropic.validation import CUSTOM_ID_PATTERN, MAX_REQUESTS
+from ._anthropic.versions import no_sampling_parameters, rules_for
 from ._engine.scenario import REQUEST_ERROR_TYPES, Scenario
 
 __all__ = [
@@ -33,6 +36,7 @@ __all__ = [
     "custom_ids",
     "invalid_batch_requests",
     "invalid_params",
+    "json_schemas",
     "message_params",
     "scenarios",
 ]
@@ -101,23 +105,100 @@ def _tool(name: str) -> JSON:
     }
 
 
+_SCALARS: tuple[JSON, ...] = (
+    {"type": "string"},
+    {"type": "string", "minLength": 3, "maxLength": 12},
+    {"type": "string", "format": "date"},
+    {"type": "integer"},
+    {"type": "integer", "minimum": -5, "maximum": 40},
+    {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+    {"type": "boolean"},
+    {"type": "null"},
+    {"enum": ["low", "medium", "high"]},
+    {"type": "string", "enum": ["yes", "no"]},
+    {"const": "fixed"},
+    {"anyOf": [{"type": "string"}, {"type": "null"}]},
+)
+
+
 @st.composite
-def message_params(draw: st.DrawFn, *, models: tuple[str, ...] = _MODELS) -> JSON:
-    """Valid Messages ``params`` (non-streaming), with a random selection of optional fields."""
+def json_schemas(draw: st.DrawFn, *, depth: int = 2) -> JSON:
+    """JSON schemas of the kind structured outputs take: an object with typed properties (strings
+    with lengths and formats, numbers with bounds, enums, arrays, nested objects), some required,
+    ``additionalProperties: false``."""
+    names = draw(st.lists(st.from_regex(r"[a-z][a-z_]{0,9}", fullmatch=True), min_size=1, max_size=5, unique=True))
+    leaf = st.sampled_from(_SCALARS)
+    value = st.deferred(lambda: json_schemas(depth=depth - 1)) if depth > 0 else leaf
+    arrays = st.builds(
+        lambda items, low: {"type": "array", "items": items, "minItems": low, "maxItems": low + 3},
+        st.one_of(leaf, value),
+        st.integers(min_value=0, max_value=2),
+    )
+    properties = {name: draw(st.one_of(leaf, arrays, value) if depth > 0 else leaf) for name in names}
+    required = [name for name in names if draw(st.booleans())]
+    return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
+
+
+def _cache_control() -> st.SearchStrategy[JSON]:
+    return st.sampled_from(
+        ({"type": "ephemeral"}, {"type": "ephemeral", "ttl": "5m"}, {"type": "ephemeral", "ttl": "1h"})
+    )
+
+
+def _add_features(draw: st.DrawFn, params: JSON) -> None:
+    """Structured outputs, extended thinking and cache breakpoints, each maybe."""
+    if draw(st.booleans()):
+        params["output_config"] = {"format": {"type": "json_schema", "schema": draw(json_schemas())}}
+    forces_tool = (params.get("tool_choice") or {}).get("type") in ("any", "tool")
+    if not forces_tool and draw(st.booleans()):
+        if draw(st.booleans()):
+            params["max_tokens"] = draw(st.integers(min_value=1025, max_value=16000))
+            budget = draw(st.integers(min_value=1024, max_value=params["max_tokens"] - 1))
+            params["thinking"] = {"type": "enabled", "budget_tokens": budget}
+        else:
+            params["thinking"] = {"type": "adaptive"}
+        if draw(st.booleans()):
+            params["thinking"]["display"] = draw(st.sampled_from(("summarized", "omitted")))
+    if draw(st.booleans()):
+        last = params["messages"][-1]
+        if isinstance(last["content"], str):
+            last["content"] = [{"type": "text", "text": last["content"]}]
+        last["content"][-1]["cache_control"] = draw(_cache_control())
+        if isinstance(params.get("system"), list):
+            params["system"][-1]["cache_control"] = draw(_cache_control())
+        if params.get("tools"):
+            params["tools"][-1]["cache_control"] = draw(_cache_control())
+        if draw(st.booleans()):
+            params["cache_control"] = draw(_cache_control())
+
+
+@st.composite
+def message_params(
+    draw: st.DrawFn,
+    *,
+    models: tuple[str, ...] = _MODELS,
+    api_version: str = "2026-10-21",
+    features: bool = True,
+) -> JSON:
+    """Valid Messages ``params`` (non-streaming) for ``anthropic-version: api_version`` (the
+    current SDKs' default; sampling settings appear only for versions that take them), with a
+    random selection of optional fields; ``features=False`` leaves out structured outputs,
+    thinking and cache breakpoints."""
     params: JSON = {
         "model": draw(st.sampled_from(models)),
         "max_tokens": draw(st.integers(min_value=1, max_value=4096)),
         "messages": draw(_messages()),
     }
+    sampling = no_sampling_parameters not in rules_for(api_version)
     if draw(st.booleans()):
         text_blocks = st.lists(st.builds(lambda t: {"type": "text", "text": t}, _text()), min_size=1, max_size=2)
         params["system"] = draw(st.one_of(_text(), text_blocks))
     if draw(st.booleans()):
         params["stop_sequences"] = draw(st.lists(_text(), max_size=3))
     for key in ("temperature", "top_p"):
-        if draw(st.booleans()):
+        if sampling and draw(st.booleans()):
             params[key] = draw(st.floats(min_value=0.0, max_value=1.0))
-    if draw(st.booleans()):
+    if sampling and draw(st.booleans()):
         params["top_k"] = draw(st.integers(min_value=0, max_value=500))
     if draw(st.booleans()):
         params["metadata"] = {"user_id": draw(custom_ids())}
@@ -131,14 +212,19 @@ def message_params(draw: st.DrawFn, *, models: tuple[str, ...] = _MODELS) -> JSO
             params["tool_choice"] = {"type": "tool", "name": draw(st.sampled_from(names))}
         elif choice != "omit":
             params["tool_choice"] = {"type": choice}
+    if features:
+        _add_features(draw, params)
     return params
 
 
 @st.composite
-def batch_requests(draw: st.DrawFn, *, min_size: int = 1, max_size: int = 20) -> list[JSON]:
-    """A valid ``requests`` list: ``min_size`` to ``max_size`` requests with unique custom ids."""
+def batch_requests(
+    draw: st.DrawFn, *, min_size: int = 1, max_size: int = 20, api_version: str = "2026-10-21"
+) -> list[JSON]:
+    """A valid ``requests`` list: ``min_size`` to ``max_size`` requests with unique custom ids,
+    valid for ``api_version``."""
     ids = draw(st.lists(custom_ids(), min_size=min_size, max_size=max_size, unique=True))
-    return [{"custom_id": cid, "params": draw(message_params())} for cid in ids]
+    return [{"custom_id": cid, "params": draw(message_params(api_version=api_version))} for cid in ids]
 
 
 # -- invalid create bodies -------------------------------------------------------------------------
@@ -364,6 +450,39 @@ def invalid_params() -> st.SearchStrategy[InvalidParams]:
                 "tool_choice_any_without_tools",
                 "tool_choice: type 'any' requires at least one tool",
                 tool_choice={"type": "any"},
+            )
+        ),
+        st.integers(min_value=0, max_value=1023).map(
+            lambda b: _broken(
+                "thinking_budget_low",
+                "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024",
+                max_tokens=4096,
+                thinking={"type": "enabled", "budget_tokens": b},
+            )
+        ),
+        st.integers(min_value=1024, max_value=4096).map(
+            lambda m: _broken(
+                "thinking_budget_not_below_max_tokens",
+                "max_tokens: must be greater than thinking.budget_tokens",
+                max_tokens=m,
+                thinking={"type": "enabled", "budget_tokens": m},
+            )
+        ),
+        st.sampled_from(({"type": "json"}, {"type": "json_schema"}, "json")).map(
+            lambda f: _broken(
+                "output_format",
+                "output_config.format.",
+                output_config={"format": f},
+            )
+        ),
+        st.integers(min_value=5, max_value=8).map(
+            lambda n: _broken(
+                "too_many_cache_breakpoints",
+                f"A maximum of 4 blocks with cache_control may be provided. Found {n}.",
+                messages=[
+                    {"role": "user", "content": [{"type": "text", "text": "x", "cache_control": {"type": "ephemeral"}}]}
+                    for _ in range(n)
+                ],
             )
         ),
     ]

@@ -62,17 +62,24 @@ class MessageBatches:
     def scenario(self, scenario: Scenario) -> None:
         self.service.set_scenario(scenario, canned_of(scenario))
 
-    def create(self, workspace: str, body: bytes, base_url: str) -> Created:
-        """Create a batch from a create body. The answer is ready at once; :attr:`Created.finish`
+    def create(self, workspace: str, body: bytes, base_url: str, *, version: str | None = None) -> Created:
+        """Create a batch from a create body sent with ``anthropic-version: version`` (its params
+        are judged by that version's rules, see ``versions``; the version is stored with the
+        batch). The answer is ready at once; :attr:`Created.finish`
         does what the answer does not need, to run once it is sent: checking each request's
         params where the plan does not depend on them (the API too checks them after accepting
         a batch), freeing the parsed body, and starting the write-ahead of large results."""
         service = self.service
         later = service.can_check_later()
-        parsed = parse_create(body, keep_body=True, check_params=not later)
+        parsed = parse_create(body, keep_body=True, check_params=not later, version=version)
         try:
             batch = service.create(
-                workspace, parsed.custom_ids, parsed.params, parsed.invalid, check_later=parsed if later else None
+                workspace,
+                parsed.custom_ids,
+                parsed.params,
+                parsed.invalid,
+                check_later=parsed if later else None,
+                api_version=version,
             )
         except BaseException:
             parsed.release()

@@ -1,8 +1,11 @@
 """Responders: what a succeeded request's ``Message`` contains.
 
 * the default: deterministic text derived from the request, ``usage`` estimated from its size
-  (``service_tier: "batch"``), ``stop_reason`` honouring ``max_tokens`` and ``stop_sequences``, and a
-  ``tool_use`` block when ``tool_choice`` forces a tool;
+  (``service_tier: "batch"``), ``stop_reason`` honouring ``max_tokens`` and ``stop_sequences``, a
+  ``tool_use`` block when ``tool_choice`` forces a tool, JSON valid for the schema of a structured
+  output, a ``thinking`` block with a signature when thinking is on, cache usage from the batch's
+  prompt-cache plan (``_anthropic.caching``) and the content a scenario rule's ``stop_reason``
+  implies;
 * a Python callable ``(custom_id, params) -> dict`` whose result is completed into a full
   ``Message`` (missing ``id``, ``usage``… are filled in);
 * canned results: lines of a results JSONL file (for example saved from a real batch) replayed
@@ -11,6 +14,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import random
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +24,9 @@ from typing import Any
 import orjson
 
 from .._engine.ids import derived_id
+from .caching import CacheUsage
+from .features import output_schema, thinking_config
+from .schema_values import value_for
 
 __all__ = ["Responder", "default_message", "default_message_json", "load_canned"]
 
@@ -92,53 +101,139 @@ def _forced_tool(params: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
+def usage(input_tokens: int, output_tokens: int, cache: CacheUsage | None = None) -> dict[str, Any]:
+    """The ``usage`` object; with ``cache``, ``input_tokens`` (the whole prompt) loses the part
+    read from or written to the cache."""
+    read, write_5m, write_1h = cache or (0, 0, 0)
+    if cache is not None:
+        input_tokens = max(0, input_tokens - read - write_5m - write_1h)
     return {
         "input_tokens": input_tokens,
         "output_tokens": output_tokens,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
-        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+        "cache_creation_input_tokens": write_5m + write_1h,
+        "cache_read_input_tokens": read,
+        "cache_creation": {"ephemeral_5m_input_tokens": write_5m, "ephemeral_1h_input_tokens": write_1h},
         "server_tool_use": None,
         "service_tier": "batch",
         "inference_geo": None,
     }
 
 
-def default_message(custom_id: str, params: dict[str, Any], params_size: int, key: str) -> dict[str, Any]:
-    """The default ``Message`` for a succeeded request; its ids are derived from ``key``."""
+def default_message(
+    custom_id: str,
+    params: dict[str, Any],
+    params_size: int,
+    key: str,
+    *,
+    cache: CacheUsage | None = None,
+    stop_reason: str | None = None,
+) -> dict[str, Any]:
+    """The default ``Message`` for a succeeded request; its ids and draws are derived from
+    ``key``. ``cache`` is the request's prompt-cache usage; ``stop_reason`` (from a scenario
+    rule) makes the message stop for that reason, with the content it implies."""
     max_tokens = params.get("max_tokens")
     limit = max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else 1024
-    input_tokens = estimate_tokens(params_size)
-    tool = _forced_tool(params)
-    content: list[dict[str, Any]]
-    if tool is not None:
-        call = {
-            "type": "tool_use",
-            "id": derived_id("toolu_", key + "/tool"),
-            "name": tool["name"],
-            "input": _sample(tool.get("input_schema")) or {},
-            "caller": {"type": "direct"},
-        }
-        content = [call]
-        stop_reason = "tool_use"
-        output_tokens = min(limit, estimate_tokens(len(orjson.dumps(call))))
-        stop_sequence: str | None = None
-    else:
-        text, stop_reason, stop_sequence, output_tokens = _text_reply(custom_id, params, limit)
-        content = [{"type": "text", "text": text, "citations": None}]
+    content: list[dict[str, Any]] = []
+    thinking_tokens = 0
+    thinking = thinking_config(params)
+    if thinking is not None:
+        block, thinking_tokens = _thinking_block(custom_id, params, thinking, key, limit)
+        content.append(block)
+    room = max(1, limit - thinking_tokens)
+    answer, stop, stop_sequence, output_tokens = _answer(custom_id, params, key, room, stop_reason)
+    content.extend(answer)
     return {
         "id": derived_id("msg_", key),
         "type": "message",
         "role": "assistant",
         "model": params.get("model", ""),
         "content": content,
-        "stop_reason": stop_reason,
+        "stop_reason": stop,
         "stop_sequence": stop_sequence,
-        "stop_details": None,
-        "usage": usage(input_tokens, output_tokens),
+        "stop_details": {"type": "refusal", "category": None, "explanation": None} if stop == "refusal" else None,
+        "usage": usage(estimate_tokens(params_size), thinking_tokens + output_tokens, cache),
         "container": None,
     }
+
+
+def _answer(
+    custom_id: str, params: dict[str, Any], key: str, limit: int, stop_reason: str | None
+) -> tuple[list[dict[str, Any]], str, str | None, int]:
+    """What follows any thinking: ``(blocks, stop_reason, stop_sequence, output_tokens)``."""
+    tool = _forced_tool(params)
+    if stop_reason == "tool_use" or (stop_reason is None and tool is not None):
+        call = _tool_call(tool or _any_tool(params), key)
+        return [call], "tool_use", None, min(limit, estimate_tokens(len(orjson.dumps(call))))
+    if stop_reason == "refusal":
+        return [], "refusal", None, 0
+    if stop_reason == "pause_turn":
+        text = "Let me look that up."
+        search = {
+            "type": "server_tool_use",
+            "id": derived_id("srvtoolu_", key + "/search"),
+            "caller": {"type": "direct"},
+            "name": "web_search",
+            "input": {"query": " ".join(_last_user_text(params)[:100].split()) or custom_id},
+        }
+        blocks: list[dict[str, Any]] = [{"type": "text", "text": text, "citations": None}, search]
+        return blocks, "pause_turn", None, min(limit, estimate_tokens(len(orjson.dumps(blocks))))
+    schema = output_schema(params)
+    if schema is not None:
+        text = orjson.dumps(value_for(schema, random.Random(f"{key}/output"))).decode()
+        stop, stop_sequence, tokens = "end_turn", None, estimate_tokens(len(text.encode()))
+    else:
+        text, stop, stop_sequence, tokens = _text_reply(custom_id, params, limit)
+    if stop_reason in ("max_tokens", "model_context_window_exceeded") and stop != "max_tokens":
+        text = text[: max(1, len(text) // 2)]
+        tokens = limit if stop_reason == "max_tokens" else estimate_tokens(len(text.encode()))
+        stop, stop_sequence = stop_reason, None
+    elif stop_reason == "stop_sequence" and stop != "stop_sequence":
+        sequences = [q for q in params.get("stop_sequences") or [] if isinstance(q, str) and q]
+        stop_sequence = sequences[0] if sequences else "\n\nHuman:"
+        text = text[: max(1, len(text) // 2)]
+        stop, tokens = "stop_sequence", estimate_tokens(len(text.encode()))
+    elif tokens > limit:
+        text, tokens, stop, stop_sequence = text[: limit * 4], limit, "max_tokens", None
+    return [{"type": "text", "text": text, "citations": None}], stop, stop_sequence, tokens
+
+
+def _tool_call(tool: dict[str, Any], key: str) -> dict[str, Any]:
+    return {
+        "type": "tool_use",
+        "id": derived_id("toolu_", key + "/tool"),
+        "name": tool.get("name") or "tool",
+        "input": _sample(tool.get("input_schema")) or {},
+        "caller": {"type": "direct"},
+    }
+
+
+def _any_tool(params: dict[str, Any]) -> dict[str, Any]:
+    """The request's first tool (a rule can make a message stop for ``tool_use`` without one)."""
+    tools = [t for t in params.get("tools") or [] if isinstance(t, dict)]
+    return tools[0] if tools else {"name": "tool", "input_schema": {"type": "object"}}
+
+
+def _thinking_block(
+    custom_id: str, params: dict[str, Any], thinking: dict[str, Any], key: str, limit: int
+) -> tuple[dict[str, Any], int]:
+    """The ``thinking`` block and the output tokens it costs (counted even when ``display`` is
+    ``omitted`` and its text is empty), within ``budget_tokens`` and ``max_tokens``."""
+    prompt = " ".join(_last_user_text(params)[:300].split())
+    text = (
+        f"The request {custom_id} asks: {prompt}. A short, direct answer fits."
+        if prompt
+        else (f"The request {custom_id} has no question; a short acknowledgement fits.")
+    )
+    budget = thinking.get("budget_tokens")
+    cap = min(budget, limit - 1) if isinstance(budget, int) else limit - 1
+    cap = max(1, cap)
+    if estimate_tokens(len(text.encode())) > cap:
+        text = text[: cap * 4]
+    tokens = min(cap, estimate_tokens(len(text.encode())))
+    digest = hashlib.sha256(f"{key}/thinking".encode()).digest()
+    signature = base64.b64encode(digest + hashlib.sha256(digest).digest() + digest[:16]).decode()
+    shown = "" if thinking.get("display") == "omitted" else text
+    return {"type": "thinking", "thinking": shown, "signature": signature}, tokens
 
 
 def _text_reply(custom_id: str, params: dict[str, Any], limit: int) -> tuple[str, str, str | None, int]:
@@ -167,13 +262,28 @@ _TEXT_MESSAGE = (
 )
 
 
-def default_message_json(custom_id: str, params: dict[str, Any], params_size: int, key: str) -> bytes:
-    """``orjson.dumps(default_message(...))``, the same bytes; a text answer (the usual case) is
-    written into a template instead of going through a dict."""
+def default_message_json(
+    custom_id: str,
+    params: dict[str, Any],
+    params_size: int,
+    key: str,
+    *,
+    cache: CacheUsage | None = None,
+    stop_reason: str | None = None,
+) -> bytes:
+    """``orjson.dumps(default_message(...))``, the same bytes; a plain text answer (the usual
+    case) is written into a template instead of going through a dict."""
     max_tokens = params.get("max_tokens")
     limit = max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else 1024
-    if _forced_tool(params) is not None:
-        return orjson.dumps(default_message(custom_id, params, params_size, key))
+    if (
+        cache is not None
+        or stop_reason is not None
+        or "thinking" in params
+        or "output_config" in params
+        or "output_format" in params
+        or _forced_tool(params) is not None
+    ):
+        return orjson.dumps(default_message(custom_id, params, params_size, key, cache=cache, stop_reason=stop_reason))
     text, stop_reason, stop_sequence, output_tokens = _text_reply(custom_id, params, limit)
     return _TEXT_MESSAGE % (
         derived_id("msg_", key).encode(),
@@ -187,10 +297,17 @@ def default_message_json(custom_id: str, params: dict[str, Any], params_size: in
 
 
 def complete_message(
-    partial: Mapping[str, Any], custom_id: str, params: dict[str, Any], params_size: int, key: str
+    partial: Mapping[str, Any],
+    custom_id: str,
+    params: dict[str, Any],
+    params_size: int,
+    key: str,
+    *,
+    cache: CacheUsage | None = None,
+    stop_reason: str | None = None,
 ) -> dict[str, Any]:
     """Fill what a callable responder left out from the default message."""
-    message = default_message(custom_id, params, params_size, key)
+    message = default_message(custom_id, params, params_size, key, cache=cache, stop_reason=stop_reason)
     message.update(partial)
     if "usage" in partial and isinstance(partial["usage"], Mapping):
         message["usage"] = {**usage(0, 0), **partial["usage"]}

@@ -18,6 +18,8 @@ import orjson
 
 from .._engine.errors import ApiError
 from .._engine.params import PackedParams
+from .features import features_problem
+from .versions import version_problem
 
 __all__ = ["MAX_BODY_BYTES", "MAX_REQUESTS", "ParsedCreate", "parse_create", "validate_params"]
 
@@ -67,12 +69,15 @@ _collector = _CollectorPause()
 class ParsedCreate:
     """The requests of a valid create body: ids, re-encoded params and params problems."""
 
-    __slots__ = ("_held", "_unchecked", "custom_ids", "invalid", "params")
+    __slots__ = ("_held", "_unchecked", "custom_ids", "invalid", "params", "version")
 
-    def __init__(self, custom_ids: list[str], params: Sequence[bytes], invalid: dict[int, str]) -> None:
+    def __init__(
+        self, custom_ids: list[str], params: Sequence[bytes], invalid: dict[int, str], version: str | None = None
+    ) -> None:
         self.custom_ids = custom_ids
         self.params = params
         self.invalid = invalid
+        self.version = version  # the ``anthropic-version`` the params are judged by
         self._held: list[Any] | None = None
         self._unchecked: list[dict[str, Any]] | None = None
 
@@ -85,7 +90,7 @@ class ParsedCreate:
     def check_params(self) -> dict[int, str]:
         """Find the params problems a ``check_params=False`` parse left out, into :attr:`invalid`."""
         if self._unchecked is not None:
-            self.invalid = _params_problems(self._unchecked)
+            self.invalid = _params_problems(self._unchecked, self.version)
             self._unchecked = None
         return self.invalid
 
@@ -102,14 +107,17 @@ class ParsedCreate:
     __del__ = release
 
 
-def parse_create(body: bytes, *, keep_body: bool = False, check_params: bool = True) -> ParsedCreate:
+def parse_create(
+    body: bytes, *, keep_body: bool = False, check_params: bool = True, version: str | None = None
+) -> ParsedCreate:
     """Parse and validate a create body, raising :class:`ApiError` (400/413) on the first problem.
 
     Freeing the million objects a 100,000-request body parses into takes tens of milliseconds:
     with ``keep_body`` they stay alive (and the collector paused) until
     :meth:`ParsedCreate.release`, so a server can free them after its answer is sent. With
     ``keep_body`` and not ``check_params``, the per-request params (which the API checks after
-    accepting the batch) are checked by :meth:`ParsedCreate.check_params`, also after the answer."""
+    accepting the batch) are checked by :meth:`ParsedCreate.check_params`, also after the answer.
+    ``version`` is the create call's ``anthropic-version``: the params are judged by its rules."""
     if len(body) > MAX_BODY_BYTES:
         raise ApiError(413, f"Request exceeds the maximum size of {MAX_BODY_BYTES} bytes", "request_too_large")
     if not body.strip():
@@ -121,7 +129,7 @@ def parse_create(body: bytes, *, keep_body: bool = False, check_params: bool = T
             data = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise ApiError.invalid(f"The request body is not valid JSON: {exc}") from None
-        parsed = _validate(data, check_params=check_params or not keep_body)
+        parsed = _validate(data, check_params=check_params or not keep_body, version=version)
     except BaseException:
         del data
         _collector.resume()
@@ -134,7 +142,7 @@ def parse_create(body: bytes, *, keep_body: bool = False, check_params: bool = T
     return parsed
 
 
-def _validate(data: Any, *, check_params: bool) -> ParsedCreate:
+def _validate(data: Any, *, check_params: bool, version: str | None) -> ParsedCreate:
     if not isinstance(data, dict):
         raise ApiError.invalid("Input should be a valid dictionary")
     for key in data:
@@ -150,10 +158,12 @@ def _validate(data: Any, *, check_params: bool) -> ParsedCreate:
         raise ApiError.invalid("requests: List should have at least 1 item after validation, not 0")
     if count > MAX_REQUESTS:
         raise ApiError.invalid(f"requests: List should have at most {MAX_REQUESTS} items after validation, not {count}")
-    return _validate_wholesale(requests, check_params=check_params) or _validate_each(requests)
+    return _validate_wholesale(requests, check_params=check_params, version=version) or _validate_each(
+        requests, version
+    )
 
 
-def _validate_wholesale(requests: list[Any], *, check_params: bool) -> ParsedCreate | None:
+def _validate_wholesale(requests: list[Any], *, check_params: bool, version: str | None = None) -> ParsedCreate | None:
     """Validate every request at once with C-level passes (``map``, one regex over the joined
     ids, sets); ``None`` when anything is off, and :func:`_validate_each` finds the first problem."""
     try:
@@ -172,27 +182,28 @@ def _validate_wholesale(requests: list[Any], *, check_params: bool) -> ParsedCre
     custom_ids = joined.split("\n")
     if len(set(custom_ids)) != len(custom_ids):
         return None
-    parsed = ParsedCreate(custom_ids, PackedParams.encode(params), {})
+    parsed = ParsedCreate(custom_ids, PackedParams.encode(params), {}, version)
     if check_params:
-        parsed.invalid = _params_problems(params)
+        parsed.invalid = _params_problems(params, version)
     else:
         parsed._unchecked = params
     return parsed
 
 
-def _params_problems(params: list[dict[str, Any]]) -> dict[int, str]:
-    """Each request's params problem (by index), for those that have one."""
+def _params_problems(params: list[dict[str, Any]], version: str | None) -> dict[int, str]:
+    """Each request's params problem (by index), for those that have one. Plain params (see
+    :func:`_plainly_valid`) are valid under every API version."""
     invalid: dict[int, str] = {}
     if not all(map(_plainly_valid, params)):
         for i, item in enumerate(params):
             if not _plainly_valid(item):
-                problem = validate_params(item)
+                problem = validate_params(item, version)
                 if problem is not None:
                     invalid[i] = problem
     return invalid
 
 
-def _validate_each(requests: list[Any]) -> ParsedCreate:
+def _validate_each(requests: list[Any], version: str | None = None) -> ParsedCreate:
     """Validate request by request, raising on the first problem in body order."""
     custom_ids: list[str] = []
     all_params: list[dict[str, Any]] = []
@@ -220,7 +231,7 @@ def _validate_each(requests: list[Any]) -> ParsedCreate:
         all_params.append(params)
         encoded.append(dumps(params))
     fresh = "\n".join(custom_ids).split("\n")  # not strings of the parsed body (see above)
-    return ParsedCreate(fresh, PackedParams.join(encoded), _params_problems(all_params))
+    return ParsedCreate(fresh, PackedParams.join(encoded), _params_problems(all_params, version), version)
 
 
 def _plainly_valid(params: dict[str, Any]) -> bool:
@@ -268,12 +279,15 @@ def _bad_custom_id(i: int, cid: Any) -> None:
     raise ApiError.invalid(f"{where}: String should match pattern '{CUSTOM_ID_PATTERN}'")
 
 
-def validate_params(params: dict[str, Any]) -> str | None:
-    """The first problem the Messages API would report for ``params``, or ``None``.
+def validate_params(params: dict[str, Any], version: str | None = None) -> str | None:
+    """The first problem the Messages API would report for ``params`` sent with
+    ``anthropic-version: version`` (default ``2023-06-01``), or ``None``.
 
     Checks what the API itself checks before any model runs: required fields, their types,
-    ``max_tokens`` >= 1, message roles and content, and the shapes of ``system``,
-    ``stop_sequences``, ``tools``, ``tool_choice``, ``temperature``, ``top_p`` and ``top_k``.
+    ``max_tokens`` >= 1, message roles and content, the shapes of ``system``,
+    ``stop_sequences``, ``tools``, ``tool_choice``, ``temperature``, ``top_p``, ``top_k``,
+    ``thinking``, ``output_config``/``output_format`` and ``cache_control``, then the rules of
+    the version (see ``_anthropic.versions``).
     """
     for key in ("model", "max_tokens", "messages"):
         if key not in params:
@@ -291,7 +305,10 @@ def validate_params(params: dict[str, Any]) -> str | None:
     problem = _check_messages(params["messages"])
     if problem is not None:
         return problem
-    return _check_optional(params)
+    problem = _check_optional(params) or features_problem(params)
+    if problem is not None:
+        return problem
+    return version_problem(params, version)
 
 
 def _check_messages(messages: Any) -> str | None:

@@ -12,9 +12,10 @@ from typing import Any
 
 import orjson
 
-from .._engine.batch import ARCHIVE_AFTER, CANCELED, ERRORED, EXPIRED, EXPIRES_AFTER, Batch
+from .._engine.batch import ARCHIVE_AFTER, CANCELED, ERRORED, EXPIRED, EXPIRES_AFTER, SUCCEEDED, Batch, Final
 from .._engine.clock import rfc3339
 from .._engine.ids import derived_id
+from .caching import CacheUsage, mentions_cache_control, plan_cache
 from .responder import Responder, complete_message, default_error_message, default_message_json
 
 __all__ = ["batch_dict", "batch_json", "result_chunks"]
@@ -92,11 +93,11 @@ def result_chunks(batch: Batch, cancel_at: int | None, responder: Responder | No
     chunk: list[bytes] = []
     lines = _FIRST_CHUNK_LINES  # a small first chunk: the first byte leaves sooner
     custom_ids, outcomes = batch.custom_ids, final.outcomes
+    cache = cache_plan(batch, cancel_at, final)
     for i in batch.results_order(final):
         # custom ids match [a-zA-Z0-9_-]{1,64} (checked at create): nothing to escape
-        chunk.append(
-            b'{"custom_id":"%b","result":%b}\n' % (custom_ids[i].encode(), _result(batch, i, outcomes[i], responder))
-        )
+        result = _result(batch, i, outcomes[i], responder, cache.get(i))
+        chunk.append(b'{"custom_id":"%b","result":%b}\n' % (custom_ids[i].encode(), result))
         if len(chunk) >= lines:
             yield b"".join(chunk)
             chunk = []
@@ -105,7 +106,26 @@ def result_chunks(batch: Batch, cancel_at: int | None, responder: Responder | No
         yield b"".join(chunk)
 
 
-def _result(batch: Batch, i: int, outcome: int, responder: Responder | None) -> bytes:
+def cache_plan(batch: Batch, cancel_at: int | None, final: Final) -> dict[int, CacheUsage]:
+    """The prompt-cache usage of the succeeded requests that have breakpoints, in the order the
+    batch processed them (see ``caching``); kept in the batch's ``memo`` per cancel time."""
+    key = ("cache-plan", cancel_at)
+    plan: dict[int, CacheUsage] | None = batch.memo.get(key)
+    if plan is None:
+        plan = {}
+        if mentions_cache_control(batch.params):
+            outcomes, canned = final.outcomes, batch.canned
+            ran = (
+                (i, orjson.loads(batch.params[i]))
+                for i in batch.results_order(final)
+                if outcomes[i] == SUCCEEDED and batch.custom_ids[i] not in canned
+            )
+            plan = plan_cache(ran, batch.scenario.cache_hit_rate, batch.seed)
+        batch.memo[key] = plan
+    return plan
+
+
+def _result(batch: Batch, i: int, outcome: int, responder: Responder | None, cache: CacheUsage | None) -> bytes:
     if outcome == EXPIRED:
         return b'{"type":"expired"}'
     if outcome == CANCELED:
@@ -125,8 +145,12 @@ def _result(batch: Batch, i: int, outcome: int, responder: Responder | None) -> 
         return orjson.dumps({"type": "errored", "error": error})
     raw = batch.params[i]
     params = orjson.loads(raw)
+    stop_reason = batch.stop_reasons.get(i) if batch.stop_reasons else None
     if responder is None:
-        encoded = default_message_json(cid, params, len(raw), key)
+        encoded = default_message_json(cid, params, len(raw), key, cache=cache, stop_reason=stop_reason)
     else:
-        encoded = orjson.dumps(complete_message(responder(cid, params), cid, params, len(raw), key))
+        partial = responder(cid, params)
+        encoded = orjson.dumps(
+            complete_message(partial, cid, params, len(raw), key, cache=cache, stop_reason=stop_reason)
+        )
     return b'{"type":"succeeded","message":' + encoded + b"}"

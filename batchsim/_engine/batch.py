@@ -140,6 +140,8 @@ class Batch:
     seed: str
     canned: Mapping[str, bytes] = field(default_factory=dict)
     memo: dict[Any, Any] = field(default_factory=dict, repr=False)
+    api_version: str | None = None
+    """The API version the create was sent with (its params were judged by it); ``None``: none given."""
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()  # the lazy parts of the plan and the final states
@@ -175,6 +177,7 @@ class Batch:
             rank = self._shuffled(rng)  # rank[i]: tie-breaker and processing position source
         planned = bytearray(n)
         errors: dict[int, tuple[str, str | None]] = {}
+        stop_reasons: dict[int, str] = {}
         rules = self.scenario.rules
         error_names = list(outcomes.error_types)
         error_weights = list(outcomes.error_types.values())
@@ -199,6 +202,8 @@ class Batch:
             rule = next((r for r in rules if r.matches(cid)), None) if rules else None
             if rule is not None:
                 planned[i] = _CODES[rule.result]
+                if rule.stop_reason is not None:
+                    stop_reasons[i] = rule.stop_reason
                 if rule.result == "errored":
                     errors[i] = (rule.error_type, rule.message)
                 continue
@@ -256,6 +261,7 @@ class Batch:
                     finish[i] = s + duration
         self._planned = planned
         self._errors = errors
+        self.stop_reasons = stop_reasons  # succeeded requests a rule gives a stop reason
         self._rank = rank
         self._start = start
         self._finish = finish

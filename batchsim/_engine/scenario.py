@@ -21,6 +21,16 @@ ResultType = Literal["succeeded", "errored", "expired", "canceled"]
 RESULT_TYPES: tuple[str, ...] = ("succeeded", "errored", "expired", "canceled")
 ENDPOINTS: tuple[str, ...] = ("create", "retrieve", "list", "cancel", "delete", "results", "*")
 FAULT_KINDS: tuple[str, ...] = ("status", "drop", "lost", "truncate")
+# Stop reasons a rule can give a succeeded request (the message's content follows from it).
+STOP_REASONS: tuple[str, ...] = (
+    "end_turn",
+    "max_tokens",
+    "stop_sequence",
+    "tool_use",
+    "pause_turn",
+    "refusal",
+    "model_context_window_exceeded",
+)
 # Error types a request can end with, as the API names them.
 REQUEST_ERROR_TYPES: tuple[str, ...] = (
     "invalid_request_error",
@@ -125,12 +135,15 @@ class Outcomes:
 
 @dataclass(frozen=True)
 class Rule:
-    """Force the result of every request whose ``custom_id`` matches a regular expression."""
+    """Force the result of every request whose ``custom_id`` matches a regular expression; with
+    ``stop_reason`` (``result`` then defaults to, and must be, ``succeeded``) its message stops
+    for that reason."""
 
     custom_id: str
     result: ResultType
     error_type: str = "api_error"
     message: str | None = None
+    stop_reason: str | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str) -> Rule:
@@ -142,12 +155,23 @@ class Rule:
             re.compile(pattern)
         except re.error as exc:
             raise ScenarioError(f"{where}.custom_id: invalid regular expression ({exc})") from None
-        result = _choice(f"{where}.result", data.get("result"), RESULT_TYPES)
+        stop_reason = data.get("stop_reason")
+        if stop_reason is not None:
+            _choice(f"{where}.stop_reason", stop_reason, STOP_REASONS)
+            if data.get("result", "succeeded") != "succeeded":
+                raise ScenarioError(f"{where}.stop_reason: only a succeeded result has a stop reason")
+        result = _choice(f"{where}.result", data.get("result", stop_reason and "succeeded"), RESULT_TYPES)
         error_type = _choice(f"{where}.error_type", data.get("error_type", "api_error"), REQUEST_ERROR_TYPES)
         message = data.get("message")
         if message is not None and not isinstance(message, str):
             raise ScenarioError(f"{where}.message: expected a string")
-        return cls(custom_id=pattern, result=cast(ResultType, result), error_type=error_type, message=message)
+        return cls(
+            custom_id=pattern,
+            result=cast(ResultType, result),
+            error_type=error_type,
+            message=message,
+            stop_reason=stop_reason,
+        )
 
     def matches(self, custom_id: str) -> bool:
         return re.search(self.custom_id, custom_id) is not None
@@ -225,6 +249,9 @@ class Scenario:
     faults: tuple[Fault, ...] = ()
     canned: str | None = None
     """Path of a JSONL results file: lines whose ``custom_id`` matches a request are replayed."""
+    cache_hit_rate: float = 1.0
+    """Batches cache prompts on a best-effort basis: the probability (seeded) that a request
+    sharing an already written cache prefix reads it (else it writes it again)."""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
@@ -238,7 +265,16 @@ class Scenario:
         canned = data.get("canned")
         if canned is not None and not isinstance(canned, str):
             raise ScenarioError("canned: expected the path of a JSONL results file")
-        return cls(seed=seed, timing=timing, outcomes=outcomes, rules=rules, faults=faults, canned=canned)
+        hit_rate = _number("cache_hit_rate", data.get("cache_hit_rate", 1.0), high=1.0)
+        return cls(
+            seed=seed,
+            timing=timing,
+            outcomes=outcomes,
+            rules=rules,
+            faults=faults,
+            canned=canned,
+            cache_hit_rate=hit_rate,
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> Scenario:

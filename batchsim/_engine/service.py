@@ -75,10 +75,12 @@ class BatchService:
         invalid: dict[int, str],
         *,
         check_later: ParamsCheck | None = None,
+        api_version: str | None = None,
     ) -> Batch:
         """Create a batch. ``check_later`` (with ``check_params()`` and ``release()``) gives the
         params problems later, where the plan does not depend on them (see
-        :meth:`Batch.check_params_later`); otherwise they must be in ``invalid`` already."""
+        :meth:`Batch.check_params_later`); otherwise they must be in ``invalid`` already.
+        ``api_version`` is the API version the create was sent with, kept with the batch."""
         scenario = self.scenario
         with self._lock:
             number = self.store.next_number()
@@ -96,6 +98,7 @@ class BatchService:
                 scenario=scenario,
                 seed=seed,
                 canned=self.canned,
+                api_version=api_version,
             )
             if check_later is not None:
                 if plan_needs_params_checked(scenario):

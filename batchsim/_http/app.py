@@ -118,6 +118,14 @@ def _api_key(headers: list[tuple[bytes, bytes]]) -> str | None:
     return None
 
 
+def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+    """The first ``name`` header (lower case), or ``None``."""
+    for key, value in headers:
+        if key == name:
+            return value.decode("latin-1").strip()
+    return None
+
+
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     """The request body, refused with 413 as soon as it grows past ``limit`` (never buffered whole)."""
     declared = request.headers.get("content-length")
@@ -266,8 +274,9 @@ async def _create(ctx: ApiContext, request: Request, key: str, body: bytes) -> R
     # What the answer does not need (freeing a parsed body of up to a million objects, checking
     # params) runs once it is sent: for a large batch in a worker thread, so the event loop keeps
     # answering other calls meanwhile; for a small one right on the loop (a thread hop would cost
-    # more than the work).
-    created = ctx.api.create(key, body, base_url(ctx, request))
+    # more than the work). The params are judged by the create call's API version.
+    version = _header(request.scope["headers"], b"anthropic-version")
+    created = ctx.api.create(key, body, base_url(ctx, request), version=version)
     response = JsonResponse(created.answer, ctx.next_request_id())
     response.background = BackgroundTask(created.finish) if created.large else BackgroundTask(_call, created.finish)
     return response

@@ -7,10 +7,11 @@ loss or kernel crash may lose the last transactions; that is the trade ``NORMAL`
 ``FULL``, which would fsync on every commit.
 
 What is stored is what a :class:`~batchsim._batch.Batch` needs to rebuild itself: id, workspace,
-creation time, custom ids, request params (one blob, not one row per request, so a 100,000-request
-create stays one insert), the params problems found at create, the scenario, the seed, the
-canned lines the batch replays, the cancel time and the deleted flag. The plan is a pure function
-of those, so a batch reads the same and its results are byte-identical after a restart.
+creation time, the create call's ``anthropic-version``, custom ids, request params (one blob, not
+one row per request, so a 100,000-request create stays one insert), the params problems found at
+create, the scenario, the seed, the canned lines the batch replays, the cancel time and the
+deleted flag. The plan is a pure function of those, so a batch reads the same and its results are
+byte-identical after a restart.
 
 Several processes may share the file; the database is the one source of truth, and one signal
 says it changed: every process serving the file maps a small companion file, ``PATH-changes``,
@@ -46,7 +47,7 @@ from .._engine.scenario import Scenario
 
 __all__ = ["SNAPSHOT_SQL", "Database", "Snapshot", "SqliteStore"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: batches.api_version
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -62,6 +63,7 @@ CREATE TABLE IF NOT EXISTS batches (
     canned BLOB NOT NULL,
     cancel_initiated_at INTEGER,
     deleted INTEGER NOT NULL DEFAULT 0,
+    api_version TEXT,
     UNIQUE (workspace, id)
 );
 CREATE INDEX IF NOT EXISTS batches_by_workspace ON batches (workspace, seq);
@@ -138,7 +140,7 @@ class Database:
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute(f"PRAGMA busy_timeout={round(timeout * 1000)}")
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, SCHEMA_VERSION):
+            if version not in (0, 1, SCHEMA_VERSION):
                 raise OSError(f"{path}: database schema version {version} is not supported")
             with self.transaction():
                 self._create_schema()
@@ -148,6 +150,9 @@ class Database:
         for statement in _SCHEMA.split(";"):
             if statement.strip():
                 self._conn.execute(statement)
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(batches)")}
+        if "api_version" not in columns:  # schema 1: batches created before versions were kept
+            self._conn.execute("ALTER TABLE batches ADD COLUMN api_version TEXT")
 
     def read(self, sql: str, args: Sequence[Any] = ()) -> Any:
         """The first row a query returns, or ``None``."""
@@ -219,7 +224,7 @@ def _decode_params(blob: bytes, sizes_blob: bytes) -> PackedParams:
     return PackedParams.from_sizes(blob, sizes)
 
 
-_ROW = "seq, workspace, id, created_at, seed, scenario, custom_ids, params, params_sizes, invalid, canned"
+_ROW = "seq, workspace, id, created_at, seed, scenario, custom_ids, params, params_sizes, invalid, canned, api_version"
 
 
 class SqliteStore:
@@ -241,8 +246,8 @@ class SqliteStore:
         with self.db.transaction() as conn:
             cursor = conn.execute(
                 "INSERT INTO batches (workspace, id, created_at, seed, scenario, custom_ids, params, "
-                "params_sizes, invalid, canned, cancel_initiated_at, deleted) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0)",
+                "params_sizes, invalid, canned, cancel_initiated_at, deleted, api_version) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, ?)",
                 (
                     batch.workspace,
                     batch.id,
@@ -254,6 +259,7 @@ class SqliteStore:
                     sizes,
                     orjson.dumps({str(i): text for i, text in batch.invalid.items()}),
                     orjson.dumps(canned),
+                    batch.api_version,
                 ),
             )
         if cursor.lastrowid is not None:
@@ -375,7 +381,7 @@ class SqliteStore:
         row = self.db.read(f"SELECT {_ROW} FROM batches WHERE seq = ?", (seq,))
         if row is None:  # pragma: no cover - only a concurrent reset gets here
             raise LookupError(f"batch #{seq} vanished")
-        (_, workspace, batch_id, created_at, seed, scenario, custom_ids, params, sizes, invalid, canned) = row
+        (_, workspace, batch_id, created_at, seed, scenario, custom_ids, params, sizes, invalid, canned) = row[:11]
         return Batch(
             id=batch_id,
             workspace=workspace,
@@ -386,4 +392,5 @@ class SqliteStore:
             scenario=Scenario.from_dict(orjson.loads(scenario)),
             seed=seed,
             canned={cid: line.encode() for cid, line in orjson.loads(canned).items()},
+            api_version=row[11],
         )
