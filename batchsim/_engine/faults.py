@@ -7,7 +7,12 @@ import threading
 
 from .scenario import Fault, Scenario
 
-__all__ = ["DroppedConnectionError", "FaultInjector"]
+__all__ = ["CLOSE_CONNECTION", "DroppedConnectionError", "FaultInjector"]
+
+CLOSE_CONNECTION = "batchsim.close_connection"
+"""The ``scope["extensions"]`` key of an async callable ``close(receive)`` that ends an HTTP
+exchange with the connection closed and nothing sent (``batchsim serve``'s uvicorn protocols and
+the in-process transports provide it): how ``drop`` and ``lost`` faults cut a connection."""
 
 
 class FaultInjector:

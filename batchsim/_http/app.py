@@ -26,7 +26,7 @@ from starlette.types import Receive, Scope, Send
 from .._anthropic.api import DEFAULT_LIMIT, MessageBatches
 from .._anthropic.validation import MAX_BODY_BYTES
 from .._engine.errors import ApiError, error_type_for
-from .._engine.faults import DroppedConnectionError, FaultInjector
+from .._engine.faults import CLOSE_CONNECTION, DroppedConnectionError, FaultInjector
 from .._engine.ids import RequestIds
 from .._engine.scenario import Fault
 from .journal import Journal
@@ -210,15 +210,22 @@ def _api(ctx: ApiContext, endpoint: str, handler: Handler, *, reads_body: bool =
 
 
 class _DroppedResponse(Response):
-    """Starts an answer, sends part of it and cuts the connection (the server closes it when the
-    app raises after the response has started; the in-process transport turns the error into a
-    transport error). The call is not processed."""
+    """No answer at all: the connection is closed before any byte of it is sent, through the
+    server's :data:`~batchsim._engine.faults.CLOSE_CONNECTION` extension (``batchsim serve`` and the
+    in-process transports have it), so every client sees a connection error, not a response.
+    Under a server without it, the answer starts and is cut (a fetch-based client may then see
+    a response whose body fails)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(b"", 200, None, JSON)
         self.reason = reason
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        close = (scope.get("extensions") or {}).get(CLOSE_CONNECTION)
+        if close is not None:
+            log.warning("batchsim: %s (connection closed before any answer)", self.reason)
+            await close(receive)
+            return
         await send(
             {
                 "type": "http.response.start",

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import httpx2
 
-from .._engine.faults import DroppedConnectionError
+from .._engine.faults import CLOSE_CONNECTION, DroppedConnectionError
 
 __all__ = ["AsyncASGITransport", "SyncASGITransport", "call_app", "run_sync"]
 
@@ -51,6 +51,7 @@ async def call_app(
         "client": ("127.0.0.1", 50000),
         "root_path": "",
     }
+    scope["extensions"] = {CLOSE_CONNECTION: _disconnect}
     status = 500
     out_headers: list[tuple[bytes, bytes]] = []
     parts: list[bytes] = []
@@ -79,6 +80,8 @@ async def call_app(
 
     try:
         await app(scope, receive, send)
+    except _DisconnectedError:  # closed before any answer: what httpx says when a server does that
+        raise httpx2.RemoteProtocolError("Server disconnected without sending a response.") from None
     except DroppedConnectionError as exc:  # a fault cut the connection: what a client would see
         raise httpx2.RemoteProtocolError(
             f"peer closed connection without sending complete message body ({exc})"
@@ -93,6 +96,14 @@ async def call_app(
     finally:
         done.set()
     return status, out_headers, b"".join(parts)
+
+
+class _DisconnectedError(Exception):
+    """The app closed the connection before answering (see :data:`CLOSE_CONNECTION`)."""
+
+
+async def _disconnect(receive: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+    raise _DisconnectedError
 
 
 def _response(request: httpx2.Request, result: tuple[int, list[tuple[bytes, bytes]], bytes]) -> httpx2.Response:

@@ -1,0 +1,1 @@
+"""Serving the emulator under uvicorn (``batchsim serve``)."""

@@ -77,6 +77,12 @@ def _parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=1, help="uvicorn worker processes sharing one view (needs --db when > 1)"
     )
     serve.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
+    serve.add_argument(
+        "--http",
+        choices=("auto", "httptools", "h11"),
+        default=os.environ.get("BATCHSIM_HTTP", "auto"),
+        help="uvicorn's HTTP implementation (default auto: httptools when installed, else h11)",
+    )
     _add_record_and_drift(sub)
     return parser
 

@@ -32,6 +32,7 @@ from .._engine.faults import DroppedConnectionError
 from .._engine.scenario import Scenario, ScenarioError
 from .._storage.shared import SharedScaledClock, SharedState, SharedVirtualClock
 from .._storage.sqlite import Database, Snapshot, SqliteStore
+from .protocols import PROTOCOLS
 
 __all__ = ["SharedEmulator", "create_app", "serve"]
 
@@ -218,7 +219,10 @@ def _quiet_injected_drops() -> None:
         logger.addFilter(_InjectedDropFilter())
 
 
-def _uvicorn_options(log_level: str) -> dict[str, Any]:
+def _uvicorn_options(log_level: str, http: str = "auto") -> dict[str, Any]:
+    """uvicorn's settings; ``http`` is ``httptools``, ``h11`` or ``auto`` (httptools when
+    installed). Either runs with the protocol subclass that lets faults close a connection
+    before answering (:mod:`batchsim._serve.protocols`)."""
     options: dict[str, Any] = {
         "log_level": log_level,
         "access_log": False,
@@ -231,12 +235,14 @@ def _uvicorn_options(log_level: str) -> dict[str, Any]:
         options["loop"] = "uvloop"
     except ImportError:  # pragma: no cover - uvicorn[standard] ships it where it builds
         options["loop"] = "asyncio"
-    try:
-        import httptools  # noqa: F401
+    if http == "auto":
+        try:
+            import httptools  # noqa: F401
 
-        options["http"] = "httptools"
-    except ImportError:  # pragma: no cover
-        options["http"] = "h11"
+            http = "httptools"
+        except ImportError:  # pragma: no cover
+            http = "h11"
+    options["http"] = PROTOCOLS[http]
     return options
 
 
@@ -304,7 +310,7 @@ def serve(args: argparse.Namespace) -> int:
         f"batchsim serving on http://{shown}:{port} (clock {sim.clock.kind}, {where}{workers}); Ctrl-C stops it",
         flush=True,
     )
-    options = _uvicorn_options(args.log_level)
+    options = _uvicorn_options(args.log_level, args.http)
     if args.workers == 1:
         server = _Server(uvicorn.Config(_app(sim), **options))
         _quiet_injected_drops()  # after uvicorn has configured its loggers

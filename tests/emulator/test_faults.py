@@ -102,3 +102,18 @@ def test_lost_fault_processes_the_call_but_the_answer_never_arrives(target: Targ
     listed = client.messages.batches.list().data
     assert len(listed) == 1
     assert listed[0].request_counts.processing == 2
+
+
+@pytest.mark.parametrize("kind", ["drop", "lost"])
+def test_in_process_cuts_come_before_any_response(kind: str) -> None:
+    import httpx2
+
+    sim = Emulator(Scenario.of(faults=[{"endpoint": "create", "kind": kind, "times": 1}]))
+    client = sim.client(max_retries=0)
+    with pytest.raises(anthropic.APIConnectionError) as caught:
+        client.messages.batches.create(requests=make_requests(1))
+    cause = caught.value.__cause__
+    assert isinstance(cause, httpx2.RemoteProtocolError)
+    assert str(cause) == "Server disconnected without sending a response."
+    # A drop was never processed; a lost answer was: the batch exists though the client never knew.
+    assert len(client.messages.batches.list().data) == (1 if kind == "lost" else 0)
