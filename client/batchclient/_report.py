@@ -79,6 +79,11 @@ class Usage:
             + self.cache_read_input_tokens * read
         ) / 1e6
 
+    def cost_without_cache(self, price: Price) -> float:
+        """What the same prompts would cost with no prompt caching (every cached token as input)."""
+        prompt = self.input_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens
+        return (prompt * price.input + self.output_tokens * price.output) / 1e6
+
 
 @dataclass(frozen=True)
 class Failure:
@@ -106,6 +111,9 @@ class Report:
     rounds: int = 0
     output: str | None = None
     prices: Mapping[str, Price] = field(default_factory=dict, repr=False)
+    cache_saved: float = 0.0
+    """What prompt caching saved, at batch prices (negative when cache writes cost more than the
+    reads saved)."""
 
     @property
     def failed(self) -> int:
@@ -128,6 +136,8 @@ class Report:
             f"estimated cost: ${self.cost_batch:,.2f} with batch pricing "
             f"(${self.cost_standard:,.2f} at standard prices, saved ${self.cost_standard - self.cost_batch:,.2f})",
         ]
+        if u.cache_creation_input_tokens or u.cache_read_input_tokens:
+            lines.append(f"prompt caching saved ${self.cache_saved:,.2f} (included above)")
         if self.unpriced_models:
             lines.append(f"no price for model(s) {', '.join(self.unpriced_models)}: not in the cost estimate")
         if self.failures:
@@ -165,6 +175,7 @@ def build_report(
     counts["canceled"] += total - sum(counts.values())  # never sent: the job was canceled first
     by_model: dict[str, Usage] = {}
     standard = 0.0
+    uncached = 0.0
     unpriced: list[str] = []
     for model, *tokens in store.query(
         "SELECT COALESCE(model, '?'), SUM(COALESCE(input_tokens, 0)), SUM(COALESCE(output_tokens, 0)),"
@@ -178,6 +189,7 @@ def build_report(
             unpriced.append(model)
         else:
             standard += usage.cost(price)
+            uncached += usage.cost_without_cache(price)
     total_usage = Usage(*(sum(getattr(u, f) for u in by_model.values()) for f in Usage.__dataclass_fields__))
     failures = tuple(
         Failure(*row)
@@ -200,4 +212,5 @@ def build_report(
         rounds=rounds,
         output=output,
         prices=prices,
+        cache_saved=(uncached - standard) * BATCH_DISCOUNT,
     )

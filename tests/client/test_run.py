@@ -139,3 +139,21 @@ def test_an_iterable_job_resumes_only_with_the_same_requests(sim: ServerProcess,
         make_runner(sim).run(iter(requests_for(["a", "c"])), out, state=state)
     again = make_runner(sim).run(iter(requests_for(["a", "b"])), out, state=state)
     assert again.ok and sum(created_ids(sim).values()) == 2
+
+
+def test_the_report_shows_what_prompt_caching_saved(sim: ServerProcess, tmp_path: Path) -> None:
+    handbook = "The handbook says: " + "every clause matters and is read with care. " * 200
+    system = [{"type": "text", "text": handbook, "cache_control": {"type": "ephemeral"}}]
+    ids = [f"q-{i}" for i in range(10)]
+    cached = make_runner(sim).run(write_jsonl(tmp_path / "c.jsonl", requests_for(ids, system=system)), tmp_path / "o1")
+    plain = make_runner(sim).run(write_jsonl(tmp_path / "p.jsonl", requests_for(ids, system=handbook)), tmp_path / "o2")
+    usage = cached.report.usage
+    assert (
+        usage.cache_creation_input_tokens > 1024
+        and usage.cache_read_input_tokens == 9 * usage.cache_creation_input_tokens
+    )
+    assert plain.report.usage.cache_read_input_tokens == 0 and plain.report.cache_saved == 0
+    # Nine reads at a tenth of the price outweigh one write at 1.25 times: the cached job is cheaper.
+    assert cached.report.cache_saved > 0
+    assert cached.report.cost_batch + cached.report.cache_saved == pytest.approx(plain.report.cost_batch, rel=0.01)
+    assert f"prompt caching saved ${cached.report.cache_saved:,.2f}" in cached.report.to_text()
