@@ -113,7 +113,10 @@ class MessageBatches:
         if not 1 <= limit <= MAX_LIMIT:
             raise ApiError.invalid(f"limit: Input should be between 1 and {MAX_LIMIT}")
         if after_id is not None and before_id is not None:
-            raise ApiError.invalid("Only one of after_id and before_id may be given")
+            both = self.service.scenario.list_both_cursors
+            if both == "error":
+                raise ApiError.invalid("Only one of after_id and before_id may be given")
+            after_id, before_id = (after_id, None) if both == "after_id" else (None, before_id)
         page = self.service.page(workspace, limit, after_id, before_id)
         now = self.service.clock.now()
         entries = page.entries

@@ -21,6 +21,7 @@ ResultType = Literal["succeeded", "errored", "expired", "canceled"]
 RESULT_TYPES: tuple[str, ...] = ("succeeded", "errored", "expired", "canceled")
 ENDPOINTS: tuple[str, ...] = ("create", "retrieve", "list", "cancel", "delete", "results", "*")
 FAULT_KINDS: tuple[str, ...] = ("status", "drop", "lost", "truncate")
+BOTH_CURSORS: tuple[str, ...] = ("error", "after_id", "before_id")
 # Stop reasons a rule can give a succeeded request (the message's content follows from it).
 STOP_REASONS: tuple[str, ...] = (
     "end_turn",
@@ -252,6 +253,10 @@ class Scenario:
     cache_hit_rate: float = 1.0
     """Batches cache prompts on a best-effort basis: the probability (seeded) that a request
     sharing an already written cache prefix reads it (else it writes it again)."""
+    list_both_cursors: str = "error"
+    """A list call with both ``after_id`` and ``before_id`` (the API's answer is not known):
+    ``error`` (400 ``invalid_request_error``), or the cursor that wins, ``after_id`` or
+    ``before_id``. Applies at once."""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
@@ -266,6 +271,7 @@ class Scenario:
         if canned is not None and not isinstance(canned, str):
             raise ScenarioError("canned: expected the path of a JSONL results file")
         hit_rate = _number("cache_hit_rate", data.get("cache_hit_rate", 1.0), high=1.0)
+        both = _choice("list_both_cursors", data.get("list_both_cursors", "error"), BOTH_CURSORS)
         return cls(
             seed=seed,
             timing=timing,
@@ -274,6 +280,7 @@ class Scenario:
             faults=faults,
             canned=canned,
             cache_hit_rate=hit_rate,
+            list_both_cursors=both,
         )
 
     @classmethod

@@ -10,7 +10,9 @@ these are our choices):
 * results of a batch that has not ended: 400 ``invalid_request_error``;
 * results after archiving (29 days after creation): 404 ``not_found_error``;
 * anything on a deleted or unknown id, or on another key's batch: 404 ``not_found_error``;
-* list with an ``after_id``/``before_id`` this key never created: 400 ``invalid_request_error``.
+* list with an ``after_id``/``before_id`` this key never created: 400 ``invalid_request_error``;
+* list with both ``after_id`` and ``before_id`` (decided by the wire layer): 400
+  ``invalid_request_error``, unless the scenario's ``list_both_cursors`` makes one of them win.
 
 400 rather than 409 keeps SDKs from retrying a request that can never succeed (they retry 409).
 """

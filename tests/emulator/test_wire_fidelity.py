@@ -453,3 +453,25 @@ def test_thinking_and_rule_stop_reasons_together_make_a_valid_message(reason: st
     params = {**BASE, "max_tokens": 4096, "messages": hi(), "thinking": {"type": "enabled", "budget_tokens": 1024}}
     message = Message.model_validate(default_message("x", params, 100, "k", stop_reason=reason))
     assert message.stop_reason == reason and message.content[0].type == "thinking"
+
+
+# -- list with both cursors -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("choice", ["error", "after_id", "before_id"])
+def test_list_with_both_cursors(choice: str) -> None:
+    import anthropic
+
+    sim = Emulator({} if choice == "error" else {"list_both_cursors": choice})
+    with sim.client(max_retries=0, _strict_response_validation=True) as client:
+        ids = [
+            client.messages.batches.create(requests=[{"custom_id": "a", "params": {**BASE, "messages": hi()}}]).id
+            for _ in range(5)
+        ]  # listed newest first: ids[4] .. ids[0]
+        if choice == "error":
+            with pytest.raises(anthropic.BadRequestError, match="Only one of after_id and before_id"):
+                client.messages.batches.list(after_id=ids[3], before_id=ids[1])
+            return
+        page = client.messages.batches.list(after_id=ids[3], before_id=ids[1], limit=10)
+    expected = [ids[2], ids[1], ids[0]] if choice == "after_id" else [ids[4], ids[3], ids[2]]
+    assert [b.id for b in page.data] == expected
