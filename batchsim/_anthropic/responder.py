@@ -19,7 +19,7 @@ import hashlib
 import random
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -28,7 +28,7 @@ from .caching import CacheUsage
 from .features import output_schema, thinking_config
 from .schema_values import value_for
 
-__all__ = ["Responder", "default_message", "default_message_json", "load_canned"]
+__all__ = ["Extras", "Responder", "default_message", "default_message_json", "load_canned"]
 
 Responder = Callable[[str, dict[str, Any]], Mapping[str, Any]]
 """``(custom_id, params) -> Message`` (partial dicts are completed)."""
@@ -45,6 +45,15 @@ _ERROR_MESSAGES = {
     "timeout_error": "Request timed out",
     "overloaded_error": "Overloaded",
 }
+
+
+class Extras(NamedTuple):
+    """What the batch decided for one request beyond its params."""
+
+    cache: CacheUsage | None = None
+    """Its prompt-cache usage (``_anthropic.caching``)."""
+    stop_reason: str | None = None
+    """A scenario rule's stop reason: the message stops for it, with the content it implies."""
 
 
 def default_error_message(error_type: str) -> str:
@@ -124,13 +133,11 @@ def default_message(
     params: dict[str, Any],
     params_size: int,
     key: str,
-    *,
-    cache: CacheUsage | None = None,
-    stop_reason: str | None = None,
+    extras: Extras | None = None,
 ) -> dict[str, Any]:
     """The default ``Message`` for a succeeded request; its ids and draws are derived from
-    ``key``. ``cache`` is the request's prompt-cache usage; ``stop_reason`` (from a scenario
-    rule) makes the message stop for that reason, with the content it implies."""
+    ``key``; ``extras`` are what the batch decided for it (cache usage, a rule's stop reason)."""
+    cache, stop_reason = extras or (None, None)
     max_tokens = params.get("max_tokens")
     limit = max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else 1024
     content: list[dict[str, Any]] = []
@@ -267,23 +274,20 @@ def default_message_json(
     params: dict[str, Any],
     params_size: int,
     key: str,
-    *,
-    cache: CacheUsage | None = None,
-    stop_reason: str | None = None,
+    extras: Extras | None = None,
 ) -> bytes:
     """``orjson.dumps(default_message(...))``, the same bytes; a plain text answer (the usual
     case) is written into a template instead of going through a dict."""
     max_tokens = params.get("max_tokens")
     limit = max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else 1024
     if (
-        cache is not None
-        or stop_reason is not None
+        extras is not None
         or "thinking" in params
         or "output_config" in params
         or "output_format" in params
         or _forced_tool(params) is not None
     ):
-        return orjson.dumps(default_message(custom_id, params, params_size, key, cache=cache, stop_reason=stop_reason))
+        return orjson.dumps(default_message(custom_id, params, params_size, key, extras))
     text, stop_reason, stop_sequence, output_tokens = _text_reply(custom_id, params, limit)
     return _TEXT_MESSAGE % (
         derived_id("msg_", key).encode(),
@@ -302,12 +306,10 @@ def complete_message(
     params: dict[str, Any],
     params_size: int,
     key: str,
-    *,
-    cache: CacheUsage | None = None,
-    stop_reason: str | None = None,
+    extras: Extras | None = None,
 ) -> dict[str, Any]:
     """Fill what a callable responder left out from the default message."""
-    message = default_message(custom_id, params, params_size, key, cache=cache, stop_reason=stop_reason)
+    message = default_message(custom_id, params, params_size, key, extras)
     message.update(partial)
     if "usage" in partial and isinstance(partial["usage"], Mapping):
         message["usage"] = {**usage(0, 0), **partial["usage"]}

@@ -16,7 +16,7 @@ from .._engine.batch import ARCHIVE_AFTER, CANCELED, ERRORED, EXPIRED, EXPIRES_A
 from .._engine.clock import rfc3339
 from .._engine.ids import derived_id
 from .caching import CacheUsage, mentions_cache_control, plan_cache
-from .responder import Responder, complete_message, default_error_message, default_message_json
+from .responder import Extras, Responder, complete_message, default_error_message, default_message_json
 
 __all__ = ["batch_dict", "batch_json", "result_chunks"]
 
@@ -146,11 +146,9 @@ def _result(batch: Batch, i: int, outcome: int, responder: Responder | None, cac
     raw = batch.params[i]
     params = orjson.loads(raw)
     stop_reason = batch.stop_reasons.get(i) if batch.stop_reasons else None
+    extras = Extras(cache, stop_reason) if cache is not None or stop_reason is not None else None
     if responder is None:
-        encoded = default_message_json(cid, params, len(raw), key, cache=cache, stop_reason=stop_reason)
+        encoded = default_message_json(cid, params, len(raw), key, extras)
     else:
-        partial = responder(cid, params)
-        encoded = orjson.dumps(
-            complete_message(partial, cid, params, len(raw), key, cache=cache, stop_reason=stop_reason)
-        )
+        encoded = orjson.dumps(complete_message(responder(cid, params), cid, params, len(raw), key, extras))
     return b'{"type":"succeeded","message":' + encoded + b"}"

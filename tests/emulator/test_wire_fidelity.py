@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from batchsim import Emulator
-from batchsim._responder import default_message, default_message_json
+from batchsim._responder import Extras, default_message, default_message_json
 from batchsim.strategies import json_schemas, message_params
 
 OLD = {"anthropic-version": "2023-06-01"}
@@ -451,7 +451,7 @@ def test_the_fast_path_writes_the_bytes_of_the_default_message(
 @pytest.mark.parametrize("reason", ["refusal", "pause_turn", "tool_use", "max_tokens"])
 def test_thinking_and_rule_stop_reasons_together_make_a_valid_message(reason: str) -> None:
     params = {**BASE, "max_tokens": 4096, "messages": hi(), "thinking": {"type": "enabled", "budget_tokens": 1024}}
-    message = Message.model_validate(default_message("x", params, 100, "k", stop_reason=reason))
+    message = Message.model_validate(default_message("x", params, 100, "k", Extras(stop_reason=reason)))
     assert message.stop_reason == reason and message.content[0].type == "thinking"
 
 
