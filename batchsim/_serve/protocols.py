@@ -15,10 +15,10 @@ import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from starlette.types import ASGIApp
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .._engine.faults import CLOSE_CONNECTION
-from .._http.transport import ASGIApp
 
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from batchsim import Emulator
-from batchsim._responder import Extras, default_message, default_message_json
+from batchsim._anthropic.responder import Extras, default_message, default_message_json
 from batchsim.strategies import json_schemas, message_params
 
 OLD = {"anthropic-version": "2023-06-01"}
@@ -115,7 +115,7 @@ def test_empty_citations_and_user_documents_pass_under_the_new_version() -> None
 
 
 def test_the_version_is_stored_with_the_batch_and_survives_a_restart(tmp_path: Any) -> None:
-    from batchsim._sqlite import SqliteStore
+    from batchsim._storage.sqlite import SqliteStore
 
     db = str(tmp_path / "v.db")
     store = SqliteStore(db)
@@ -124,15 +124,15 @@ def test_the_version_is_stored_with_the_batch_and_survives_a_restart(tmp_path: A
         client.messages.batches.create(requests=[{"custom_id": "a", "params": {**BASE, "messages": hi()}}])
     store.db.close()
     reopened = SqliteStore(db)
-    (batch,) = reopened.page("batchsim-test-key", 10, None, None).batches
-    assert batch.api_version == "2026-10-21"
+    (entry,) = reopened.page("batchsim-test-key", 10, None, None).entries
+    assert entry.batch.api_version == "2026-10-21"
     reopened.db.close()
 
 
 def test_a_schema_1_database_is_migrated_in_place(tmp_path: Any) -> None:
     import sqlite3
 
-    from batchsim._sqlite import SqliteStore
+    from batchsim._storage.sqlite import SqliteStore
 
     db = str(tmp_path / "old.db")
     store = SqliteStore(db)
@@ -144,9 +144,9 @@ def test_a_schema_1_database_is_migrated_in_place(tmp_path: Any) -> None:
         conn.execute("ALTER TABLE batches DROP COLUMN api_version")
         conn.execute("PRAGMA user_version=1")
     reopened = SqliteStore(db)
-    (batch,) = reopened.page("batchsim-test-key", 10, None, None).batches
-    assert batch.api_version == "2023-06-01"
-    assert reopened.db.one("PRAGMA user_version")[0] == 2
+    (entry,) = reopened.page("batchsim-test-key", 10, None, None).entries
+    assert entry.batch.api_version is None  # judged like the base version
+    assert reopened.db.read("PRAGMA user_version")[0] == 2
     reopened.db.close()
 
 
