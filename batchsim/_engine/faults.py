@@ -1,4 +1,5 @@
-"""HTTP fault injection, decided with a seeded generator so a seed replays the same faults."""
+"""Which fault (if any) each API call gets, decided with a seeded generator so a seed replays the
+same faults. How a fault reaches the wire is the HTTP layer's job (:mod:`batchsim._http.connection`)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,7 @@ import threading
 
 from .scenario import Fault, Scenario
 
-__all__ = ["CLOSE_CONNECTION", "DroppedConnectionError", "FaultInjector"]
-
-CLOSE_CONNECTION = "batchsim.close_connection"
-"""The ``scope["extensions"]`` key of an async callable ``close(receive)`` that ends an HTTP
-exchange with the connection closed and nothing sent (``batchsim serve``'s uvicorn protocols and
-the in-process transports provide it): how ``drop`` and ``lost`` faults cut a connection."""
+__all__ = ["FaultInjector"]
 
 
 class FaultInjector:
@@ -49,7 +45,3 @@ class FaultInjector:
                 elif self._rng.random() < (fault.rate or 0.0):
                     return fault
         return None
-
-
-class DroppedConnectionError(Exception):
-    """Raised by the HTTP layer to cut a connection (a ``drop`` or ``truncate`` fault)."""

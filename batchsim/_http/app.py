@@ -26,9 +26,10 @@ from starlette.types import Receive, Scope, Send
 from .._anthropic.api import DEFAULT_LIMIT, MessageBatches
 from .._anthropic.validation import MAX_BODY_BYTES
 from .._engine.errors import ApiError, error_type_for
-from .._engine.faults import CLOSE_CONNECTION, DroppedConnectionError, FaultInjector
+from .._engine.faults import FaultInjector
 from .._engine.ids import RequestIds
 from .._engine.scenario import Fault
+from .connection import CLOSE_CONNECTION, DroppedConnectionError
 from .journal import Journal
 
 __all__ = ["ApiContext", "build_app"]
@@ -211,7 +212,7 @@ def _api(ctx: ApiContext, endpoint: str, handler: Handler, *, reads_body: bool =
 
 class _DroppedResponse(Response):
     """No answer at all: the connection is closed before any byte of it is sent, through the
-    server's :data:`~batchsim._engine.faults.CLOSE_CONNECTION` extension (``batchsim serve`` and the
+    server's :data:`~batchsim._http.connection.CLOSE_CONNECTION` extension (``batchsim serve`` and the
     in-process transports have it), so every client sees a connection error, not a response.
     Under a server without it, the answer starts and is cut (a fetch-based client may then see
     a response whose body fails)."""

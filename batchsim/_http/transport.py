@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import httpx2
 
-from .._engine.faults import CLOSE_CONNECTION, DroppedConnectionError
+from .connection import CLOSE_CONNECTION, DroppedConnectionError
 
 __all__ = ["AsyncASGITransport", "SyncASGITransport", "call_app", "run_sync"]
 

@@ -4,7 +4,7 @@ before sending any byte of an answer.
 ASGI has no way to do that: an app that raises or returns without answering gets a ``500`` from
 uvicorn, and an app that starts an answer has already sent its status line, which fetch-based
 clients take as a response. These subclasses give each request the
-:data:`~batchsim._engine.faults.CLOSE_CONNECTION` extension (in ``scope["extensions"]``): an async
+:data:`~batchsim._http.connection.CLOSE_CONNECTION` extension (in ``scope["extensions"]``): an async
 callable that closes the connection's transport and waits until uvicorn has seen the connection
 go, so the request ends with nothing sent. The ``drop`` and ``lost`` faults use it.
 """
@@ -18,7 +18,7 @@ from typing import Any
 from starlette.types import ASGIApp
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from .._engine.faults import CLOSE_CONNECTION
+from .._http.connection import CLOSE_CONNECTION
 
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol

@@ -39,8 +39,8 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx2
 import orjson
 
-from .._engine.faults import DroppedConnectionError
 from .._engine.scenario import REQUEST_ERROR_TYPES, Scenario, Timing
+from .._http.connection import DroppedConnectionError
 
 __all__ = ["Cassette", "RecordingProxy", "fit_timing", "record"]
 

@@ -28,8 +28,8 @@ from uvicorn.supervisors import Multiprocess
 
 from .._emulator import Emulator
 from .._engine.clock import Clock, ScaledClock, VirtualClock, make_clock
-from .._engine.faults import DroppedConnectionError
 from .._engine.scenario import Scenario, ScenarioError
+from .._http.connection import DroppedConnectionError
 from .._storage.shared import SharedScaledClock, SharedState, SharedVirtualClock
 from .._storage.sqlite import Database, Snapshot, SqliteStore
 from .protocols import PROTOCOLS
