@@ -21,6 +21,17 @@ from ._runner import BatchRunner
 
 __all__ = ["main"]
 
+
+def _version() -> str:
+    """The installed distribution's version (batchclient ships inside the batchsim distribution)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("batchsim")
+    except PackageNotFoundError:  # pragma: no cover - run from a source tree without installing
+        return "unknown"
+
+
 _DESCRIPTION = """\
 Run Message Batches jobs with the official anthropic SDK: a JSONL file of
 {"custom_id": ..., "params": {...}} requests in, every result out in input order.
@@ -84,6 +95,7 @@ def _is_job(target: str) -> bool:
 def _parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(prog="batchclient", description=_DESCRIPTION, epilog=_EPILOG, formatter_class=fmt)
+    parser.add_argument("--version", action="version", version=f"batchclient {_version()}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--base-url", help="API root, without /v1 (default: ANTHROPIC_BASE_URL, else production)")
     common.add_argument("--max-retries", type=int, default=2, help="retries inside the SDK per call (default 2)")
