@@ -19,7 +19,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from .._scenario import Scenario, ScenarioError
+from .._engine.scenario import Scenario, ScenarioError
 
 __all__ = ["COMMANDS", "add_commands", "parse_duration", "run"]
 
