@@ -33,7 +33,7 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .._anthropic.responder import default_error_message
-from .._anthropic.wire import _result, batch_dict
+from .._anthropic.wire import _result, batch_dict, cache_plan
 from .._engine.batch import ERRORED, OUTCOME_NAMES, Batch
 from .._engine.clock import rfc3339
 from .._engine.errors import ApiError
@@ -375,7 +375,8 @@ def dashboard_routes(ctx: ApiContext) -> list[Route]:
         error = _error(batch, i) if states.states[i] == ERRORED else None
         result = None
         if states.ended:
-            result = orjson.loads(_result(batch, i, states.states[i], ctx.api.responder))
+            cache = cache_plan(batch, entry.cancel_initiated_at, batch.final(entry.cancel_initiated_at)).get(i)
+            result = orjson.loads(_result(batch, i, states.states[i], ctx.api.responder, cache))
         return {
             **row,
             "error_message": error[1] if error else None,
