@@ -26,6 +26,7 @@ from ._engine.scenario import Scenario
 from ._engine.service import BatchService
 from ._http.app import ApiContext, build_app
 from ._http.control import control_routes
+from ._http.dashboard import dashboard_routes
 from ._http.journal import Call, Journal
 from ._storage.memory import MemoryStore
 from ._storage.results_files import ResultsFileStore
@@ -123,7 +124,7 @@ class Emulator:
         self.journal = Journal(enabled=journal)
         keys = frozenset(api_keys) if api_keys else None
         self._ctx = ApiContext(self.api, self.faults, self.journal, keys, seed=scenario.seed)
-        self.app = build_app(self._ctx, control_routes(self, self._ctx))
+        self.app = build_app(self._ctx, [*control_routes(self, self._ctx), *dashboard_routes(self._ctx)])
 
     # -- scenario, clock, state -----------------------------------------------------------------
 

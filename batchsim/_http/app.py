@@ -168,6 +168,7 @@ def _api(ctx: ApiContext, endpoint: str, handler: Handler, *, reads_body: bool =
     async def route(request: Request) -> Response:
         body = b""
         scope = request.scope
+        injected: str | None = None
         try:
             key = _api_key(scope["headers"])
             if key is None:
@@ -177,6 +178,8 @@ def _api(ctx: ApiContext, endpoint: str, handler: Handler, *, reads_body: bool =
             if reads_body:
                 body = await read_body(request)
             fault = ctx.faults.pick(endpoint)
+            if fault is not None:
+                injected = f"status {fault.status}" if fault.kind == "status" else fault.kind
             if fault is not None and fault.kind == "status":
                 response = _fault_response(ctx, fault)
             elif fault is not None and fault.kind == "drop":
@@ -204,6 +207,8 @@ def _api(ctx: ApiContext, endpoint: str, handler: Handler, *, reads_body: bool =
                 response.status_code,
                 endpoint,
                 tuple(scope["headers"]),  # a tuple of bytes pairs: the collector stops tracking it
+                ctx.api.service.clock.now(),
+                injected,
             )
         return response
 

@@ -25,7 +25,7 @@ from .._engine.scenario import Scenario, ScenarioError
 from .app import ApiContext, JsonResponse, error_response, json_response, read_body
 from .journal import Call, Journal
 
-__all__ = ["Controlled", "control_routes"]
+__all__ = ["Controlled", "control_routes", "guarded"]
 
 
 class Controlled(Protocol):
@@ -72,28 +72,32 @@ def openapi_description() -> bytes:
     return files("batchsim").joinpath("openapi.json").read_bytes()
 
 
+def guarded(
+    ctx: ApiContext, handler: Callable[[Request], Awaitable[Any]], *, open_route: bool = False
+) -> Callable[[Request], Awaitable[Response]]:
+    """A control-plane route: the admin token checked (unless ``open_route``), the handler's
+    answer encoded as JSON (a :class:`Response` passes as it is), errors in the API's envelope."""
+
+    async def route(request: Request) -> Response:
+        try:
+            token = ctx.admin_token
+            if token is not None and not open_route:
+                given = request.headers.get("x-batchsim-admin-token", "")
+                if not hmac.compare_digest(given.encode(), token.encode()):
+                    raise ApiError(
+                        401,
+                        "the control plane needs a valid x-batchsim-admin-token header",
+                        "authentication_error",
+                    )
+            answer = await handler(request)
+            return answer if isinstance(answer, Response) else json_response(ctx, answer)
+        except ApiError as exc:
+            return error_response(ctx, exc.status, exc.error_type, exc.message)
+
+    return route
+
+
 def control_routes(sim: Controlled, ctx: ApiContext) -> list[Route]:
-
-    def guarded(
-        handler: Callable[[Request], Awaitable[Any]], *, open_route: bool = False
-    ) -> Callable[[Request], Awaitable[Response]]:
-        async def route(request: Request) -> Response:
-            try:
-                token = ctx.admin_token
-                if token is not None and not open_route:
-                    given = request.headers.get("x-batchsim-admin-token", "")
-                    if not hmac.compare_digest(given.encode(), token.encode()):
-                        raise ApiError(
-                            401,
-                            "the control plane needs a valid x-batchsim-admin-token header",
-                            "authentication_error",
-                        )
-                return json_response(ctx, await handler(request))
-            except ApiError as exc:
-                return error_response(ctx, exc.status, exc.error_type, exc.message)
-
-        return route
-
     async def health(request: Request) -> Any:
         # results_pending: batches whose results file is still being written in the background
         return {"status": "ok", "results_pending": sim.results_pending()}
@@ -140,13 +144,13 @@ def control_routes(sim: Controlled, ctx: ApiContext) -> list[Route]:
 
     base = "/_batchsim"
     return [
-        Route(f"{base}/health", guarded(health, open_route=True), methods=["GET"]),
+        Route(f"{base}/health", guarded(ctx, health, open_route=True), methods=["GET"]),
         Route(f"{base}/openapi.json", openapi, methods=["GET"]),
-        Route(f"{base}/clock", guarded(clock), methods=["GET"]),
-        Route(f"{base}/clock/advance", guarded(advance), methods=["POST"]),
-        Route(f"{base}/scenario", guarded(get_scenario), methods=["GET"]),
-        Route(f"{base}/scenario", guarded(put_scenario), methods=["PUT"]),
-        Route(f"{base}/reset", guarded(reset), methods=["POST"]),
-        Route(f"{base}/journal", guarded(journal), methods=["GET"]),
-        Route(f"{base}/journal", guarded(clear_journal), methods=["DELETE"]),
+        Route(f"{base}/clock", guarded(ctx, clock), methods=["GET"]),
+        Route(f"{base}/clock/advance", guarded(ctx, advance), methods=["POST"]),
+        Route(f"{base}/scenario", guarded(ctx, get_scenario), methods=["GET"]),
+        Route(f"{base}/scenario", guarded(ctx, put_scenario), methods=["PUT"]),
+        Route(f"{base}/reset", guarded(ctx, reset), methods=["POST"]),
+        Route(f"{base}/journal", guarded(ctx, journal), methods=["GET"]),
+        Route(f"{base}/journal", guarded(ctx, clear_journal), methods=["DELETE"]),
     ]

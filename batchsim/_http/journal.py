@@ -9,20 +9,24 @@ from typing import Any
 
 import orjson
 
+from .._engine.clock import rfc3339
+
 __all__ = ["Call", "Journal"]
 
 RawHeaders = Sequence[tuple[bytes, bytes]]
-_RawCall = tuple[str, str, bytes, bytes, int, str, RawHeaders]
+_RawCall = tuple[str, str, bytes, bytes, int, str, RawHeaders, int | None, str | None]
 
 
 class Call:
-    """One API call as received: method, path, query, headers (lower-case names), body, status.
+    """One API call as received: method, path, query, headers (lower-case names), body, status,
+    the emulator time it arrived at (``at``, epoch microseconds) and the fault injected on it
+    (``fault``: ``"status 529"``, ``"lost"``, ``"truncate"``, or ``None``).
 
     Recording one is cheap (the server records every call): the headers are kept as received
     and decoded into a dict the first time :attr:`headers` is read.
     """
 
-    __slots__ = ("_headers", "_raw", "body", "endpoint", "method", "path", "query", "status")
+    __slots__ = ("_headers", "_raw", "at", "body", "endpoint", "fault", "method", "path", "query", "status")
 
     def __init__(
         self,
@@ -35,6 +39,8 @@ class Call:
         endpoint: str = "",
         *,
         raw_headers: RawHeaders | None = None,
+        at: int | None = None,
+        fault: str | None = None,
     ) -> None:
         self.method = method
         self.path = path
@@ -44,6 +50,8 @@ class Call:
         self.body = body
         self.status = status
         self.endpoint = endpoint
+        self.at = at
+        self.fault = fault
 
     @property
     def headers(self) -> dict[str, str]:
@@ -83,6 +91,8 @@ class Call:
             "body_truncated": len(self.body) > body_limit,
             "status": self.status,
             "endpoint": self.endpoint,
+            "time": rfc3339(self.at) if self.at is not None else None,
+            "fault": self.fault,
         }
 
 
@@ -96,10 +106,19 @@ class Journal:
         self._lock = threading.Lock()
 
     def record_raw(
-        self, method: str, path: str, query: bytes, body: bytes, status: int, endpoint: str, headers: RawHeaders
+        self,
+        method: str,
+        path: str,
+        query: bytes,
+        body: bytes,
+        status: int,
+        endpoint: str,
+        headers: RawHeaders,
+        at: int | None = None,
+        fault: str | None = None,
     ) -> None:
         """Record a call from its raw parts; the :class:`Call` is only built when read."""
-        self._calls.append((method, path, query, body, status, endpoint, headers))
+        self._calls.append((method, path, query, body, status, endpoint, headers, at, fault))
 
     def calls(self) -> list[Call]:
         with self._lock:
@@ -111,7 +130,17 @@ class Journal:
             self._calls.clear()
 
 
-def _call(method: str, path: str, query: bytes, body: bytes, status: int, endpoint: str, headers: RawHeaders) -> Call:
+def _call(
+    method: str,
+    path: str,
+    query: bytes,
+    body: bytes,
+    status: int,
+    endpoint: str,
+    headers: RawHeaders,
+    at: int | None,
+    fault: str | None,
+) -> Call:
     # ``request.url.path`` without building the URL (the same escapes Starlette applies).
     path = path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
-    return Call(method, path, query.decode(), None, body, status, endpoint, raw_headers=headers)
+    return Call(method, path, query.decode(), None, body, status, endpoint, raw_headers=headers, at=at, fault=fault)

@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from . import control_cli
+
 __all__ = ["main"]
 
 _EPILOG = """\
@@ -19,7 +21,15 @@ examples:
 
 control plane: GET /_batchsim/health, GET /_batchsim/clock, POST /_batchsim/clock/advance
 {"seconds": N}, GET|PUT /_batchsim/scenario, POST /_batchsim/reset, GET|DELETE /_batchsim/journal,
-GET /_batchsim/openapi.json
+GET /_batchsim/openapi.json; the dashboard: http://127.0.0.1:8000/ (/_batchsim/ui)
+
+drive a running server (--url, default BATCHSIM_URL or http://127.0.0.1:8000; --admin-token):
+  batchsim status                     # the clock and every batch, with counts
+  batchsim advance 1h                 # move the virtual clock (30s, 5m, 2d, 1h30m, or seconds)
+  batchsim reset                      # no batches, starting scenario and clock
+  batchsim scenario show | set FILE   # the active scenario
+  batchsim scenario check FILE        # validate a scenario file, no server needed
+  batchsim journal --endpoint create  # the calls received, newest first (--json for JSON lines)
 """
 
 
@@ -30,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"batchsim {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser(
         "serve",
@@ -84,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
         help="uvicorn's HTTP implementation (default auto: httptools when installed, else h11)",
     )
     _add_record_and_drift(sub)
+    control_cli.add_commands(sub)
     return parser
 
 
@@ -118,6 +130,12 @@ def _add_record_and_drift(sub: Any) -> None:
     drift.add_argument("--poll", type=float, default=10.0, help="seconds between polls of the upstream (default 10)")
 
 
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
@@ -132,6 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .drift import main as drift
 
         return drift(args)
+    if args.command in control_cli.COMMANDS:
+        return control_cli.run(args)
     return 2  # pragma: no cover - argparse enforces a command
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
+import socket
 import sys
+import urllib.parse
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -20,6 +23,17 @@ from ._report import load_prices
 from ._runner import BatchRunner
 
 __all__ = ["main"]
+
+
+def _version() -> str:
+    """The installed distribution's version (batchclient ships inside the batchsim distribution)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("batchsim")
+    except PackageNotFoundError:  # pragma: no cover - run from a source tree without installing
+        return "unknown"
+
 
 _DESCRIPTION = """\
 Run Message Batches jobs with the official anthropic SDK: a JSONL file of
@@ -56,7 +70,7 @@ each problem is named with its line number). Requests are cut into batches under
 limits (100,000 requests, 256 MB). Errored requests worth retrying (any error but
 invalid_request_error / request_too_large) and expired ones are sent again with their
 original params, for up to --retries more rounds. The report gives counts by outcome, token
-usage and a cost estimate (standard vs batch prices; --prices FILE overrides the table with
+usage and a cost estimate (standard vs batch prices; --prices FILE overrides entries of the table with
 {"model-prefix": {"input": 3.0, "output": 15.0}} in dollars per million tokens).
 """
 
@@ -84,6 +98,7 @@ def _is_job(target: str) -> bool:
 def _parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(prog="batchclient", description=_DESCRIPTION, epilog=_EPILOG, formatter_class=fmt)
+    parser.add_argument("--version", action="version", version=f"batchclient {_version()}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--base-url", help="API root, without /v1 (default: ANTHROPIC_BASE_URL, else production)")
     common.add_argument("--max-retries", type=int, default=2, help="retries inside the SDK per call (default 2)")
@@ -135,6 +150,8 @@ def _run(args: argparse.Namespace, stack: ExitStack) -> int:
         prices=prices,
     )
     state = Path(args.state) if args.state else default_state_path(Path(args.output))
+    if not state.exists():
+        _reachable(runner.api.client)  # nothing submitted yet: a wrong URL fails now, not after minutes
     try:
         outcome = runner.run(args.input, args.output, retries=args.retries, state=state)
     except KeyboardInterrupt:
@@ -147,6 +164,23 @@ def _run(args: argparse.Namespace, stack: ExitStack) -> int:
     if args.report_json:
         Path(args.report_json).write_text(json.dumps(outcome.report.to_dict(), indent=1), encoding="utf-8")
     return 0 if outcome.ok else 1
+
+
+def _reachable(client: anthropic.Anthropic) -> None:
+    """Fail at once, naming the URL, when nothing listens there (connection refused, unknown host)."""
+    url = urllib.parse.urlsplit(str(client.base_url))
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname or "", port), timeout=10).close()
+    except (ConnectionRefusedError, socket.gaierror) as exc:
+        reason = "connection refused" if isinstance(exc, ConnectionRefusedError) else f"unknown host ({exc})"
+        raise BatchClientError(f"cannot reach {client.base_url}: {reason}; nothing was submitted") from None
+    except OSError:
+        pass  # slow or filtered: the SDK's own timeouts and retries decide
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # CI cancels a job with SIGTERM: stop as on Ctrl-C
 
 
 def _interrupted(runner: BatchRunner, state: Path, cancel: bool) -> int:
@@ -228,12 +262,23 @@ def _cancel(args: argparse.Namespace, stack: ExitStack) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     commands = {"run": _run, "status": _status, "results": _results, "cancel": _cancel}
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         with ExitStack() as stack:
             return commands[args.command](args, stack)
+    except anthropic.APIConnectionError as exc:
+        url = exc.request.url if getattr(exc, "request", None) is not None else "the API"
+        cause = f" ({exc.__cause__})" if exc.__cause__ is not None else ""
+        print(f"batchclient: cannot reach {url}: {exc}{cause}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
     except (BatchClientError, anthropic.APIError, OSError, ValueError) as exc:
         print(f"batchclient: {exc}", file=sys.stderr)
         return 2
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

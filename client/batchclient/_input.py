@@ -62,30 +62,31 @@ def request_size(request: Any) -> int:
 
 
 def check_request(request: Any) -> str | None:
-    """The first problem with one request, or ``None``."""
+    """Every problem with one request, joined with ``"; "``, or ``None``."""
     if not isinstance(request, Mapping):
         return "expected a JSON object with custom_id and params"
-    for key in ("custom_id", "params"):
-        if key not in request:
-            return f"missing {key!r}"
+    problems = [f"missing {key!r}" for key in ("custom_id", "params") if key not in request]
     extra = sorted(k for k in request if k not in ("custom_id", "params"))
     if extra:
-        return f"unexpected key(s) {', '.join(map(repr, extra))}: a request has only custom_id and params"
-    cid = request["custom_id"]
-    if not isinstance(cid, str) or _CUSTOM_ID.fullmatch(cid) is None:
-        return f"custom_id {cid!r} must be 1-64 characters of letters, digits, '_' or '-'"
-    params = request["params"]
-    if not isinstance(params, Mapping):
-        return f"custom_id {cid!r}: params must be an object"
-    for key in ("model", "max_tokens", "messages"):
-        if key not in params:
-            return f"custom_id {cid!r}: params.{key} is required"
-    max_tokens = params["max_tokens"]
-    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
-        return f"custom_id {cid!r}: params.max_tokens must be an integer >= 1"
-    if not isinstance(params["messages"], list) or not params["messages"]:
-        return f"custom_id {cid!r}: params.messages must be a non-empty list"
-    return None
+        problems.append(f"unexpected key(s) {', '.join(map(repr, extra))}: a request has only custom_id and params")
+    cid = request.get("custom_id")
+    if "custom_id" in request and (not isinstance(cid, str) or _CUSTOM_ID.fullmatch(cid) is None):
+        problems.append(f"custom_id {cid!r} must be 1-64 characters of letters, digits, '_' or '-'")
+    where = f"custom_id {cid!r}: " if isinstance(cid, str) else ""
+    params = request.get("params")
+    if "params" in request and not isinstance(params, Mapping):
+        problems.append(f"{where}params must be an object")
+    elif isinstance(params, Mapping):
+        problems.extend(
+            f"{where}params.{key} is required" for key in ("model", "max_tokens", "messages") if key not in params
+        )
+        max_tokens = params.get("max_tokens", 1)
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+            problems.append(f"{where}params.max_tokens must be an integer >= 1")
+        messages = params.get("messages", [None])
+        if not isinstance(messages, list) or not messages:
+            problems.append(f"{where}params.messages must be a non-empty list")
+    return "; ".join(problems) or None
 
 
 def read_entries(path: Path) -> Iterator[Entry]:

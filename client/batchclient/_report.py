@@ -133,8 +133,8 @@ class Report:
             f"{self.requests:,} requests in {self.batches} batch(es) over {self.rounds} round(s): {counts}",
             f"tokens: {u.input_tokens:,} input, {u.output_tokens:,} output, "
             f"{u.cache_creation_input_tokens:,} cache write, {u.cache_read_input_tokens:,} cache read",
-            f"estimated cost: ${self.cost_batch:,.2f} with batch pricing "
-            f"(${self.cost_standard:,.2f} at standard prices, saved ${self.cost_standard - self.cost_batch:,.2f})",
+            f"estimated cost: {_dollars(self.cost_batch)} with batch pricing ({_dollars(self.cost_standard)} "
+            f"at standard prices, saved {_dollars(self.cost_standard - self.cost_batch)})",
         ]
         if u.cache_creation_input_tokens or u.cache_read_input_tokens:
             lines.append(f"prompt caching saved ${self.cache_saved:,.2f} (included above)")
@@ -153,6 +153,13 @@ class Report:
         return "\n".join(lines)
 
 
+def _dollars(amount: float) -> str:
+    """Cents from a dollar up; below, enough digits to tell sub-cent amounts apart ($0.0042)."""
+    if amount == 0 or abs(amount) >= 1:
+        return f"${amount:,.2f}"
+    return f"${amount:.2g}" if abs(amount) < 0.0001 else f"${amount:.4f}".rstrip("0").rstrip(".")
+
+
 def _price_for(model: str, prices: Mapping[str, Price]) -> Price | None:
     matches = [key for key in prices if model.startswith(key)]
     return prices[max(matches, key=len)] if matches else None
@@ -167,7 +174,7 @@ def build_report(
     output: str | None = None,
 ) -> Report:
     """The report of everything saved in ``store`` (streamed by SQL, never all in memory)."""
-    prices = DEFAULT_PRICES if prices is None else prices
+    prices = DEFAULT_PRICES if prices is None else {**DEFAULT_PRICES, **prices}  # given prices override
     total = store.count()
     counts = {k: 0 for k in OUTCOMES}
     for outcome, n in store.query("SELECT outcome, COUNT(*) FROM results GROUP BY outcome"):

@@ -50,7 +50,8 @@ class BatchRunner:
     :meth:`run` or :meth:`wait`. Batches are cut under ``max_batch_requests`` and
     ``max_batch_bytes`` (the API limits by default; lower them to use less memory per create).
     ``retry_policy`` sets batchclient's own retries of failed API calls (after the SDK's).
-    ``prices`` replaces the price table of the cost estimate. ``progress`` reports to stderr by
+    ``prices`` overrides entries of the built-in price table of the cost estimate (model prefixes
+    not given keep their built-in prices). ``progress`` reports to stderr by
     default; ``Progress(None)`` is silent.
     """
 

@@ -119,7 +119,8 @@ def test_endless_chunked_body_is_413_while_it_streams(plain: ServerProcess) -> N
 @pytest.mark.parametrize(
     ("method", "path", "status"),
     [
-        ("GET", "/", 404),
+        ("POST", "/", 405),  # GET / redirects to the dashboard
+        ("GET", "/v1", 404),
         ("GET", "/v1/messages", 404),
         ("GET", "/v2/messages/batches", 404),
         ("GET", "/v1/messages/batches/x/y/z", 404),

@@ -1,0 +1,480 @@
+"""The dashboard (``/_batchsim/ui``) and the read-only control-plane routes it draws from.
+
+The page is static HTML, CSS and a little JavaScript served from the package (no build step,
+no CDN: it works offline); it polls JSON routes of the control plane and draws from them:
+
+* ``GET /_batchsim/batches`` — every batch of every key, newest first, filtered and paginated
+  (``status``, ``key`` (a key id), ``offset``, ``limit``), with counts by status;
+* ``GET /_batchsim/batches/{id}`` — one batch, its ``MessageBatch`` as the API shows it and its
+  timeline (requests finished over emulator time, by outcome);
+* ``GET /_batchsim/batches/{id}/requests`` — its requests (custom_id, state, error type, finish
+  time), filtered (``state``, ``q``: a custom_id substring) and paginated;
+* ``GET /_batchsim/batches/{id}/requests/{index}`` — one request's params and result;
+* ``GET /_batchsim/batches/{id}/results`` — the results JSONL, as the API streams it;
+* ``GET /_batchsim/journal/recent`` — the newest API calls in summary (``endpoint``, ``method``,
+  ``status``, ``key``, ``fault``, ``limit``).
+
+They are guarded like the rest of the control plane (the admin token when one is set). An API
+key is never shown whole: answers name a key by its tail (``…a1b2``) and an opaque ``key_id``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from array import array
+from collections import OrderedDict
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from .._anthropic.responder import default_error_message
+from .._anthropic.wire import _result, batch_dict, cache_plan
+from .._engine.batch import ERRORED, OUTCOME_NAMES, Batch
+from .._engine.clock import rfc3339
+from .._engine.errors import ApiError
+from .._engine.ports import Entry
+from .app import JSONL, ApiContext, base_url
+from .control import guarded
+
+__all__ = ["dashboard_routes", "key_id", "key_tail"]
+
+UI = "/_batchsim/ui"
+_STATIC = ("app.js", "style.css", "index.html")
+_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+}
+RUNNING, QUEUED = 4, 5
+STATE_NAMES = (*OUTCOME_NAMES, "running", "queued")
+_STATE_CODES = {name: code for code, name in enumerate(STATE_NAMES)}
+BATCH_STATUSES = ("in_progress", "canceling", "ended")
+_MAX_PAGE = 500
+_TIMELINE_BINS = 120
+
+
+def key_tail(key: str) -> str:
+    """The end of an API key, never the whole of it: ``…a1b2`` (fewer characters for short keys)."""
+    shown = min(4, len(key) // 3)
+    return "\u2026" + key[-shown:] if shown else "\u2026"
+
+
+def key_id(key: str) -> str:
+    """An opaque, stable name of a key (to filter by), from which the key cannot be read back."""
+    return hashlib.sha256(b"batchsim-key:" + key.encode()).hexdigest()[:12]
+
+
+def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError.invalid(f"{name}: expected an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ApiError.invalid(f"{name}: expected an integer from {low} to {high}")
+    return value
+
+
+# -- what a batch's plan says about its requests ---------------------------------------------------
+
+
+class RequestStates:
+    """Each request's state at one moment (an outcome, ``running`` or ``queued``) and the offset
+    from the batch's creation at which it finished (``-1``: not yet)."""
+
+    __slots__ = ("end", "ended", "states", "times")
+
+    def __init__(self, entry: Entry, now: int) -> None:
+        batch, cancel = entry.batch, entry.cancel_initiated_at
+        created = batch.created_at
+        self.ended = now >= batch.ended_at(cancel)
+        if self.ended:
+            final = batch.final(cancel)
+            self.end = final.end
+            self.states = bytearray(final.outcomes)
+            self.times = batch.finish_times(final)
+            return
+        batch.check_params()
+        self.end = batch.ended_at(cancel) - created
+        elapsed = now - created
+        _, start, finish = batch._timeline()  # the plan as it stands: who has finished, who runs
+        planned = batch._planned
+        n = len(batch.custom_ids)
+        states = bytearray(n)
+        times = array("q", [-1]) * n
+        for i in range(n):
+            f = finish[i]
+            if f <= elapsed:
+                states[i] = planned[i]
+                times[i] = f
+            elif start[i] <= elapsed:
+                states[i] = RUNNING
+            else:
+                states[i] = QUEUED
+        self.states, self.times = states, times
+
+    def counts(self) -> dict[str, int]:
+        return {name: self.states.count(code) for code, name in enumerate(STATE_NAMES)}
+
+
+_states_cache: OrderedDict[tuple[str, int, int | None, int], RequestStates] = OrderedDict()
+
+
+def request_states(entry: Entry, now: int) -> RequestStates:
+    """:class:`RequestStates` of a batch at ``now`` (a few are kept: the page asks for the
+    requests and the timeline of one batch at one moment, again and again once it has ended)."""
+    batch, cancel = entry.batch, entry.cancel_initiated_at
+    moment = -1 if now >= batch.ended_at(cancel) else now
+    key = (batch.id, batch.created_at, cancel, moment)
+    found = _states_cache.get(key)
+    if found is None:
+        found = RequestStates(entry, now)
+        _states_cache[key] = found
+        while len(_states_cache) > 8:
+            _states_cache.popitem(last=False)
+    else:
+        _states_cache.move_to_end(key)
+    return found
+
+
+def _error(batch: Batch, i: int) -> tuple[str, str] | None:
+    """The error type and message of an errored request."""
+    known = batch.errors.get(i)
+    if known is not None:
+        return known[0], known[1] or default_error_message(known[0])
+    canned = batch.canned.get(batch.custom_ids[i])
+    if canned is not None:
+        try:
+            error = orjson.loads(canned)["error"]["error"]
+            return str(error["type"]), str(error.get("message", ""))
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return None
+    return None
+
+
+def timeline(entry: Entry, now: int) -> dict[str, Any]:
+    """Requests finished over emulator time, by outcome: cumulative counts in equal bins from the
+    batch's creation to its end (as planned so far), with its cancel, end and expiry marked."""
+    states = request_states(entry, now)
+    span = max(1, states.end)
+    bins = _TIMELINE_BINS
+    series = {name: [0] * bins for name in OUTCOME_NAMES}
+    rows = [series[name] for name in OUTCOME_NAMES]
+    times, codes = states.times, states.states
+    for i, code in enumerate(codes):
+        if code < RUNNING:
+            rows[code][min(bins - 1, times[i] * bins // span)] += 1
+    for row in rows:
+        total = 0
+        for b in range(bins):
+            total += row[b]
+            row[b] = total
+    created = entry.batch.created_at
+    cancel = entry.cancel_initiated_at
+    return {
+        "span_seconds": span / 1_000_000,
+        "bins": bins,
+        "series": series,
+        "now_seconds": min(now - created, span) / 1_000_000 if not states.ended else None,
+        "cancel_seconds": (cancel - created) / 1_000_000 if cancel is not None else None,
+        "end_seconds": span / 1_000_000,
+        "ended": states.ended,
+        "expiry_seconds": 24 * 3600.0,
+        "requests": len(codes),
+    }
+
+
+# -- rows ------------------------------------------------------------------------------------------
+
+
+def all_entries(ctx: ApiContext) -> list[Entry]:
+    """Every live batch of every key, newest first (batches created at the same emulator instant
+    under different keys in no particular order)."""
+    store = ctx.api.service.store
+    found: list[Entry] = []
+    for workspace in store.workspaces():
+        found.extend(store.page(workspace, 1 << 40, None, None).entries)
+    found.sort(key=_created, reverse=True)  # stable: a key's batches keep their newest-first order
+    return found
+
+
+def _created(entry: Entry) -> int:
+    return entry.batch.created_at
+
+
+def find_entry(ctx: ApiContext, batch_id: str) -> Entry:
+    store = ctx.api.service.store
+    for workspace in store.workspaces():
+        entry = store.get(workspace, batch_id)
+        if entry is not None:
+            return entry
+    raise ApiError.not_found(f"No message batch with id {batch_id!r} was found.")
+
+
+def batch_row(entry: Entry, now: int) -> dict[str, Any]:
+    batch, cancel = entry.batch, entry.cancel_initiated_at
+    status = batch.status(now, cancel)
+    n = len(batch.custom_ids)
+    created, ended_at = batch.created_at, batch.ended_at(cancel)
+    if status == "ended":
+        counts = {"processing": 0, **batch.final(cancel).counts}
+        progress = 1.0
+    else:
+        counts = {"processing": n, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
+        progress = min(1.0, max(0.0, (now - created) / max(1, ended_at - created)))
+    return {
+        "id": batch.id,
+        "key": key_tail(batch.workspace),
+        "key_id": key_id(batch.workspace),
+        "status": status,
+        "requests": n,
+        "request_counts": counts,
+        "progress": progress,
+        "created_at": rfc3339(created),
+        "ended_at": rfc3339(ended_at) if status == "ended" else None,
+        "expected_end": rfc3339(ended_at),
+        "expires_at": rfc3339(created + 24 * 3600 * 1_000_000),
+        "cancel_initiated_at": rfc3339(cancel) if cancel is not None else None,
+    }
+
+
+def request_row(batch: Batch, states: RequestStates, i: int) -> dict[str, Any]:
+    code = states.states[i]
+    error = _error(batch, i) if code == ERRORED else None
+    t = states.times[i]
+    return {
+        "index": i,
+        "custom_id": batch.custom_ids[i],
+        "state": STATE_NAMES[code],
+        "error_type": error[0] if error else None,
+        "finished_at": rfc3339(batch.created_at + t) if t >= 0 else None,
+    }
+
+
+# -- routes ----------------------------------------------------------------------------------------
+
+
+@cache
+def _static(name: str) -> bytes:
+    return files("batchsim").joinpath("_http", "static", name).read_bytes()
+
+
+def dashboard_routes(ctx: ApiContext) -> list[Route]:
+    clock = ctx.api.service.clock
+
+    async def root(request: Request) -> Response:
+        return RedirectResponse(UI, 307)
+
+    async def page(request: Request) -> Response:
+        return _file("index.html")
+
+    async def static(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in _STATIC:
+            return Response(b"not found", 404, media_type="text/plain")
+        return _file(name)
+
+    async def config(request: Request) -> Any:
+        return {"admin_token": ctx.admin_token is not None, "version": _version()}
+
+    async def batches(request: Request) -> Any:
+        q = request.query_params
+        status = q.get("status") or None
+        if status is not None and status not in BATCH_STATUSES:
+            raise ApiError.invalid(f"status: expected one of {', '.join(BATCH_STATUSES)}")
+        wanted_key = q.get("key") or None
+        offset = _int(request, "offset", 0, 0, 1 << 40)
+        limit = _int(request, "limit", 50, 1, _MAX_PAGE)
+        now = clock.now()
+        by_status = dict.fromkeys(BATCH_STATUSES, 0)
+        keys: dict[str, dict[str, Any]] = {}
+        chosen: list[Entry] = []
+        for entry in all_entries(ctx):
+            batch = entry.batch
+            batch_status = batch.status(now, entry.cancel_initiated_at)
+            kid = key_id(batch.workspace)
+            key = keys.get(kid)
+            if key is None:
+                key = keys[kid] = {"key_id": kid, "key": key_tail(batch.workspace), "batches": 0}
+            key["batches"] += 1
+            if wanted_key is not None and kid != wanted_key:
+                continue
+            by_status[batch_status] += 1
+            if status is None or batch_status == status:
+                chosen.append(entry)
+        return {
+            "now": rfc3339(now),
+            "total": len(chosen),
+            "offset": offset,
+            "limit": limit,
+            "by_status": by_status,
+            "keys": list(keys.values()),
+            "data": [batch_row(e, now) for e in chosen[offset : offset + limit]],
+        }
+
+    async def one_batch(request: Request) -> Any:
+        entry = find_entry(ctx, request.path_params["batch_id"])
+        now = clock.now()
+        return {
+            **batch_row(entry, now),
+            "now": rfc3339(now),
+            "message_batch": batch_dict(entry.batch, entry.cancel_initiated_at, now, base_url(ctx, request)),
+            "timeline": timeline(entry, now),
+            "request_states": request_states(entry, now).counts(),
+        }
+
+    async def requests(request: Request) -> Any:
+        entry = find_entry(ctx, request.path_params["batch_id"])
+        batch = entry.batch
+        now = clock.now()
+        q = request.query_params
+        state = q.get("state") or None
+        if state is not None and state not in _STATE_CODES:
+            raise ApiError.invalid(f"state: expected one of {', '.join(STATE_NAMES)}")
+        text = q.get("q") or None
+        offset = _int(request, "offset", 0, 0, 1 << 40)
+        limit = _int(request, "limit", 100, 1, _MAX_PAGE)
+        states = request_states(entry, now)
+        n = len(batch.custom_ids)
+        if state is None and text is None:
+            total = n
+            indices: range | list[int] = range(offset, min(n, offset + limit))
+        else:
+            code = _STATE_CODES[state] if state is not None else -1
+            codes, ids = states.states, batch.custom_ids
+            matching = [i for i in range(n) if (code < 0 or codes[i] == code) and (text is None or text in ids[i])]
+            total = len(matching)
+            indices = matching[offset : offset + limit]
+        return {
+            "now": rfc3339(now),
+            "ended": states.ended,
+            "total": total,
+            "offset": offset,
+            "limit": limit,
+            "counts": states.counts(),
+            "data": [request_row(batch, states, i) for i in indices],
+        }
+
+    async def one_request(request: Request) -> Any:
+        entry = find_entry(ctx, request.path_params["batch_id"])
+        batch = entry.batch
+        raw = request.path_params["index"]
+        n = len(batch.custom_ids)
+        if not raw.isdigit() or int(raw) >= n:
+            raise ApiError.not_found(f"batch {batch.id} has no request number {raw} (it has {n})")
+        i = int(raw)
+        states = request_states(entry, clock.now())
+        row = request_row(batch, states, i)
+        error = _error(batch, i) if states.states[i] == ERRORED else None
+        result = None
+        if states.ended:
+            cache = cache_plan(batch, entry.cancel_initiated_at, batch.final(entry.cancel_initiated_at)).get(i)
+            result = orjson.loads(_result(batch, i, states.states[i], ctx.api.responder, cache))
+        return {
+            **row,
+            "error_message": error[1] if error else None,
+            "params": orjson.loads(batch.params[i]),
+            "result": result,
+        }
+
+    async def results(request: Request) -> Response:
+        entry = find_entry(ctx, request.path_params["batch_id"])
+        chunks = ctx.api.results(entry.batch.workspace, entry.batch.id)
+        response = StreamingResponse(chunks, 200, None, JSONL)
+        response.headers["content-disposition"] = f'attachment; filename="{entry.batch.id}_results.jsonl"'
+        return response
+
+    async def recent_calls(request: Request) -> Any:
+        q = request.query_params
+        endpoint = q.get("endpoint") or None
+        method = (q.get("method") or "").upper() or None
+        status = q.get("status") or None
+        wanted_key = q.get("key") or None
+        faults_only = q.get("fault") in ("1", "true")
+        limit = _int(request, "limit", 100, 1, 10_000)
+        rows: list[dict[str, Any]] = []
+        total = 0
+        endpoints: set[str] = set()
+        for call in reversed(ctx.journal.calls()):
+            endpoints.add(call.endpoint)
+            if endpoint is not None and call.endpoint != endpoint:
+                continue
+            if method is not None and call.method != method:
+                continue
+            if status is not None and not _status_matches(call.status, status):
+                continue
+            if faults_only and call.fault is None:
+                continue
+            key = _call_key(call.headers)
+            if wanted_key is not None and (key is None or key_id(key) != wanted_key):
+                continue
+            total += 1
+            if len(rows) < limit:
+                rows.append(
+                    {
+                        "method": call.method,
+                        "path": call.path,
+                        "query": call.query,
+                        "status": call.status,
+                        "endpoint": call.endpoint,
+                        "key": key_tail(key) if key is not None else None,
+                        "key_id": key_id(key) if key is not None else None,
+                        "time": rfc3339(call.at) if call.at is not None else None,
+                        "fault": call.fault,
+                    }
+                )
+        return {"total": total, "endpoints": sorted(endpoints), "data": rows}
+
+    base = "/_batchsim"
+    return [
+        Route("/", root, methods=["GET"]),
+        Route(UI, page, methods=["GET"]),
+        Route(UI + "/", page, methods=["GET"]),
+        Route(UI + "/static/{name}", static, methods=["GET"]),
+        Route(UI + "/config", guarded(ctx, config, open_route=True), methods=["GET"]),
+        Route(f"{base}/batches", guarded(ctx, batches), methods=["GET"]),
+        Route(f"{base}/batches/{{batch_id}}", guarded(ctx, one_batch), methods=["GET"]),
+        Route(f"{base}/batches/{{batch_id}}/requests", guarded(ctx, requests), methods=["GET"]),
+        Route(f"{base}/batches/{{batch_id}}/requests/{{index}}", guarded(ctx, one_request), methods=["GET"]),
+        Route(f"{base}/batches/{{batch_id}}/results", guarded(ctx, results), methods=["GET"]),
+        Route(f"{base}/journal/recent", guarded(ctx, recent_calls), methods=["GET"]),
+    ]
+
+
+@cache
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("batchsim")
+    except PackageNotFoundError:  # pragma: no cover - a source tree that was never installed
+        return "unknown"
+
+
+def _file(name: str) -> Response:
+    suffix = name[name.rfind(".") :]
+    return Response(_static(name), 200, {"cache-control": "no-cache"}, _TYPES[suffix])
+
+
+def _status_matches(status: int, wanted: str) -> bool:
+    """``wanted`` is a status (``429``) or a class (``4xx``, ``5xx``, ``2xx``)."""
+    if len(wanted) == 3 and wanted.endswith("xx") and wanted[0].isdigit():
+        return status // 100 == int(wanted[0])
+    return str(status) == wanted
+
+
+def _call_key(headers: dict[str, str]) -> str | None:
+    key = headers.get("x-api-key")
+    if key:
+        return key
+    auth = headers.get("authorization", "")
+    if auth[:7].lower() == "bearer " and auth[7:].strip():
+        return auth[7:].strip()
+    return None

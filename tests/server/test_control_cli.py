@@ -1,0 +1,165 @@
+"""``batchsim advance|reset|scenario|journal|status`` against a real ``batchsim serve`` process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import anthropic
+import pytest
+from serverproc import ServerProcess, running_server
+
+from batchsim._serve.control_cli import parse_duration
+
+from .conftest import requests_body, sdk
+
+pytestmark = pytest.mark.server
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def batchsim(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in __import__("os").environ.items() if not k.startswith("BATCHSIM_")}
+    return subprocess.run(
+        [sys.executable, "-m", "batchsim", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**base, **(env or {})},
+        check=False,
+    )
+
+
+def ok(*args: str, env: dict[str, str] | None = None) -> str:
+    done = batchsim(*args, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    return done.stdout
+
+
+def one_line_error(done: subprocess.CompletedProcess[str], code: int = 1) -> str:
+    assert done.returncode == code, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("batchsim: "), done.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def cli_server(fresh_server: ServerProcess) -> ServerProcess:
+    return fresh_server
+
+
+def test_advance_moves_the_clock_and_a_batch_ends(cli_server: ServerProcess) -> None:
+    client = sdk(cli_server)
+    batch = client.messages.batches.create(requests=requests_body(3))  # type: ignore[arg-type]
+    out = ok("advance", "1h30m", "--url", cli_server.url)
+    assert out == "clock: 2026-01-01T01:30:00.000000Z (virtual)\n"
+    assert client.messages.batches.retrieve(batch.id).processing_status == "ended"
+    # the URL from the environment
+    ok("advance", "30m", env={"BATCHSIM_URL": cli_server.url})
+    assert cli_server.control("GET", "clock").json()["now"].startswith("2026-01-01T02:00:00")
+
+
+def test_status_shows_every_batch_as_a_table(cli_server: ServerProcess) -> None:
+    a = sdk(cli_server, "key-aaaa-1111").messages.batches.create(requests=requests_body(2))  # type: ignore[arg-type]
+    ok("advance", "1h", "--url", cli_server.url)
+    b = sdk(cli_server, "key-bbbb-2222").messages.batches.create(requests=requests_body(5))  # type: ignore[arg-type]
+    out = ok("status", "--url", cli_server.url)
+    lines = out.splitlines()
+    assert lines[0] == "clock: 2026-01-01T01:00:00.000000Z (virtual)"
+    assert lines[1].split()[:4] == ["batch", "key", "status", "requests"]
+    assert lines[2].split()[:9] == [b.id, "\u20262222", "in_progress", "5", "5", "0", "0", "0", "0"]
+    assert lines[3].split()[:9] == [a.id, "\u20261111", "ended", "2", "0", "2", "0", "0", "0"]
+    assert lines[-1] == "2 batch(es): 1 in_progress, 0 canceling, 1 ended"
+    assert "key-aaaa-1111" not in out
+    ended = json.loads(ok("status", "--status", "ended", "--json", "--url", cli_server.url))
+    assert [row["id"] for row in ended["data"]] == [a.id]
+
+
+def test_reset_and_scenario_show_set(cli_server: ServerProcess, tmp_path: Path) -> None:
+    sdk(cli_server).messages.batches.create(requests=requests_body(1))  # type: ignore[arg-type]
+    ok("advance", "5m", "--url", cli_server.url)
+    scenario = tmp_path / "s.toml"
+    scenario.write_text("seed = 11\n[timing]\nper_request = 5.0\nconcurrency = 3\n")
+    assert ok("scenario", "set", str(scenario), "--url", cli_server.url).startswith(f"scenario set from {scenario}")
+    shown = json.loads(ok("scenario", "show", "--url", cli_server.url))
+    assert shown["seed"] == 11 and shown["timing"]["concurrency"] == 3
+    assert ok("reset", "--url", cli_server.url).endswith("clock at 2026-01-01T00:00:00.000000Z\n")
+    assert cli_server.control("GET", "batches").json()["total"] == 0
+    assert json.loads(ok("scenario", "show", "--url", cli_server.url))["seed"] != 11
+
+
+def test_scenario_check_needs_no_server(tmp_path: Path) -> None:
+    out = ok("scenario", "check", str(ROOT / "fixtures" / "scenarios" / "flaky.toml"))
+    assert out.endswith("ok (seed 7, 20 s per request, 50 at a time, 1 rule, 2 faults)\n")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[timing]\nconcurrency = 0\n")
+    assert "concurrency" in one_line_error(batchsim("scenario", "check", str(bad)))
+    unknown = tmp_path / "unknown.json"
+    unknown.write_text('{"timming": {}}')
+    assert "timming" in one_line_error(batchsim("scenario", "check", str(unknown)))
+    assert "no such file" in one_line_error(batchsim("scenario", "check", str(tmp_path / "none.toml")))
+
+
+def test_journal_table_and_json(cli_server: ServerProcess) -> None:
+    cli_server.control(
+        "PUT", "scenario", json={"faults": [{"endpoint": "retrieve", "status": 529, "times": 1}]}
+    ).raise_for_status()
+    client = sdk(cli_server, "journal-key-7777")
+    batch = client.messages.batches.create(requests=requests_body(1))  # type: ignore[arg-type]
+    with pytest.raises(anthropic.InternalServerError, match=r"Overloaded"):
+        client.messages.batches.retrieve(batch.id)
+    client.messages.batches.retrieve(batch.id)
+    table = ok("journal", "--url", cli_server.url).splitlines()
+    assert table[0].split() == ["time", "method", "path", "status", "endpoint", "key", "fault"]
+    assert [line.split()[4] for line in table[1:-1]] == ["retrieve", "retrieve", "create"]
+    assert table[2].split()[-2:] == ["status", "529"]
+    assert table[-1] == "3 call(s)"
+    rows = [
+        json.loads(line)
+        for line in ok("journal", "--endpoint", "create", "--json", "--url", cli_server.url).splitlines()
+    ]
+    assert [(r["endpoint"], r["status"], r["key"]) for r in rows] == [("create", 200, "\u20267777")]
+    faults = [json.loads(line) for line in ok("journal", "--faults", "--json", "--url", cli_server.url).splitlines()]
+    assert [r["fault"] for r in faults] == ["status 529"]
+
+
+def test_errors_are_one_line(cli_server: ServerProcess) -> None:
+    refused = one_line_error(batchsim("status", "--url", "http://127.0.0.1:9"))
+    assert "cannot reach http://127.0.0.1:9" in refused
+    assert "seconds" in one_line_error(batchsim("advance", "soon", "--url", cli_server.url), 2)
+    negative = one_line_error(batchsim("advance", "-5", "--url", cli_server.url), 2)
+    assert "not a duration" in negative
+
+
+@pytest.fixture(scope="module")
+def locked() -> Iterator[ServerProcess]:
+    with running_server("--admin-token", "cli-t0ken", "--clock", "real") as proc:
+        yield proc
+
+
+def test_the_admin_token_and_a_clock_that_cannot_be_advanced(locked: ServerProcess) -> None:
+    refused = one_line_error(batchsim("status", "--url", locked.url))
+    assert "401" in refused and "--admin-token" in refused
+    assert "(real)" in ok("status", "--url", locked.url, "--admin-token", "cli-t0ken").splitlines()[0]
+    assert ok("status", env={"BATCHSIM_URL": locked.url, "BATCHSIM_ADMIN_TOKEN": "cli-t0ken"})
+    message = one_line_error(batchsim("advance", "1h", "--url", locked.url, "--admin-token", "cli-t0ken"))
+    assert "only a virtual clock can be advanced" in message
+
+
+def test_versions() -> None:
+    assert ok("--version").startswith("batchsim ")
+    done = subprocess.run(
+        [sys.executable, "-m", "batchclient", "--version"], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.startswith("batchclient ")
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90", 90), ("90s", 90), ("5m", 300), ("1h30m", 5400), ("2d", 172800), ("0.5h", 1800)]
+)
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
