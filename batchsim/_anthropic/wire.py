@@ -96,7 +96,7 @@ def result_chunks(batch: Batch, cancel_at: int | None, responder: Responder | No
     cache = cache_plan(batch, cancel_at, final)
     for i in batch.results_order(final):
         # custom ids match [a-zA-Z0-9_-]{1,64} (checked at create): nothing to escape
-        result = _result(batch, i, outcomes[i], responder, cache.get(i))
+        result = result_json(batch, i, outcomes[i], responder, cache.get(i))
         chunk.append(b'{"custom_id":"%b","result":%b}\n' % (custom_ids[i].encode(), result))
         if len(chunk) >= lines:
             yield b"".join(chunk)
@@ -125,7 +125,7 @@ def cache_plan(batch: Batch, cancel_at: int | None, final: Final) -> dict[int, C
     return plan
 
 
-def _result(batch: Batch, i: int, outcome: int, responder: Responder | None, cache: CacheUsage | None) -> bytes:
+def result_json(batch: Batch, i: int, outcome: int, responder: Responder | None, cache: CacheUsage | None) -> bytes:
     if outcome == EXPIRED:
         return b'{"type":"expired"}'
     if outcome == CANCELED:

@@ -401,6 +401,13 @@ class Batch:
                     final.order = order
         return final.order
 
+    def schedule(self) -> tuple[bytes, array[int], array[int]]:
+        """Each request's planned outcome code (before any cancel), start and finish (offsets from
+        creation; a request planned to expire never starts): to show a batch still running."""
+        self.check_params()
+        _, start, finish = self._timeline()
+        return bytes(self._planned), start, finish
+
     def finish_times(self, final: Final) -> array[int]:
         """Each request's finish time (offset from creation) as it ended: its planned finish if it
         finished, else the batch's end (canceled and expired requests end with the batch)."""

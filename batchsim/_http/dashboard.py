@@ -33,7 +33,7 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .._anthropic.responder import default_error_message
-from .._anthropic.wire import _result, batch_dict, cache_plan
+from .._anthropic.wire import batch_dict, cache_plan, result_json
 from .._engine.batch import ERRORED, OUTCOME_NAMES, Batch
 from .._engine.clock import rfc3339
 from .._engine.errors import ApiError
@@ -101,11 +101,9 @@ class RequestStates:
             self.states = bytearray(final.outcomes)
             self.times = batch.finish_times(final)
             return
-        batch.check_params()
         self.end = batch.ended_at(cancel) - created
         elapsed = now - created
-        _, start, finish = batch._timeline()  # the plan as it stands: who has finished, who runs
-        planned = batch._planned
+        planned, start, finish = batch.schedule()  # the plan as it stands: who has finished, who runs
         n = len(batch.custom_ids)
         states = bytearray(n)
         times = array("q", [-1]) * n
@@ -124,23 +122,21 @@ class RequestStates:
         return {name: self.states.count(code) for code, name in enumerate(STATE_NAMES)}
 
 
-_states_cache: OrderedDict[tuple[str, int, int | None, int], RequestStates] = OrderedDict()
-
-
 def request_states(entry: Entry, now: int) -> RequestStates:
-    """:class:`RequestStates` of a batch at ``now`` (a few are kept: the page asks for the
-    requests and the timeline of one batch at one moment, again and again once it has ended)."""
+    """:class:`RequestStates` of a batch at ``now``, kept in the batch's memo for a few moments
+    (the page asks for the requests and the timeline of one batch at one moment, again and again
+    once it has ended); they go with the batch."""
     batch, cancel = entry.batch, entry.cancel_initiated_at
     moment = -1 if now >= batch.ended_at(cancel) else now
-    key = (batch.id, batch.created_at, cancel, moment)
-    found = _states_cache.get(key)
+    kept: OrderedDict[tuple[int | None, int], RequestStates] = batch.memo.setdefault("dashboard-states", OrderedDict())
+    key = (cancel, moment)
+    found = kept.get(key)
     if found is None:
-        found = RequestStates(entry, now)
-        _states_cache[key] = found
-        while len(_states_cache) > 8:
-            _states_cache.popitem(last=False)
+        found = kept[key] = RequestStates(entry, now)
+        while len(kept) > 4:
+            kept.popitem(last=False)
     else:
-        _states_cache.move_to_end(key)
+        kept.move_to_end(key)
     return found
 
 
@@ -376,7 +372,7 @@ def dashboard_routes(ctx: ApiContext) -> list[Route]:
         result = None
         if states.ended:
             cache = cache_plan(batch, entry.cancel_initiated_at, batch.final(entry.cancel_initiated_at)).get(i)
-            result = orjson.loads(_result(batch, i, states.states[i], ctx.api.responder, cache))
+            result = orjson.loads(result_json(batch, i, states.states[i], ctx.api.responder, cache))
         return {
             **row,
             "error_message": error[1] if error else None,
