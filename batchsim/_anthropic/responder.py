@@ -8,15 +8,18 @@
   implies;
 * a Python callable ``(custom_id, params) -> dict`` whose result is completed into a full
   ``Message`` (missing ``id``, ``usage``… are filled in);
-* canned results: lines of a results JSONL file (for example saved from a real batch) replayed
-  by ``custom_id``.
+* canned results: lines of a results JSONL file (for example saved from a real batch), or the
+  lines themselves, replayed by ``custom_id``. A file is read only if it is a regular file of at
+  most :data:`MAX_CANNED_BYTES` (never a FIFO or a device).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import random
+import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -24,11 +27,22 @@ from typing import Any, NamedTuple
 import orjson
 
 from .._engine.ids import derived_id
+from .._engine.scenario import ScenarioError, canned_line
 from .caching import CacheUsage
 from .features import output_schema, thinking_config
 from .schema_values import value_for
 
-__all__ = ["Extras", "Responder", "default_message", "default_message_json", "load_canned"]
+__all__ = [
+    "MAX_CANNED_BYTES",
+    "Extras",
+    "Responder",
+    "default_message",
+    "default_message_json",
+    "load_canned",
+    "read_regular",
+]
+
+MAX_CANNED_BYTES = 64 * 1024 * 1024
 
 Responder = Callable[[str, dict[str, Any]], Mapping[str, Any]]
 """``(custom_id, params) -> Message`` (partial dicts are completed)."""
@@ -316,27 +330,42 @@ def complete_message(
     return message
 
 
-def load_canned(path: str | Path) -> dict[str, bytes]:
-    """Read a results JSONL file into ``{custom_id: encoded result object}``.
+def read_regular(path: str | Path, limit: int) -> bytes:
+    """The content of ``path`` if it is a regular file of at most ``limit`` bytes; ``OSError``
+    otherwise. Opening never blocks (a FIFO is refused, not waited on)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"{path}: not a regular file")
+        if info.st_size > limit:
+            raise OSError(f"{path}: larger than {limit} bytes")
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(limit + 1)
+        if len(data) > limit:
+            raise OSError(f"{path}: larger than {limit} bytes")
+        return data
+    finally:
+        os.close(fd)
 
-    Raises ``ValueError`` naming the line for anything that is not a results line.
+
+def load_canned(source: str | Path | tuple[Mapping[str, Any], ...]) -> dict[str, bytes]:
+    """Results lines (a JSONL file's path, or the lines) as ``{custom_id: encoded result object}``.
+
+    Raises ``ValueError`` naming the line for anything that is not a results line, ``OSError``
+    for a path that is not a regular file of at most :data:`MAX_CANNED_BYTES`.
     """
+    if isinstance(source, tuple):
+        return {line["custom_id"]: orjson.dumps(line["result"]) for line in source}
     canned: dict[str, bytes] = {}
-    with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, 1):
-            if not raw.strip():
-                continue
-            try:
-                line = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{number}: not JSON ({exc})") from None
-            result = line.get("result") if isinstance(line, dict) else None
-            if (
-                not isinstance(line, dict)
-                or not isinstance(line.get("custom_id"), str)
-                or not isinstance(result, dict)
-                or result.get("type") not in ("succeeded", "errored", "expired", "canceled")
-            ):
-                raise ValueError(f'{path}:{number}: expected {{"custom_id": ..., "result": {{"type": ...}}}}')
-            canned[line["custom_id"]] = orjson.dumps(result)
+    for number, raw in enumerate(read_regular(source, MAX_CANNED_BYTES).splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            line = canned_line(f"{source}:{number}", orjson.loads(raw))
+        except orjson.JSONDecodeError as exc:
+            raise ValueError(f"{source}:{number}: not JSON ({exc})") from None
+        except ScenarioError as exc:
+            raise ValueError(str(exc)) from None
+        canned[line["custom_id"]] = orjson.dumps(line["result"])
     return canned

@@ -21,6 +21,19 @@ __all__ = ["Clock", "RealClock", "ScaledClock", "VirtualClock", "make_clock"]
 
 MICROS = 1_000_000
 DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
+LATEST = 222_615_820_800 * MICROS  # 9024-06-01T00:00:00Z: far enough for any test, and every
+# timestamp a batch created before it can reach (its start plus a scenario's bounded timings,
+# 29 days of archive) still formats as a four-digit year.
+
+
+def advance_by(now: int, seconds: float) -> int:
+    """The number of microseconds to move a clock at ``now`` by ``seconds``; ``ValueError`` if
+    that is backward or past :data:`LATEST`."""
+    if not seconds >= 0:
+        raise ValueError("the clock only moves forward: seconds must be >= 0")
+    if seconds > (LATEST - now) / MICROS:
+        raise ValueError(f"the clock cannot move past 9024-06-01T00:00:00Z (at most {(LATEST - now) / MICROS:.0f} s)")
+    return round(seconds * MICROS)
 
 
 def to_micros(moment: datetime | float | int) -> int:
@@ -57,10 +70,8 @@ class VirtualClock:
 
     def advance(self, seconds: float) -> int:
         """Move forward by ``seconds`` (never backward) and return the new time."""
-        if seconds < 0:
-            raise ValueError("the clock only moves forward: seconds must be >= 0")
         with self._lock:
-            self._now += round(seconds * MICROS)
+            self._now += advance_by(self._now, seconds)
             return self._now
 
     def reset(self) -> None:

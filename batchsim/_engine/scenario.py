@@ -3,17 +3,23 @@
 A scenario is a plain frozen data object. It loads from a TOML or JSON file, from a mapping with
 the same keys, or from Python keyword arguments. Unknown keys and out-of-range values raise
 :class:`ScenarioError` naming the offending key: a typo never silently does nothing.
+
+Every value has an upper bound (the ``MAX_*`` constants below), so nothing a scenario accepts can
+make a later call fail. Rule patterns run on RE2 (the ``google-re2`` bindings): matching takes
+time linear in the ``custom_id``, whatever the pattern.
 """
 
 from __future__ import annotations
 
 import json
-import re
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal, cast
+
+import re2  # type: ignore[import-untyped]
 
 __all__ = ["Fault", "Outcomes", "Rule", "Scenario", "ScenarioError", "Timing"]
 
@@ -47,22 +53,47 @@ REQUEST_ERROR_TYPES: tuple[str, ...] = (
 )
 
 
+MAX_SECONDS = 30 * 86_400.0
+"""Upper bound of every timing value and of ``retry_after`` (seconds): 30 days, past the 24 h
+after which every unfinished request has expired anyway."""
+MAX_CONCURRENCY = 100_000
+MAX_SEED = 2**63 - 1
+MAX_TIMES = 1_000_000_000
+MAX_WEIGHT = 1e6
+MAX_RULES = 1000
+MAX_FAULTS = 1000
+MAX_PATTERN_CHARS = 1000
+MAX_MESSAGE_CHARS = 4096
+MAX_CANNED_LINES = 100_000
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
+
+
 class ScenarioError(ValueError):
     """A scenario that cannot be used, with the path of the bad key in the message."""
 
 
-def _number(where: str, value: Any, *, low: float = 0.0, high: float | None = None) -> float:
+def _number(where: str, value: Any, *, low: float = 0.0, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ScenarioError(f"{where}: expected a number, got {value!r}")
-    if value < low or (high is not None and value > high):
-        bound = f"between {low:g} and {high:g}" if high is not None else f">= {low:g}"
-        raise ScenarioError(f"{where}: must be {bound}, got {value!r}")
+    if not (low <= value <= high) or not math.isfinite(value):
+        raise ScenarioError(f"{where}: must be between {low:g} and {high:g}, got {value!r}")
     return float(value)
 
 
-def _integer(where: str, value: Any, *, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ScenarioError(f"{where}: expected an integer >= {low}, got {value!r}")
+def _integer(where: str, value: Any, *, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ScenarioError(f"{where}: expected an integer between {low} and {high}, got {value!r}")
+    return value
+
+
+def _text(where: str, value: Any, limit: int = MAX_MESSAGE_CHARS) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ScenarioError(f"{where}: expected a string")
+    if len(value) > limit:
+        raise ScenarioError(f"{where}: at most {limit} characters, got {len(value)}")
     return value
 
 
@@ -101,11 +132,13 @@ class Timing:
         _known(where, data, cls)
         t = cls()
         return cls(
-            start_delay=_number(f"{where}.start_delay", data.get("start_delay", t.start_delay)),
-            per_request=_number(f"{where}.per_request", data.get("per_request", t.per_request)),
-            concurrency=_integer(f"{where}.concurrency", data.get("concurrency", t.concurrency), low=1),
+            start_delay=_number(f"{where}.start_delay", data.get("start_delay", t.start_delay), high=MAX_SECONDS),
+            per_request=_number(f"{where}.per_request", data.get("per_request", t.per_request), high=MAX_SECONDS),
+            concurrency=_integer(
+                f"{where}.concurrency", data.get("concurrency", t.concurrency), low=1, high=MAX_CONCURRENCY
+            ),
             jitter=_number(f"{where}.jitter", data.get("jitter", t.jitter), high=1.0),
-            cancel_delay=_number(f"{where}.cancel_delay", data.get("cancel_delay", t.cancel_delay)),
+            cancel_delay=_number(f"{where}.cancel_delay", data.get("cancel_delay", t.cancel_delay), high=MAX_SECONDS),
         )
 
 
@@ -128,7 +161,7 @@ class Outcomes:
         weights: dict[str, float] = {}
         for name, weight in raw.items():
             _choice(f"{where}.error_types.{name}", name, REQUEST_ERROR_TYPES)
-            weights[name] = _number(f"{where}.error_types.{name}", weight)
+            weights[name] = _number(f"{where}.error_types.{name}", weight, high=MAX_WEIGHT)
         if not weights or sum(weights.values()) <= 0:
             raise ScenarioError(f"{where}.error_types: needs at least one positive weight")
         return cls(errored=errored, expired=expired, error_types=weights)
@@ -136,7 +169,8 @@ class Outcomes:
 
 @dataclass(frozen=True)
 class Rule:
-    """Force the result of every request whose ``custom_id`` matches a regular expression; with
+    """Force the result of every request whose ``custom_id`` matches a regular expression (RE2
+    syntax: no backreferences or lookaround; matching is linear in the ``custom_id``); with
     ``stop_reason`` (``result`` then defaults to, and must be, ``succeeded``) its message stops
     for that reason."""
 
@@ -152,10 +186,8 @@ class Rule:
         pattern = data.get("custom_id")
         if not isinstance(pattern, str):
             raise ScenarioError(f"{where}.custom_id: expected a regular expression string")
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ScenarioError(f"{where}.custom_id: invalid regular expression ({exc})") from None
+        _text(f"{where}.custom_id", pattern, MAX_PATTERN_CHARS)
+        _compiled(f"{where}.custom_id", pattern)
         stop_reason = data.get("stop_reason")
         if stop_reason is not None:
             _choice(f"{where}.stop_reason", stop_reason, STOP_REASONS)
@@ -163,9 +195,7 @@ class Rule:
                 raise ScenarioError(f"{where}.stop_reason: only a succeeded result has a stop reason")
         result = _choice(f"{where}.result", data.get("result", stop_reason and "succeeded"), RESULT_TYPES)
         error_type = _choice(f"{where}.error_type", data.get("error_type", "api_error"), REQUEST_ERROR_TYPES)
-        message = data.get("message")
-        if message is not None and not isinstance(message, str):
-            raise ScenarioError(f"{where}.message: expected a string")
+        message = _text(f"{where}.message", data.get("message"))
         return cls(
             custom_id=pattern,
             result=cast(ResultType, result),
@@ -175,7 +205,25 @@ class Rule:
         )
 
     def matches(self, custom_id: str) -> bool:
-        return re.search(self.custom_id, custom_id) is not None
+        return _compiled("custom_id", self.custom_id).search(custom_id) is not None
+
+
+_patterns: dict[str, Any] = {}
+
+
+def _compiled(where: str, pattern: str) -> Any:
+    """``pattern`` compiled by RE2 (kept: rules match every request of a batch)."""
+    compiled = _patterns.get(pattern)
+    if compiled is None:
+        try:
+            compiled = re2.compile(pattern, _RE2_OPTIONS)
+        except re2.error as exc:
+            detail = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else exc
+            raise ScenarioError(f"{where}: invalid regular expression for RE2 ({detail})") from None
+        if len(_patterns) >= 4096:
+            _patterns.clear()
+        _patterns[pattern] = compiled
+    return compiled
 
 
 @dataclass(frozen=True)
@@ -203,7 +251,7 @@ class Fault:
         _known(where, data, cls)
         endpoint = _choice(f"{where}.endpoint", data.get("endpoint", "*"), ENDPOINTS)
         kind = _choice(f"{where}.kind", data.get("kind", "status"), FAULT_KINDS)
-        status = int(_number(f"{where}.status", data.get("status", 529), low=400, high=599))
+        status = _integer(f"{where}.status", data.get("status", 529), low=400, high=599)
         rate = data.get("rate")
         times = data.get("times")
         if (rate is None) == (times is None):
@@ -211,21 +259,19 @@ class Fault:
         if rate is not None:
             rate = _number(f"{where}.rate", rate, high=1.0)
         if times is not None:
-            times = _integer(f"{where}.times", times, low=0)
+            times = _integer(f"{where}.times", times, low=0, high=MAX_TIMES)
         retry_after = data.get("retry_after")
         if retry_after is not None:
-            retry_after = _number(f"{where}.retry_after", retry_after)
+            retry_after = _number(f"{where}.retry_after", retry_after, high=MAX_SECONDS)
         retry_after_ms = data.get("retry_after_ms")
         if retry_after_ms is not None:
-            retry_after_ms = _number(f"{where}.retry_after_ms", retry_after_ms)
+            retry_after_ms = _number(f"{where}.retry_after_ms", retry_after_ms, high=MAX_SECONDS * 1000)
         should_retry = data.get("should_retry")
         if should_retry is not None and not isinstance(should_retry, bool):
             raise ScenarioError(f"{where}.should_retry: expected true or false")
         if kind == "truncate" and endpoint not in ("results", "*"):
             raise ScenarioError(f"{where}.kind: truncate applies to the results endpoint only")
-        message = data.get("message")
-        if message is not None and not isinstance(message, str):
-            raise ScenarioError(f"{where}.message: expected a string")
+        message = _text(f"{where}.message", data.get("message"))
         return cls(
             endpoint=endpoint,
             status=status,
@@ -248,8 +294,9 @@ class Scenario:
     outcomes: Outcomes = field(default_factory=Outcomes)
     rules: tuple[Rule, ...] = ()
     faults: tuple[Fault, ...] = ()
-    canned: str | None = None
-    """Path of a JSONL results file: lines whose ``custom_id`` matches a request are replayed."""
+    canned: str | tuple[Mapping[str, Any], ...] | None = None
+    """Results lines replayed by ``custom_id``: the path of a JSONL results file, or the lines
+    themselves (``{"custom_id": ..., "result": {"type": ...}}`` objects)."""
     cache_hit_rate: float = 1.0
     """Batches cache prompts on a best-effort basis: the probability (seeded) that a request
     sharing an already written cache prefix reads it (else it writes it again)."""
@@ -262,14 +309,18 @@ class Scenario:
     def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
         data = _table("scenario", data)
         _known("", data, cls)
-        seed = _integer("seed", data.get("seed", 0), low=0)
+        seed = _integer("seed", data.get("seed", 0), low=0, high=MAX_SEED)
         timing = Timing.from_dict(_table("timing", data.get("timing", {})))
         outcomes = Outcomes.from_dict(_table("outcomes", data.get("outcomes", {})))
-        rules = _items("rules", data.get("rules", []), Rule.from_dict)
-        faults = _items("faults", data.get("faults", []), Fault.from_dict)
+        rules = _items("rules", data.get("rules", []), Rule.from_dict, MAX_RULES)
+        faults = _items("faults", data.get("faults", []), Fault.from_dict, MAX_FAULTS)
         canned = data.get("canned")
-        if canned is not None and not isinstance(canned, str):
-            raise ScenarioError("canned: expected the path of a JSONL results file")
+        if isinstance(canned, list | tuple):
+            if len(canned) > MAX_CANNED_LINES:
+                raise ScenarioError(f"canned: at most {MAX_CANNED_LINES} results lines, got {len(canned)}")
+            canned = tuple(canned_line(f"canned.{i}", line) for i, line in enumerate(canned))
+        elif canned is not None and not isinstance(canned, str):
+            raise ScenarioError("canned: expected the path of a JSONL results file, or a list of results lines")
         hit_rate = _number("cache_hit_rate", data.get("cache_hit_rate", 1.0), high=1.0)
         both = _choice("list_both_cursors", data.get("list_both_cursors", "error"), BOTH_CURSORS)
         return cls(
@@ -294,7 +345,7 @@ class Scenario:
         except (ValueError, tomllib.TOMLDecodeError) as exc:
             raise ScenarioError(f"{path}: cannot parse ({exc})") from None
         scenario = cls.from_dict(data)
-        if scenario.canned is not None and not Path(scenario.canned).is_absolute():
+        if isinstance(scenario.canned, str) and not Path(scenario.canned).is_absolute():
             scenario = replace(scenario, canned=str(path.parent / scenario.canned))
         return scenario
 
@@ -325,6 +376,8 @@ class Scenario:
         raw["outcomes"]["error_types"] = dict(self.outcomes.error_types)
         raw["rules"] = [_drop_none(r) for r in raw["rules"]]
         raw["faults"] = [_drop_none(f) for f in raw["faults"]]
+        if isinstance(self.canned, tuple):
+            raw["canned"] = [dict(line) for line in self.canned]
         return _drop_none(raw)
 
 
@@ -332,7 +385,22 @@ def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v is not None}
 
 
-def _items(where: str, value: Any, build: Any) -> tuple[Any, ...]:
+def canned_line(where: str, line: Any) -> Mapping[str, Any]:
+    """``line`` if it is a results line (``{"custom_id": str, "result": {"type": ...}}``)."""
+    result = line.get("result") if isinstance(line, Mapping) else None
+    if (
+        not isinstance(line, Mapping)
+        or not isinstance(line.get("custom_id"), str)
+        or not isinstance(result, Mapping)
+        or result.get("type") not in RESULT_TYPES
+    ):
+        raise ScenarioError(f'{where}: expected {{"custom_id": ..., "result": {{"type": ...}}}}')
+    return line
+
+
+def _items(where: str, value: Any, build: Any, limit: int) -> tuple[Any, ...]:
     if not isinstance(value, list | tuple):
         raise ScenarioError(f"{where}: expected a list of tables")
+    if len(value) > limit:
+        raise ScenarioError(f"{where}: at most {limit} items, got {len(value)}")
     return tuple(build(_table(f"{where}.{i}", item), f"{where}.{i}") for i, item in enumerate(value))

@@ -19,7 +19,7 @@ from datetime import datetime
 
 import orjson
 
-from .._engine.clock import DEFAULT_START, MICROS, ScaledClock, VirtualClock, to_micros
+from .._engine.clock import DEFAULT_START, LATEST, ScaledClock, VirtualClock, advance_by, to_micros
 from .._engine.scenario import Scenario
 from .sqlite import SNAPSHOT_SQL, Database, Snapshot
 
@@ -88,11 +88,9 @@ class SharedVirtualClock(VirtualClock):
         return int(self.db.read("SELECT clock_now FROM shared WHERE id = 1")[0])
 
     def advance(self, seconds: float) -> int:
-        if seconds < 0:
-            raise ValueError("the clock only moves forward: seconds must be >= 0")
+        step = advance_by(self.now(), seconds)  # bounds the step; the database keeps the sum exact
         row = self.db.write_one(
-            "UPDATE shared SET clock_now = clock_now + ? WHERE id = 1 RETURNING clock_now",
-            (round(seconds * MICROS),),
+            "UPDATE shared SET clock_now = min(clock_now + ?, ?) WHERE id = 1 RETURNING clock_now", (step, LATEST)
         )
         return int(row[0])
 
