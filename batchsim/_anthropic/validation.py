@@ -21,10 +21,12 @@ from .._engine.params import PackedParams
 from .features import features_problem
 from .versions import version_problem
 
-__all__ = ["MAX_BODY_BYTES", "MAX_REQUESTS", "ParsedCreate", "parse_create", "validate_params"]
+__all__ = ["MAX_BODY_BYTES", "MAX_PARAMS_DEPTH", "MAX_REQUESTS", "ParsedCreate", "parse_create", "validate_params"]
 
 MAX_REQUESTS = 100_000
 MAX_BODY_BYTES = 256 * 1024 * 1024
+MAX_PARAMS_DEPTH = 254
+"""How deeply a request's ``params`` may nest (orjson encodes no deeper); deeper is a 400 at create."""
 CUSTOM_ID_PATTERN = "^[a-zA-Z0-9_-]{1,64}$"
 _CUSTOM_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 _CUSTOM_IDS = re.compile(r"(?:[a-zA-Z0-9_-]{1,64}\n)*[a-zA-Z0-9_-]{1,64}")  # joined with newlines
@@ -182,7 +184,11 @@ def _validate_wholesale(requests: list[Any], *, check_params: bool, version: str
     custom_ids = joined.split("\n")
     if len(set(custom_ids)) != len(custom_ids):
         return None
-    parsed = ParsedCreate(custom_ids, PackedParams.encode(params), {}, version)
+    try:
+        packed = PackedParams.encode(params)
+    except orjson.JSONEncodeError:  # nested too deeply to encode: the loop names the request
+        return None
+    parsed = ParsedCreate(custom_ids, packed, {}, version)
     if check_params:
         parsed.invalid = _params_problems(params, version)
     else:
@@ -229,7 +235,12 @@ def _validate_each(requests: list[Any], version: str | None = None) -> ParsedCre
             raise ApiError.invalid(f"requests.{i}.params: Input should be a valid dictionary")
         custom_ids.append(cid)
         all_params.append(params)
-        encoded.append(dumps(params))
+        try:
+            encoded.append(dumps(params))
+        except orjson.JSONEncodeError:  # parsed (up to 1,024 levels) but too deep to encode again
+            raise ApiError.invalid(
+                f"requests.{i}.params: Input is nested too deeply (at most {MAX_PARAMS_DEPTH} levels)"
+            ) from None
     fresh = "\n".join(custom_ids).split("\n")  # not strings of the parsed body (see above)
     return ParsedCreate(fresh, PackedParams.join(encoded), _params_problems(all_params, version), version)
 
