@@ -1,20 +1,43 @@
-"""The request journal: every API call the emulator received, for assertions in tests."""
+"""The request journal: every API call the emulator received, for assertions in tests.
+
+It is bounded by count (:data:`DEFAULT_CALLS`) and by bytes (:data:`DEFAULT_BYTES`: each call
+counts its kept body prefix, its headers and :data:`_OVERHEAD`), oldest dropped first, and keeps
+only a prefix of each body (:data:`DEFAULT_BODY_PREFIX`). Over HTTP
+(``GET /_batchsim/journal``) credentials are redacted to a short tail (``…a1b2``).
+"""
 
 from __future__ import annotations
 
 import threading
 from collections import deque
 from collections.abc import Sequence
+from itertools import chain
 from typing import Any
 
 import orjson
 
 from .._engine.clock import rfc3339
 
-__all__ = ["Call", "Journal"]
+__all__ = ["DEFAULT_BODY_PREFIX", "DEFAULT_BYTES", "DEFAULT_CALLS", "Call", "Journal", "redact"]
 
 RawHeaders = Sequence[tuple[bytes, bytes]]
-_RawCall = tuple[str, str, bytes, bytes, int, str, RawHeaders, int | None, str | None]
+_RawCall = tuple[str, str, bytes, bytes, int, str, RawHeaders, int | None, str | None, int]
+
+DEFAULT_CALLS = 10_000
+DEFAULT_BYTES = 64 * 1024 * 1024
+DEFAULT_BODY_PREFIX = 1 << 20
+_OVERHEAD = 256  # what one entry costs besides its body and headers, roughly
+_SECRET_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie", "x-batchsim-admin-token"})
+
+
+def redact(value: str) -> str:
+    """A credential cut to a recognizable tail: ``Bearer \u2026a1b2``, ``\u2026a1b2``; at most a
+    quarter of it (up to four characters) is shown, so a short key shows nothing."""
+    scheme, space, secret = value.partition(" ")
+    if not space or not secret:
+        scheme, secret = "", value
+    tail = secret[len(secret) - min(4, len(secret) // 4) :] if len(secret) >= 4 else ""
+    return f"{scheme}{' ' if scheme else ''}\u2026{tail}"
 
 
 class Call:
@@ -26,7 +49,19 @@ class Call:
     and decoded into a dict the first time :attr:`headers` is read.
     """
 
-    __slots__ = ("_headers", "_raw", "at", "body", "endpoint", "fault", "method", "path", "query", "status")
+    __slots__ = (
+        "_headers",
+        "_raw",
+        "at",
+        "body",
+        "body_size",
+        "endpoint",
+        "fault",
+        "method",
+        "path",
+        "query",
+        "status",
+    )
 
     def __init__(
         self,
@@ -41,6 +76,7 @@ class Call:
         raw_headers: RawHeaders | None = None,
         at: int | None = None,
         fault: str | None = None,
+        body_size: int | None = None,
     ) -> None:
         self.method = method
         self.path = path
@@ -48,6 +84,8 @@ class Call:
         self._headers = headers
         self._raw = raw_headers
         self.body = body
+        self.body_size = len(body) if body_size is None else body_size
+        """The size of the body as received (``body`` keeps at most the journal's body prefix)."""
         self.status = status
         self.endpoint = endpoint
         self.at = at
@@ -81,14 +119,17 @@ class Call:
         return orjson.loads(self.body) if self.body else None
 
     def to_dict(self, body_limit: int = 65536) -> dict[str, Any]:
+        """The call as plain data (for ``GET /_batchsim/journal``): credentials redacted, the body
+        cut to ``body_limit`` bytes."""
         text = self.body[:body_limit].decode("utf-8", "replace")
+        headers = {k: redact(v) if k in _SECRET_HEADERS else v for k, v in self.headers.items()}
         return {
             "method": self.method,
             "path": self.path,
             "query": self.query,
-            "headers": self.headers,
+            "headers": headers,
             "body": text,
-            "body_truncated": len(self.body) > body_limit,
+            "body_truncated": self.body_size > min(body_limit, len(self.body)),
             "status": self.status,
             "endpoint": self.endpoint,
             "time": rfc3339(self.at) if self.at is not None else None,
@@ -97,13 +138,29 @@ class Call:
 
 
 class Journal:
-    """A bounded, thread-safe list of calls (oldest dropped first)."""
+    """A thread-safe list of calls, bounded by count (``limit``) and bytes (``max_bytes``),
+    oldest dropped first; each body is kept up to ``body_prefix`` bytes."""
 
-    def __init__(self, enabled: bool = True, limit: int = 10_000) -> None:
+    def __init__(
+        self,
+        enabled: bool = True,
+        limit: int = DEFAULT_CALLS,
+        *,
+        max_bytes: int = DEFAULT_BYTES,
+        body_prefix: int = DEFAULT_BODY_PREFIX,
+    ) -> None:
         self.enabled = enabled
         self.limit = limit
-        self._calls: deque[_RawCall] = deque(maxlen=limit)  # the oldest drop out past ``limit``
+        self.max_bytes = max_bytes
+        self.body_prefix = body_prefix
+        self._calls: deque[tuple[_RawCall, int]] = deque()
+        self._bytes = 0
         self._lock = threading.Lock()
+
+    @property
+    def size(self) -> int:
+        """The bytes the journal counts against ``max_bytes`` now."""
+        return self._bytes
 
     def record_raw(
         self,
@@ -118,16 +175,24 @@ class Journal:
         fault: str | None = None,
     ) -> None:
         """Record a call from its raw parts; the :class:`Call` is only built when read."""
-        self._calls.append((method, path, query, body, status, endpoint, headers, at, fault))
+        kept = body[: self.body_prefix] if len(body) > self.body_prefix else body
+        cost = _OVERHEAD + len(kept) + len(query) + len(path) + sum(map(len, chain.from_iterable(headers)))
+        with self._lock:
+            calls = self._calls
+            calls.append(((method, path, query, kept, status, endpoint, headers, at, fault, len(body)), cost))
+            self._bytes += cost
+            while len(calls) > self.limit or self._bytes > self.max_bytes:
+                self._bytes -= calls.popleft()[1]
 
     def calls(self) -> list[Call]:
         with self._lock:
-            entries = list(self._calls)
+            entries = [entry for entry, _ in self._calls]
         return [_call(*e) for e in entries]
 
     def clear(self) -> None:
         with self._lock:
             self._calls.clear()
+            self._bytes = 0
 
 
 def _call(
@@ -140,7 +205,20 @@ def _call(
     headers: RawHeaders,
     at: int | None,
     fault: str | None,
+    size: int,
 ) -> Call:
     # ``request.url.path`` without building the URL (the same escapes Starlette applies).
     path = path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
-    return Call(method, path, query.decode(), None, body, status, endpoint, raw_headers=headers, at=at, fault=fault)
+    return Call(
+        method,
+        path,
+        query.decode(),
+        None,
+        body,
+        status,
+        endpoint,
+        raw_headers=headers,
+        at=at,
+        fault=fault,
+        body_size=size,
+    )

@@ -33,6 +33,29 @@ drive a running server (--url, default BATCHSIM_URL or http://127.0.0.1:8000; --
 """
 
 
+_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
+
+
+def _size(text: str) -> int:
+    """A byte count: ``1048576``, ``64K``, ``64M``, ``4G`` (binary units)."""
+    raw = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = raw[-1:] if raw[-1:] in _UNITS else ""
+    number = raw[: len(raw) - len(unit)]
+    if not number.isdigit() or int(number) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive byte count such as 1048576, 64M or 4G; got {text!r}")
+    return int(number) * _UNITS[unit]
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 86_400:
+        raise argparse.ArgumentTypeError(f"expected seconds between 0 and 86400; got {text!r}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="batchsim",
@@ -86,6 +109,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--workers", type=int, default=1, help="uvicorn worker processes sharing one view (needs --db when > 1)"
+    )
+    serve.add_argument(
+        "--worker-healthcheck-timeout",
+        type=_seconds,
+        default=os.environ.get("BATCHSIM_WORKER_HEALTHCHECK_TIMEOUT", "60"),
+        metavar="SECONDS",
+        help="with --workers: how long a worker may take to answer the supervisor's health check before it is "
+        "restarted (default 60; uvicorn's own default of 5 restarts busy workers on a loaded machine)",
+    )
+    serve.add_argument(
+        "--data-dir",
+        default=os.environ.get("BATCHSIM_DATA_DIR"),
+        help="the only folder a scenario set over HTTP may read canned results from "
+        "(default: the --scenario file's folder; without either, canned results over HTTP must be inline)",
+    )
+    serve.add_argument(
+        "--journal-bytes",
+        type=_size,
+        default=os.environ.get("BATCHSIM_JOURNAL_BYTES", "64M"),
+        metavar="BYTES",
+        help="memory the request journal may hold (default 64M; oldest calls dropped first)",
     )
     serve.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
     serve.add_argument(

@@ -14,6 +14,7 @@ import argparse
 import gc
 import json
 import logging
+import math
 import os
 import socket
 import sys
@@ -36,6 +37,8 @@ from .protocols import PROTOCOLS
 
 __all__ = ["SharedEmulator", "create_app", "serve"]
 
+SERVER_JOURNAL_BODY_PREFIX = 64 * 1024
+"""A served journal keeps this much of each body (what ``GET /_batchsim/journal`` shows)."""
 _CONFIG_ENV = "BATCHSIM_SERVE_CONFIG"
 _PARENT_ENV = "BATCHSIM_SERVE_PARENT"
 
@@ -153,6 +156,7 @@ def _emulator(config: dict[str, Any]) -> Emulator:
         "journal": config.get("journal", True),
         "results_writer": "process",  # writing results never competes with the API
     }
+
     clock = config.get("clock", "virtual")
     sim: Emulator
     if config.get("db"):
@@ -161,6 +165,8 @@ def _emulator(config: dict[str, Any]) -> Emulator:
     else:
         sim = Emulator(scenario, clock=clock, **options)
     sim.admin_token = config.get("admin_token")
+    sim.journal.max_bytes = config.get("journal_bytes", sim.journal.max_bytes)
+    sim.journal.body_prefix = SERVER_JOURNAL_BODY_PREFIX
     return sim
 
 
@@ -259,6 +265,8 @@ def _check(args: argparse.Namespace) -> str | None:
     """A usage problem with the options, or ``None``."""
     if args.workers < 1:
         return "--workers must be at least 1"
+    if args.data_dir and not os.path.isdir(args.data_dir):
+        return f"--data-dir {args.data_dir}: not a folder"
     if args.workers > 1 and not args.db:
         return (
             "--workers > 1 needs --db PATH: workers are separate processes and share batches only through the database"
@@ -278,6 +286,16 @@ def bind(host: str, port: int) -> socket.socket | str:
     return sock
 
 
+def _data_dir(args: argparse.Namespace) -> str | None:
+    """The folder canned results set over HTTP may come from: ``--data-dir``, else the scenario
+    file's folder, else none."""
+    if args.data_dir:
+        return os.path.realpath(str(args.data_dir))
+    if args.scenario:
+        return os.path.dirname(os.path.realpath(str(args.scenario)))
+    return None
+
+
 def serve(args: argparse.Namespace) -> int:
     problem = _check(args)
     if problem is not None:
@@ -290,6 +308,8 @@ def serve(args: argparse.Namespace) -> int:
         "api_keys": args.api_keys,
         "admin_token": args.admin_token,
         "db": os.path.abspath(args.db) if args.db else None,
+        "data_dir": _data_dir(args),
+        "journal_bytes": args.journal_bytes,
     }
     try:
         # Validates the settings and prepares the database before binding. A scenario or seed
@@ -326,7 +346,13 @@ def serve(args: argparse.Namespace) -> int:
         os.environ[_CONFIG_ENV] = json.dumps(config)
         os.environ[_PARENT_ENV] = str(os.getpid())
         sock.listen(2048)
-        uv_config = uvicorn.Config("batchsim._serve.server:create_app", factory=True, workers=args.workers, **options)
+        uv_config = uvicorn.Config(
+            "batchsim._serve.server:create_app",
+            factory=True,
+            workers=args.workers,
+            timeout_worker_healthcheck=math.ceil(args.worker_healthcheck_timeout),
+            **options,
+        )
         Multiprocess(uv_config, sockets=[sock]).run()
     print("batchsim stopped", flush=True)
     return 0
