@@ -333,6 +333,12 @@ def complete_message(
 def read_regular(path: str | Path, limit: int) -> bytes:
     """The content of ``path`` if it is a regular file of at most ``limit`` bytes; ``OSError``
     otherwise. Opening never blocks (a FIFO is refused, not waited on)."""
+    return _read_regular(path, limit)[1]
+
+
+def _read_regular(path: str | Path, limit: int, known: tuple[Any, ...] | None = None) -> tuple[tuple[Any, ...], bytes]:
+    """``(identity, content)`` of a regular file; the content is ``b""`` when the file's identity
+    (device, inode, size, modification time) is ``known``."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
         info = os.fstat(fd)
@@ -340,25 +346,37 @@ def read_regular(path: str | Path, limit: int) -> bytes:
             raise OSError(f"{path}: not a regular file")
         if info.st_size > limit:
             raise OSError(f"{path}: larger than {limit} bytes")
+        identity = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+        if identity == known:
+            return identity, b""
         with os.fdopen(os.dup(fd), "rb") as handle:
             data = handle.read(limit + 1)
         if len(data) > limit:
             raise OSError(f"{path}: larger than {limit} bytes")
-        return data
+        return identity, data
     finally:
         os.close(fd)
+
+
+_loaded: dict[str, tuple[tuple[Any, ...], dict[str, bytes]]] = {}
 
 
 def load_canned(source: str | Path | tuple[Mapping[str, Any], ...]) -> dict[str, bytes]:
     """Results lines (a JSONL file's path, or the lines) as ``{custom_id: encoded result object}``.
 
     Raises ``ValueError`` naming the line for anything that is not a results line, ``OSError``
-    for a path that is not a regular file of at most :data:`MAX_CANNED_BYTES`.
+    for a path that is not a regular file of at most :data:`MAX_CANNED_BYTES`. A file read
+    before and unchanged since is not read again (a reset re-applies its scenario).
     """
     if isinstance(source, tuple):
         return {line["custom_id"]: orjson.dumps(line["result"]) for line in source}
+    key = os.fspath(source)
+    known = _loaded.get(key)
+    identity, data = _read_regular(source, MAX_CANNED_BYTES, known[0] if known else None)
+    if known is not None and identity == known[0]:
+        return known[1]
     canned: dict[str, bytes] = {}
-    for number, raw in enumerate(read_regular(source, MAX_CANNED_BYTES).splitlines(), 1):
+    for number, raw in enumerate(data.splitlines(), 1):
         if not raw.strip():
             continue
         try:
@@ -368,4 +386,7 @@ def load_canned(source: str | Path | tuple[Mapping[str, Any], ...]) -> dict[str,
         except ScenarioError as exc:
             raise ValueError(str(exc)) from None
         canned[line["custom_id"]] = orjson.dumps(line["result"])
+    if len(_loaded) >= 8:
+        _loaded.clear()
+    _loaded[key] = (identity, canned)
     return canned

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import random
+import tempfile
+import threading
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -18,7 +20,7 @@ import orjson
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -32,12 +34,44 @@ from .._engine.scenario import Fault
 from .connection import CLOSE_CONNECTION, DroppedConnectionError
 from .journal import Journal
 
-__all__ = ["ApiContext", "build_app"]
+__all__ = ["DEFAULT_BODY_BUDGET", "SPOOL_THRESHOLD", "ApiContext", "BodyBudget", "build_app"]
 
 log = logging.getLogger("batchsim")
 JSON = "application/json"
 JSONL = "application/x-jsonl"
-_JOURNAL_BODY_LIMIT = 1 << 20
+SPOOL_THRESHOLD = 256 * 1024
+"""A body still arriving is kept in memory up to this size, and in a temporary file past it."""
+DEFAULT_BODY_BUDGET = 1 << 30
+"""Request body bytes in flight at once (see :class:`BodyBudget`)."""
+
+
+class BodyBudget:
+    """The request body bytes in flight (received and not yet done with) in one process, at
+    most ``limit``: past it, a body is refused with 529 ``overloaded_error`` and a
+    ``retry-after`` header instead of being read on (memory and temporary files stay bounded
+    whatever the number of slow uploads)."""
+
+    def __init__(self, limit: int = DEFAULT_BODY_BUDGET) -> None:
+        self.limit = limit
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> None:
+        with self._lock:
+            if self.used + size > self.limit:
+                raise _OverloadedError()
+            self.used += size
+
+    def give(self, size: int) -> None:
+        with self._lock:
+            self.used -= size
+
+
+class _OverloadedError(ApiError):
+    headers = {"retry-after": "1"}
+
+    def __init__(self) -> None:
+        super().__init__(529, "Too many request bodies are being received at once; retry shortly", "overloaded_error")
 
 
 class ApiContext:
@@ -56,6 +90,9 @@ class ApiContext:
         self.journal = journal
         self.api_keys = api_keys
         self.admin_token: str | None = None
+        self.bodies = BodyBudget()
+        self.data_dir: str | None = None
+        """The only folder ``canned`` paths set over HTTP may name (none: inline lines only)."""
         self._ids = RequestIds(random.Random(f"request-ids:{seed}"))
         self.next_request_id = self._ids.next
         self.base_urls: dict[tuple[Any, ...], str] = {}
@@ -127,20 +164,52 @@ def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
     return None
 
 
-async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
-    """The request body, refused with 413 as soon as it grows past ``limit`` (never buffered whole)."""
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES, budget: BodyBudget | None = None) -> bytes:
+    """The request body, refused with 413 as soon as it grows past ``limit`` (never buffered
+    whole). While more is to come, the body is kept in memory up to :data:`SPOOL_THRESHOLD`
+    and in an unnamed temporary file past it. With a ``budget`` its bytes are taken from it as
+    they arrive (529 when it is spent); the caller gives ``len(body)`` back when done."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, f"Request exceeds the maximum size of {limit} bytes", "request_too_large")
+    receive = request.receive
     parts: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"Request exceeds the maximum size of {limit} bytes", "request_too_large")
-        if chunk:
-            parts.append(chunk)
-    return parts[0] if len(parts) == 1 else b"".join(parts)
+    spool: Any = None
+    try:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect()
+            chunk: bytes = message.get("body", b"")
+            more: bool = message.get("more_body", False)
+            if chunk:
+                if size + len(chunk) > limit:
+                    raise ApiError(413, f"Request exceeds the maximum size of {limit} bytes", "request_too_large")
+                if budget is not None:
+                    budget.take(len(chunk))
+                size += len(chunk)
+                if spool is None and more and size > SPOOL_THRESHOLD:
+                    spool = tempfile.TemporaryFile(prefix="batchsim-body-")  # noqa: SIM115 (closed below)
+                    spool.writelines(parts)
+                    parts = []
+                if spool is not None:
+                    spool.write(chunk)
+                else:
+                    parts.append(chunk)
+            if not more:
+                break
+        if spool is not None:
+            spool.seek(0)
+            return bytes(spool.read())
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+    except BaseException:
+        if budget is not None:
+            budget.give(size)
+        raise
+    finally:
+        if spool is not None:
+            spool.close()
 
 
 Handler = Callable[[ApiContext, Request, str, bytes], Awaitable[Response]]
@@ -176,25 +245,29 @@ def _api(ctx: ApiContext, endpoint: str, handler: Handler, *, reads_body: bool =
             if ctx.api_keys is not None and key not in ctx.api_keys:
                 raise ApiError(401, "invalid x-api-key", "authentication_error")
             if reads_body:
-                body = await read_body(request)
+                body = await read_body(request, budget=ctx.bodies)
             fault = ctx.faults.pick(endpoint)
             if fault is not None:
                 injected = f"status {fault.status}" if fault.kind == "status" else fault.kind
             if fault is not None and fault.kind == "status":
                 response = _fault_response(ctx, fault)
             elif fault is not None and fault.kind == "drop":
+                ctx.bodies.give(len(body))
                 return _DroppedResponse(f"injected drop on {endpoint}")  # not processed, not journaled
             elif fault is not None and fault.kind == "lost":
                 lost = await handler(ctx, request, key, body)  # processed, but the answer never arrives
                 if lost.background is not None:
                     await lost.background()  # what the server does after answering still happens
+                ctx.bodies.give(len(body))
                 return _DroppedResponse(f"injected lost answer on {endpoint}")
             else:
                 response = await handler(ctx, request, key, body)
                 if fault is not None and fault.kind == "truncate" and isinstance(response, StreamingResponse):
                     response.body_iterator = _truncated(response.body_iterator)
         except ApiError as exc:
-            response = error_response(ctx, exc.status, exc.error_type, exc.message)
+            response = error_response(ctx, exc.status, exc.error_type, exc.message, getattr(exc, "headers", None))
+        except ClientDisconnect:  # gone before its body arrived: nobody reads this answer
+            response = error_response(ctx, 400, "invalid_request_error", "The client disconnected")
         except Exception:  # an emulator bug: answer like the API would, log the details
             log.exception("unexpected error on %s %s", request.method, request.url.path)
             response = error_response(ctx, 500, "api_error", "Internal server error")
@@ -203,13 +276,15 @@ def _api(ctx: ApiContext, endpoint: str, handler: Handler, *, reads_body: bool =
                 scope["method"],
                 scope["path"],
                 scope.get("query_string", b""),
-                body[:_JOURNAL_BODY_LIMIT],
+                body,  # the journal keeps a prefix
                 response.status_code,
                 endpoint,
                 tuple(scope["headers"]),  # a tuple of bytes pairs: the collector stops tracking it
                 ctx.api.service.clock.now(),
                 injected,
             )
+        if body:
+            ctx.bodies.give(len(body))
         return response
 
     return _Endpoint(route)

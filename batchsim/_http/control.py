@@ -8,7 +8,9 @@ the OpenAPI description of the six batch routes, for OpenAPI tools such as schem
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import os
 from collections.abc import Awaitable, Callable
 from functools import cache
 from importlib.resources import files
@@ -19,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .._anthropic.responder import load_canned
 from .._engine.clock import Clock, VirtualClock, rfc3339
 from .._engine.errors import ApiError
 from .._engine.scenario import Scenario, ScenarioError
@@ -54,10 +57,27 @@ class Controlled(Protocol):
 
 
 _CONTROL_BODY_LIMIT = 1 << 20
+_CANNED_REFUSED = (
+    "invalid scenario: canned: expected inline results lines, or the path of a regular file of at most "
+    "64 MiB in the server's data folder (--data-dir)"
+)
 
 
-async def _json_body(request: Request) -> Any:
-    body = await read_body(request, _CONTROL_BODY_LIMIT)
+def canned_path(data_dir: str | None, value: str) -> str:
+    """The real path of a ``canned`` value set over HTTP if it names a regular file inside
+    ``data_dir`` (relative paths are taken from there); :class:`ApiError` otherwise, with one
+    text whatever the reason, so that the answer never tells whether a path exists."""
+    if data_dir is not None and "\x00" not in value:
+        root = os.path.realpath(data_dir)
+        path = os.path.realpath(os.path.join(root, value))
+        if os.path.commonpath([root, path]) == root and path != root:
+            return path
+    raise ApiError.invalid(_CANNED_REFUSED)
+
+
+async def _json_body(ctx: ApiContext, request: Request) -> Any:
+    body = await read_body(request, _CONTROL_BODY_LIMIT, ctx.bodies)
+    ctx.bodies.give(len(body))  # parsed at once: no longer held
     if not body.strip():
         return {}
     try:
@@ -92,7 +112,7 @@ def guarded(
             answer = await handler(request)
             return answer if isinstance(answer, Response) else json_response(ctx, answer)
         except ApiError as exc:
-            return error_response(ctx, exc.status, exc.error_type, exc.message)
+            return error_response(ctx, exc.status, exc.error_type, exc.message, getattr(exc, "headers", None))
 
     return route
 
@@ -106,7 +126,7 @@ def control_routes(sim: Controlled, ctx: ApiContext) -> list[Route]:
         return {"now": rfc3339(sim.clock.now()), "kind": sim.clock.kind}
 
     async def advance(request: Request) -> Any:
-        data = await _json_body(request)
+        data = await _json_body(ctx, request)
         if not isinstance(data, dict) or set(data) - {"seconds"}:
             raise ApiError.invalid('expected {"seconds": N}')
         seconds = data.get("seconds")
@@ -114,17 +134,32 @@ def control_routes(sim: Controlled, ctx: ApiContext) -> list[Route]:
             raise ApiError.invalid("seconds: expected a number >= 0")
         if not isinstance(sim.clock, VirtualClock):
             raise ApiError.invalid(f"the clock is {sim.clock.kind}: only a virtual clock can be advanced")
-        sim.advance(seconds=float(seconds))
+        try:
+            sim.advance(seconds=float(seconds))
+        except ValueError as exc:
+            raise ApiError.invalid(f"seconds: {exc}") from None
         return {"now": rfc3339(sim.clock.now()), "kind": sim.clock.kind}
 
     async def get_scenario(request: Request) -> Any:
         return sim.scenario.to_dict()
 
     async def put_scenario(request: Request) -> Any:
-        data = await _json_body(request)
+        data = await _json_body(ctx, request)
+        canned = data.get("canned") if isinstance(data, dict) else None
+        if isinstance(canned, str):
+            data = {**data, "canned": canned_path(ctx.data_dir, canned)}
         try:
-            sim.scenario = Scenario.from_dict(data)
-        except (ScenarioError, OSError) as exc:
+            scenario = Scenario.from_dict(data)
+        except ScenarioError as exc:
+            raise ApiError.invalid(f"invalid scenario: {exc}") from None
+
+        try:
+            if isinstance(scenario.canned, str):  # read it on a thread: setting it then finds it read
+                await asyncio.to_thread(load_canned, scenario.canned)
+            sim.scenario = scenario
+        except OSError:  # not a regular file of at most 64 MiB: the same answer as any refused path
+            raise ApiError.invalid(_CANNED_REFUSED) from None
+        except ValueError as exc:  # a file in the data folder that is not a results file
             raise ApiError.invalid(f"invalid scenario: {exc}") from None
         return sim.scenario.to_dict()
 
