@@ -12,12 +12,20 @@ process share nothing. Files are dropped (deleted) least recently used first onc
 more than ``max_files`` of them or they hold more than ``max_bytes``; a dropped file is written
 again on its next download. A file being read when it is dropped stays readable until its last
 reader is done.
+
+Bounds: one file holds at most ``max_file_bytes``, and a writer never lets the files under the
+store's *root* pass ``max_bytes``, checked before each chunk under a lock file in the root. The
+workers of one ``batchsim serve`` share one root (each store keeps its files in a folder of its
+own inside it, named after its process), so the bounds hold for the server as a whole. When a
+file cannot grow (or no file can be added), the download reads what the file has and generates
+the rest of its lines itself: the same bytes, only slower.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import multiprocessing
 import os
@@ -30,12 +38,16 @@ import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
-__all__ = ["MAX_FILES", "MAX_FILE_BYTES", "ResultsFileError", "ResultsFileStore"]
+__all__ = ["MAX_FILES", "MAX_FILE_BYTES", "MAX_ONE_FILE_BYTES", "ResultsFileError", "ResultsFileStore"]
 
 MAX_FILES = 256
 MAX_FILE_BYTES = 4 * 1024**3
+"""What all results files may hold together (under one root)."""
+MAX_ONE_FILE_BYTES = 1024**3
+"""What one results file may hold."""
+_FULL = -2  # a writer's answer: the file stopped at a bound; downloads generate the rest
 _READ_SIZE = 1 << 20
 _POLL = 0.002  # seconds between looks at a file being written
 _CHECK_EVERY = 64  # chunks between a writer's looks at whether its file was dropped
@@ -49,15 +61,68 @@ class ResultsFileError(RuntimeError):
     """The file a download followed was abandoned before it was complete."""
 
 
-def _write_file(path: str, lines: Lines) -> int:
-    """Write ``lines()`` to ``path`` (created empty by the owner); the size written, or -1 if the
-    owner dropped the file meanwhile. Runs in the writer (thread or process)."""
+class _Bounds(NamedTuple):
+    root: str
+    max_bytes: int
+    max_file_bytes: int
+
+
+@contextlib.contextmanager
+def _locked(root: str) -> Iterator[None]:
+    """The root's lock file, held (every writer and store of the root take it to count)."""
+    fd = os.open(os.path.join(root, ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _usage(root: str) -> tuple[int, int]:
+    """``(files, bytes)`` of the results files under ``root`` (call with the lock held). The folder
+    of a store whose process is gone (a worker killed and replaced) is deleted on the way."""
+    files = total = 0
+    with os.scandir(root) as folders:
+        for folder in folders:
+            if not folder.is_dir(follow_symlinks=False):
+                continue
+            pid = folder.name.partition("-")[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(folder.path, ignore_errors=True)
+                continue
+            with contextlib.suppress(FileNotFoundError), os.scandir(folder.path) as entries:
+                for entry in entries:
+                    with contextlib.suppress(FileNotFoundError):
+                        total += entry.stat(follow_symlinks=False).st_size
+                        files += 1
+    return files, total
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _write_file(path: str, lines: Lines, bounds: _Bounds) -> int:
+    """Write ``lines()`` to ``path`` (created empty by the owner); the size written, -1 if the
+    owner dropped the file meanwhile, or ``_FULL`` if a bound stopped it. Runs in the writer
+    (thread or process)."""
     size = 0
     with open(path, "ab", buffering=0) as out:
         for n, chunk in enumerate(lines(), 1):
-            view = memoryview(chunk)
-            while view:
-                view = view[out.write(view) :]
+            if size + len(chunk) > bounds.max_file_bytes:
+                return _FULL
+            with _locked(bounds.root):
+                if _usage(bounds.root)[1] + len(chunk) > bounds.max_bytes:
+                    return _FULL
+                view = memoryview(chunk)
+                while view:
+                    view = view[out.write(view) :]
             size += len(chunk)
             if n % _CHECK_EVERY == 0 and not os.path.exists(path):
                 return -1  # dropped: nobody will read it
@@ -67,19 +132,20 @@ def _write_file(path: str, lines: Lines) -> int:
 class _File:
     """One results file: written by the writer, read by any number of downloads."""
 
-    __slots__ = ("__weakref__", "done", "fd", "path")
+    __slots__ = ("__weakref__", "done", "fd", "lines", "path")
 
-    def __init__(self, path: str, done: Future[int]) -> None:
+    def __init__(self, path: str, done: Future[int], lines: Lines) -> None:
         self.path = path
         self.fd = os.open(path, os.O_RDONLY)
         self.done = done
+        self.lines = lines
 
     def size(self) -> int:
         return os.fstat(self.fd).st_size
 
     def failed(self) -> bool:
         done = self.done
-        return done.done() and (done.cancelled() or done.exception() is not None or done.result() < 0)
+        return done.done() and (done.cancelled() or done.exception() is not None or done.result() == -1)
 
     async def follow(self) -> AsyncIterator[bytes]:
         offset = 0
@@ -93,6 +159,10 @@ class _File:
             elif done.done():
                 if self.failed():
                     raise ResultsFileError("the results file was abandoned while it was written")
+                if done.result() == _FULL:  # stopped at a bound: the rest is generated here
+                    async for chunk in _generated(self.lines, skip=offset):
+                        yield chunk
+                    return
                 if offset >= done.result():
                     return
             else:
@@ -103,26 +173,37 @@ class _File:
             os.close(self.fd)
 
 
+async def _generated(lines: Lines, skip: int = 0) -> AsyncIterator[bytes]:
+    """``lines()`` without its first ``skip`` bytes, letting other requests in between chunks."""
+    for chunk in lines():
+        if skip >= len(chunk):
+            skip -= len(chunk)
+            continue
+        yield chunk[skip:] if skip else chunk
+        skip = 0
+        await asyncio.sleep(0)
+
+
 class _ThreadWriter:
     """One daemon thread running write jobs in order."""
 
     def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue[tuple[Future[int], str, Lines] | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[tuple[Future[int], str, Lines, _Bounds] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="batchsim-results-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, path: str, lines: Lines) -> Future[int]:
+    def submit(self, path: str, lines: Lines, bounds: _Bounds) -> Future[int]:
         future: Future[int] = Future()
-        self._jobs.put((future, path, lines))
+        self._jobs.put((future, path, lines, bounds))
         return future
 
     def _run(self) -> None:
         while (job := self._jobs.get()) is not None:
-            future, path, lines = job
+            future, path, lines, bounds = job
             if not future.set_running_or_notify_cancel():
                 continue
             try:
-                size = _write_file(path, lines)
+                size = _write_file(path, lines, bounds)
             except BaseException as exc:  # the file is left failed: the next download writes it again
                 log.exception("writing a results file failed")
                 del job, lines
@@ -146,8 +227,8 @@ class _ProcessWriter:
             initargs=(os.getpid(),),
         )
 
-    def submit(self, path: str, lines: Lines) -> Future[int]:
-        return self._pool.submit(_write_file, path, lines)
+    def submit(self, path: str, lines: Lines, bounds: _Bounds) -> Future[int]:
+        return self._pool.submit(_write_file, path, lines, bounds)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)  # its job stops soon: its file is gone
@@ -180,11 +261,18 @@ class ResultsFileStore:
         writer: Literal["thread", "process"] = "thread",
         max_files: int = MAX_FILES,
         max_bytes: int = MAX_FILE_BYTES,
+        max_file_bytes: int = MAX_ONE_FILE_BYTES,
+        root: str | None = None,
     ) -> None:
+        """``root``: a folder shared with other stores (the workers of one server), whose files
+        count together against ``max_files`` and ``max_bytes``; by default a folder of its own."""
         self.writer_kind = writer
         self.max_files = max_files
         self.max_bytes = max_bytes
+        self.max_file_bytes = max_file_bytes
+        self.root = root
         self._dir: str | None = None
+        self._bounds: _Bounds | None = None
         self._files: OrderedDict[object, _File] = OrderedDict()
         self._lock = threading.Lock()
         self._writer: _ThreadWriter | _ProcessWriter | None = None
@@ -194,7 +282,8 @@ class ResultsFileStore:
     # -- the port ---------------------------------------------------------------------------------
 
     def stream(self, key: object, lines: Lines) -> AsyncIterator[bytes]:
-        return self._file(key, lines).follow()
+        file = self._file(key, lines)
+        return _generated(lines) if file is None else file.follow()
 
     def write_ahead(self, key: object, lines: Lines) -> None:
         self._file(key, lines)
@@ -228,7 +317,9 @@ class ResultsFileStore:
 
     # -- inside -----------------------------------------------------------------------------------
 
-    def _file(self, key: object, lines: Lines) -> _File:
+    def _file(self, key: object, lines: Lines) -> _File | None:
+        """The file of ``key``, started if need be; ``None`` when no file can be added (every
+        file under the root that is not this store's to drop keeps it full)."""
         with self._lock:
             file = self._files.get(key)
             if file is not None and not file.failed():
@@ -236,16 +327,22 @@ class ResultsFileStore:
                 return file
             if self._writer is None:
                 self._start()
-            assert self._dir is not None and self._writer is not None
-            fd, path = tempfile.mkstemp(prefix="results-", suffix=".jsonl", dir=self._dir)
-            os.close(fd)
-            done = self._writer.submit(path, lines)
-            self._writing.add(done)
-            file = self._files[key] = _File(path, done)
-            dropped = self._trim()
+            assert self._dir is not None and self._writer is not None and self._bounds is not None
+            old = self._files.pop(key, None)
+            if old is not None:
+                _unlink(old.path)
+            with _locked(self._bounds.root):
+                room = self._make_room()
+                if room:
+                    fd, path = tempfile.mkstemp(prefix="results-", suffix=".jsonl", dir=self._dir)
+                    os.close(fd)
+            if room:
+                done = self._writer.submit(path, lines, self._bounds)
+                self._writing.add(done)
+                file = self._files[key] = _File(path, done, lines)
+        if not room:
+            return None
         done.add_done_callback(self._written)
-        for old in dropped:
-            _unlink(old.path)
         return file
 
     def _written(self, done: Future[int]) -> None:
@@ -253,20 +350,27 @@ class ResultsFileStore:
             self._writing.discard(done)
 
     def _start(self) -> None:
-        self._dir = tempfile.mkdtemp(prefix="batchsim-results-")
+        root = self.root
+        own_root = root is None
+        if root is None:
+            root = tempfile.mkdtemp(prefix="batchsim-results-")
+        self._dir = tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=root)
+        self._bounds = _Bounds(root, self.max_bytes, self.max_file_bytes)
         self._writer = _ProcessWriter() if self.writer_kind == "process" else _ThreadWriter()
-        self._finalizer = weakref.finalize(self, _shut, self._writer, self._dir)
+        self._finalizer = weakref.finalize(self, _shut, self._writer, root if own_root else self._dir)
 
-    def _trim(self) -> list[_File]:
-        """Files to drop, least recently used first, to stay within the bounds (under the lock)."""
-        dropped: list[_File] = []
+    def _make_room(self) -> bool:
+        """Drop files of this store, least recently used first, until one more file fits the
+        bounds of the root; whether it then fits (under both locks)."""
+        assert self._bounds is not None
         files = self._files
-        total = sum(f.size() for f in files.values())
-        while len(files) > 1 and (len(files) > self.max_files or total > self.max_bytes):
+        count, total = _usage(self._bounds.root)
+        while files and (count >= self.max_files or total >= self.max_bytes):
             _, old = files.popitem(last=False)
+            _unlink(old.path)  # gone from the count at once; its readers keep their descriptor
+            count -= 1
             total -= old.size()
-            dropped.append(old)
-        return dropped
+        return count < self.max_files and total < self.max_bytes
 
 
 def _unlink(path: str) -> None:
