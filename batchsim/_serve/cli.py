@@ -131,6 +131,27 @@ def _parser() -> argparse.ArgumentParser:
         metavar="BYTES",
         help="memory the request journal may hold (default 64M; oldest calls dropped first)",
     )
+    serve.add_argument(
+        "--body-budget",
+        type=_size,
+        default=os.environ.get("BATCHSIM_BODY_BUDGET", "1G"),
+        metavar="BYTES",
+        help="request body bytes in flight at once, server-wide (default 1G; beyond it: 529 overloaded_error)",
+    )
+    serve.add_argument(
+        "--results-disk",
+        type=_size,
+        default=os.environ.get("BATCHSIM_RESULTS_DISK", "4G"),
+        metavar="BYTES",
+        help="disk all results files may take together, across workers (default 4G)",
+    )
+    serve.add_argument(
+        "--results-file-max",
+        type=_size,
+        default=os.environ.get("BATCHSIM_RESULTS_FILE_MAX", "1G"),
+        metavar="BYTES",
+        help="largest results file kept for one batch (default 1G; larger results are generated at each download)",
+    )
     serve.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
     serve.add_argument(
         "--http",

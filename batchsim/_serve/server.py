@@ -16,8 +16,10 @@ import json
 import logging
 import math
 import os
+import shutil
 import socket
 import sys
+import tempfile
 import threading
 import time
 from types import FrameType
@@ -167,6 +169,14 @@ def _emulator(config: dict[str, Any]) -> Emulator:
     sim.admin_token = config.get("admin_token")
     sim.journal.max_bytes = config.get("journal_bytes", sim.journal.max_bytes)
     sim.journal.body_prefix = SERVER_JOURNAL_BODY_PREFIX
+    ctx = sim._ctx
+    ctx.data_dir = config.get("data_dir")
+    # The budget of body bytes in flight is the server's: each worker takes its share.
+    ctx.bodies.limit = max(1, config.get("body_budget", ctx.bodies.limit) // max(1, config.get("workers", 1)))
+    results = sim.results_files
+    results.max_bytes = config.get("results_disk", results.max_bytes)
+    results.max_file_bytes = config.get("results_file_max", results.max_file_bytes)
+    results.root = config.get("results_root")  # shared by the workers: the bounds are the server's
     return sim
 
 
@@ -310,6 +320,11 @@ def serve(args: argparse.Namespace) -> int:
         "db": os.path.abspath(args.db) if args.db else None,
         "data_dir": _data_dir(args),
         "journal_bytes": args.journal_bytes,
+        "body_budget": args.body_budget,
+        "results_disk": args.results_disk,
+        "results_file_max": args.results_file_max,
+        "workers": args.workers,
+        "results_root": None,
     }
     try:
         # Validates the settings and prepares the database before binding. A scenario or seed
@@ -343,6 +358,8 @@ def serve(args: argparse.Namespace) -> int:
         sim.close()  # the workers build their own emulators
         config["scenario"] = None  # the database holds the active scenario now
         config["seed"] = None
+        results_root = tempfile.mkdtemp(prefix="batchsim-results-")  # every worker's results files
+        config["results_root"] = results_root
         os.environ[_CONFIG_ENV] = json.dumps(config)
         os.environ[_PARENT_ENV] = str(os.getpid())
         sock.listen(2048)
@@ -353,6 +370,9 @@ def serve(args: argparse.Namespace) -> int:
             timeout_worker_healthcheck=math.ceil(args.worker_healthcheck_timeout),
             **options,
         )
-        Multiprocess(uv_config, sockets=[sock]).run()
+        try:
+            Multiprocess(uv_config, sockets=[sock]).run()
+        finally:
+            shutil.rmtree(results_root, ignore_errors=True)
     print("batchsim stopped", flush=True)
     return 0
