@@ -27,6 +27,7 @@ MODULES = (
     "bench_results",
     "bench_inprocess",
     "bench_memory",
+    "bench_uploads",
     "bench_fixture",
     "bench_workers",
     "bench_client_memory",
