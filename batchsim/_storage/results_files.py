@@ -113,7 +113,11 @@ def _write_file(path: str, lines: Lines, bounds: _Bounds) -> int:
     owner dropped the file meanwhile, or ``_FULL`` if a bound stopped it. Runs in the writer
     (thread or process)."""
     size = 0
-    with open(path, "ab", buffering=0) as out:
+    try:  # never created again here: a file dropped before its writer started stays gone
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    except FileNotFoundError:
+        return -1
+    with open(fd, "ab", buffering=0) as out:
         for n, chunk in enumerate(lines(), 1):
             if size + len(chunk) > bounds.max_file_bytes:
                 return _FULL
