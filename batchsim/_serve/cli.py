@@ -56,6 +56,29 @@ def _seconds(text: str) -> float:
     return value
 
 
+_SIZES = (  # option, environment variable, default, what it bounds (README: Security)
+    (
+        "--journal-bytes",
+        "BATCHSIM_JOURNAL_BYTES",
+        "64M",
+        "memory the request journal may hold; oldest calls dropped first",
+    ),
+    (
+        "--body-budget",
+        "BATCHSIM_BODY_BUDGET",
+        "1G",
+        "request body bytes in flight at once, server-wide; beyond it: 529 overloaded_error",
+    ),
+    ("--results-disk", "BATCHSIM_RESULTS_DISK", "4G", "disk all results files may take together, across workers"),
+    (
+        "--results-file-max",
+        "BATCHSIM_RESULTS_FILE_MAX",
+        "1G",
+        "largest results file kept for one batch; what does not fit is generated at each download",
+    ),
+)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="batchsim",
@@ -124,34 +147,14 @@ def _parser() -> argparse.ArgumentParser:
         help="the only folder a scenario set over HTTP may read canned results from "
         "(default: the --scenario file's folder; without either, canned results over HTTP must be inline)",
     )
-    serve.add_argument(
-        "--journal-bytes",
-        type=_size,
-        default=os.environ.get("BATCHSIM_JOURNAL_BYTES", "64M"),
-        metavar="BYTES",
-        help="memory the request journal may hold (default 64M; oldest calls dropped first)",
-    )
-    serve.add_argument(
-        "--body-budget",
-        type=_size,
-        default=os.environ.get("BATCHSIM_BODY_BUDGET", "1G"),
-        metavar="BYTES",
-        help="request body bytes in flight at once, server-wide (default 1G; beyond it: 529 overloaded_error)",
-    )
-    serve.add_argument(
-        "--results-disk",
-        type=_size,
-        default=os.environ.get("BATCHSIM_RESULTS_DISK", "4G"),
-        metavar="BYTES",
-        help="disk all results files may take together, across workers (default 4G)",
-    )
-    serve.add_argument(
-        "--results-file-max",
-        type=_size,
-        default=os.environ.get("BATCHSIM_RESULTS_FILE_MAX", "1G"),
-        metavar="BYTES",
-        help="largest results file kept for one batch (default 1G; larger results are generated at each download)",
-    )
+    for option, env, default, text in _SIZES:
+        serve.add_argument(
+            option,
+            type=_size,
+            default=os.environ.get(env, default),
+            metavar="BYTES",
+            help=f"{text} (default {default})",
+        )
     serve.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
     serve.add_argument(
         "--http",

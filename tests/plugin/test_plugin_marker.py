@@ -98,7 +98,10 @@ def test_near(batchsim):
         ("sed=3", "@pytest.mark.batchsim: unknown key 'sed' (allowed: scenario, seed, *"),
         ("'flaky.toml'", "@pytest.mark.batchsim: takes keyword arguments only, got positional ('flaky.toml',)"),
         ("timing={'per_requests': 1}", "@pytest.mark.batchsim: scenario: timing.per_requests: unknown key*"),
-        ("seed=-1", "@pytest.mark.batchsim: scenario: seed: expected an integer >= 0, got -1"),
+        (
+            "seed=-1",
+            "@pytest.mark.batchsim: scenario: seed: expected an integer between 0 and 9223372036854775807, got -1",
+        ),
         ("scenario='missing.toml'", "@pytest.mark.batchsim: scenario: *missing.toml*"),
         ("clock='sundial'", "@pytest.mark.batchsim: unknown clock 'sundial'*"),
         ("clock=3", "@pytest.mark.batchsim: clock: expected 'virtual', 'real', 'scaled:N' or a clock object*"),
