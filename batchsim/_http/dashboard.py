@@ -40,6 +40,7 @@ from .._engine.errors import ApiError
 from .._engine.ports import Entry
 from .app import JSONL, ApiContext, base_url
 from .control import guarded
+from .journal import key_tail
 
 __all__ = ["dashboard_routes", "key_id", "key_tail"]
 
@@ -56,12 +57,6 @@ _STATE_CODES = {name: code for code, name in enumerate(STATE_NAMES)}
 BATCH_STATUSES = ("in_progress", "canceling", "ended")
 _MAX_PAGE = 500
 _TIMELINE_BINS = 120
-
-
-def key_tail(key: str) -> str:
-    """The end of an API key, never the whole of it: ``…a1b2`` (fewer characters for short keys)."""
-    shown = min(4, len(key) // 3)
-    return "\u2026" + key[-shown:] if shown else "\u2026"
 
 
 def key_id(key: str) -> str:

@@ -18,7 +18,7 @@ import orjson
 
 from .._engine.clock import rfc3339
 
-__all__ = ["DEFAULT_BODY_PREFIX", "DEFAULT_BYTES", "DEFAULT_CALLS", "Call", "Journal", "redact"]
+__all__ = ["DEFAULT_BODY_PREFIX", "DEFAULT_BYTES", "DEFAULT_CALLS", "Call", "Journal", "key_tail", "redact"]
 
 RawHeaders = Sequence[tuple[bytes, bytes]]
 _RawCall = tuple[str, str, bytes, bytes, int, str, RawHeaders, int | None, str | None, int]
@@ -30,14 +30,19 @@ _OVERHEAD = 256  # what one entry costs besides its body and headers, roughly
 _SECRET_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie", "x-batchsim-admin-token"})
 
 
+def key_tail(key: str) -> str:
+    """The end of an API key, never the whole of it: ``\u2026a1b2`` (fewer characters for short keys)."""
+    shown = min(4, len(key) // 3)
+    return "\u2026" + key[-shown:] if shown else "\u2026"
+
+
 def redact(value: str) -> str:
-    """A credential cut to a recognizable tail: ``Bearer \u2026a1b2``, ``\u2026a1b2``; at most a
-    quarter of it (up to four characters) is shown, so a short key shows nothing."""
+    """A credential header cut to its :func:`key_tail`, after its scheme if it has one
+    (``Bearer \u2026a1b2``)."""
     scheme, space, secret = value.partition(" ")
     if not space or not secret:
-        scheme, secret = "", value
-    tail = secret[len(secret) - min(4, len(secret) // 4) :] if len(secret) >= 4 else ""
-    return f"{scheme}{' ' if scheme else ''}\u2026{tail}"
+        return key_tail(value)
+    return f"{scheme} {key_tail(secret)}"
 
 
 class Call:
