@@ -182,33 +182,40 @@ def test_concurrent_cancels_through_several_workers_agree(tmp_path: Path) -> Non
         scenario = {"timing": {"start_delay": 3600, "per_request": 3600, "cancel_delay": 3600}}
         server.control("PUT", "scenario", json=scenario).raise_for_status()
         by_worker: dict[str, list[socket.socket]] = {}
-        for _ in range(20):  # the kernel decides which worker accepts: ask until both did
-            for worker, socks in _open_per_worker(server, 8).items():
-                by_worker.setdefault(worker, []).extend(socks)
-            if len(by_worker) == 2:
-                break
-        assert len(by_worker) == 2, "every connection went to one worker"
-        racers = [s for socks in by_worker.values() for s in socks[:4]]
         try:
-            for attempt in range(20):
-                batch = sdk(server).messages.batches.create(requests=requests_body(1, f"race{attempt}"))
-                request = (
-                    f"POST /v1/messages/batches/{batch.id}/cancel HTTP/1.1\r\nhost: x\r\nx-api-key: key-a\r\n"
-                    "content-length: 0\r\n\r\n"
-                ).encode()
-                start = threading.Barrier(len(racers))
-
-                def cancel(sock: socket.socket, request: bytes = request, start: threading.Barrier = start) -> bytes:
-                    start.wait()
-                    sock.sendall(request)
-                    return _read_answer(sock)[1]
-
-                with ThreadPoolExecutor(len(racers)) as pool:
-                    answers = [json.loads(body) for body in pool.map(cancel, racers)]
-                stored = call(server, "GET", f"/v1/messages/batches/{batch.id}").json()
-                assert stored["processing_status"] == "canceling"
-                assert {a["cancel_initiated_at"] for a in answers} == {stored["cancel_initiated_at"]}
+            for _ in range(60):  # the kernel decides which worker accepts: ask until both did
+                with ThreadPoolExecutor(8) as pool:  # at once, so both workers are woken
+                    for found in pool.map(lambda _: _open_per_worker(server, 1), range(8)):
+                        for worker, socks in found.items():
+                            by_worker.setdefault(worker, []).extend(socks)
+                if len(by_worker) == 2 and min(len(socks) for socks in by_worker.values()) >= 2:
+                    break
+                time.sleep(0.1)
+            assert len(by_worker) == 2, "every connection went to one worker"
+            _race_cancels(server, [s for socks in by_worker.values() for s in socks[:4]])
         finally:
             for socks in by_worker.values():
                 for sock in socks:
                     sock.close()
+
+
+def _race_cancels(server: ServerProcess, racers: list[socket.socket]) -> None:
+    """Cancels of fresh batches sent at the same instant on every connection: one cancel time each."""
+    for attempt in range(20):
+        batch = sdk(server).messages.batches.create(requests=requests_body(1, f"race{attempt}"))
+        request = (
+            f"POST /v1/messages/batches/{batch.id}/cancel HTTP/1.1\r\nhost: x\r\nx-api-key: key-a\r\n"
+            "content-length: 0\r\n\r\n"
+        ).encode()
+        start = threading.Barrier(len(racers))
+
+        def cancel(sock: socket.socket, request: bytes = request, start: threading.Barrier = start) -> bytes:
+            start.wait()
+            sock.sendall(request)
+            return _read_answer(sock)[1]
+
+        with ThreadPoolExecutor(len(racers)) as pool:
+            answers = [json.loads(body) for body in pool.map(cancel, racers)]
+        stored = call(server, "GET", f"/v1/messages/batches/{batch.id}").json()
+        assert stored["processing_status"] == "canceling"
+        assert {a["cancel_initiated_at"] for a in answers} == {stored["cancel_initiated_at"]}
