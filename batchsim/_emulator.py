@@ -68,6 +68,24 @@ class BatchView:
         )
 
 
+def _httpx2() -> Any:
+    """The current SDK's HTTP client library, or a one-line error for a project on the 0.x SDK."""
+    import anthropic
+
+    legacy = (
+        f"client() and async_client() need the current anthropic SDK (>= 1.0, on httpx2), not "
+        f"{anthropic.__version__}: with the 0.x SDK use the batchsim fixture's legacy_client(), "
+        "respx_router() or httpx_transport()"
+    )
+    if anthropic.__version__.startswith("0."):
+        raise RuntimeError(legacy)
+    try:
+        import httpx2
+    except ImportError:  # pragma: no cover - the current SDK depends on httpx2
+        raise RuntimeError(legacy) from None
+    return httpx2
+
+
 def _parse(value: str | None) -> Any:
     return None if value is None else datetime.fromisoformat(value)
 
@@ -222,8 +240,8 @@ class Emulator:
     def client(self, *, api_key: str = DEFAULT_API_KEY, **kwargs: Any) -> anthropic.Anthropic:
         """An ``anthropic.Anthropic`` that reaches this emulator in-process (no socket)."""
         import anthropic
-        import httpx2
 
+        httpx2 = _httpx2()
         from ._http.transport import SyncASGITransport
 
         http_client = httpx2.Client(transport=SyncASGITransport(self.app), base_url=IN_PROCESS_URL)
@@ -233,8 +251,8 @@ class Emulator:
     def async_client(self, *, api_key: str = DEFAULT_API_KEY, **kwargs: Any) -> anthropic.AsyncAnthropic:
         """An ``anthropic.AsyncAnthropic`` that reaches this emulator in-process (no socket)."""
         import anthropic
-        import httpx2
 
+        httpx2 = _httpx2()
         from ._http.transport import AsyncASGITransport
 
         http_client = httpx2.AsyncClient(transport=AsyncASGITransport(self.app), base_url=IN_PROCESS_URL)

@@ -1,16 +1,17 @@
 """The legacy SDK (0.x) speaks ``httpx``: forward its requests to the emulator's ASGI app in-process,
-through an ``httpx.MockTransport`` or a respx router. Needs ``httpx`` (and ``respx`` for the router)."""
+through an ``httpx.MockTransport`` or a respx router. Needs ``httpx`` (and ``respx`` for the router),
+never ``httpx2``: a project pinned to the 0.x SDK has no ``httpx2``."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from .._emulator import IN_PROCESS_URL
-from .._http.transport import ASGIApp, _shared_loop, call_app
+from .._http.inprocess import ASGIApp, call_app, shared_loop
 
 if TYPE_CHECKING:
     import respx
@@ -25,8 +26,8 @@ def httpx_handler(app: ASGIApp) -> Callable[[httpx.Request], httpx.Response]:
 
     def handle(request: httpx.Request) -> httpx.Response:
         body = request.read()
-        coro = call_app(app, request.method, cast(Any, request.url), list(request.headers.raw), body)
-        status, headers, content = asyncio.run_coroutine_threadsafe(coro, _shared_loop()).result()
+        coro = call_app(app, request.method, request.url, list(request.headers.raw), body, httpx.RemoteProtocolError)
+        status, headers, content = asyncio.run_coroutine_threadsafe(coro, shared_loop()).result()
         kept = [(k, v) for k, v in headers if k.lower() not in _WIRE_ONLY]
         return httpx.Response(status, headers=kept, content=content, request=request)
 
