@@ -119,9 +119,12 @@ def make_clock(spec: str | Clock) -> Clock:
         return RealClock()
     if name == "scaled":
         try:
-            return ScaledClock(float(arg))
+            factor = float(arg)
         except ValueError:
-            pass
+            raise ValueError(f"clock {spec!r}: scaled:N needs a number N > 0 (the speed-up), got {arg!r}") from None
+        if not factor > 0 or factor == float("inf"):
+            raise ValueError(f"clock {spec!r}: the speed-up N of scaled:N must be a finite number > 0")
+        return ScaledClock(factor)
     raise ValueError(f"unknown clock {spec!r}: use 'virtual', 'real' or 'scaled:N' (N > 0)")
 
 

@@ -21,7 +21,10 @@ from typing import Any, Literal, cast
 
 import re2  # type: ignore[import-untyped]
 
-__all__ = ["Fault", "Outcomes", "Rule", "Scenario", "ScenarioError", "Timing"]
+__all__ = ["Fault", "Outcomes", "Rule", "Scenario", "ScenarioError", "Timing", "builtin_scenarios", "find_scenario"]
+
+BUILTIN = Path(__file__).resolve().parent.parent / "scenarios"
+"""The ready-made scenarios shipped in the package (``batchsim/scenarios/NAME.toml``), usable by name."""
 
 ResultType = Literal["succeeded", "errored", "expired", "canceled"]
 RESULT_TYPES: tuple[str, ...] = ("succeeded", "errored", "expired", "canceled")
@@ -71,6 +74,28 @@ _RE2_OPTIONS.log_errors = False
 
 class ScenarioError(ValueError):
     """A scenario that cannot be used, with the path of the bad key in the message."""
+
+
+def builtin_scenarios() -> list[str]:
+    """The names of the ready-made scenarios shipped in the package."""
+    return sorted(p.stem for p in BUILTIN.iterdir() if p.suffix in (".toml", ".json")) if BUILTIN.is_dir() else []
+
+
+def find_scenario(value: str | Path) -> Path:
+    """The scenario file ``value`` names: an existing path wins; else a bare name (no folder, no
+    suffix) is a ready-made scenario of the package. Anything else raises :class:`ScenarioError`
+    (``OSError`` is left to reading a path that looked like one)."""
+    path = Path(value)
+    if path.exists() or path.parent != Path(".") or path.suffix:
+        return path
+    for suffix in (".toml", ".json"):
+        candidate = BUILTIN / f"{path.name}{suffix}"
+        if candidate.is_file():
+            return candidate
+    raise ScenarioError(
+        f"no scenario file {str(value)!r} and no ready-made scenario of that name "
+        f"(ready-made: {', '.join(builtin_scenarios())})"
+    )
 
 
 def _number(where: str, value: Any, *, low: float = 0.0, high: float) -> float:
@@ -336,9 +361,10 @@ class Scenario:
 
     @classmethod
     def load(cls, path: str | Path) -> Scenario:
-        """Read a ``.toml`` or ``.json`` scenario file. A relative ``canned`` path is resolved
-        against the scenario file's folder."""
-        path = Path(path)
+        """Read a ``.toml`` or ``.json`` scenario file, or a ready-made one by name (``"flaky"``,
+        see :func:`find_scenario`). A relative ``canned`` path is resolved against the scenario
+        file's folder."""
+        path = find_scenario(path)
         text = path.read_text(encoding="utf-8")
         try:
             data: Any = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)

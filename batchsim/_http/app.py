@@ -124,6 +124,12 @@ def error_response(
     return Response(orjson.dumps(body), status, {"request-id": rid, **(headers or {})}, JSON)
 
 
+def _allowed(routes: list[Any], path: str) -> str:
+    """The methods the routes matching ``path`` accept, for a 405's ``Allow`` header."""
+    methods = {m for r in routes if isinstance(r, Route) and r.methods and r.path_regex.match(path) for m in r.methods}
+    return ", ".join(sorted(methods))
+
+
 def _fault_response(ctx: ApiContext, fault: Fault) -> Response:
     headers: dict[str, str] = {}
     if fault.retry_after is not None:
@@ -440,7 +446,11 @@ def build_app(ctx: ApiContext, control_routes: list[Route] | None = None) -> Sta
             message = f"Not found: {request.method} {request.url.path}"
         else:
             message = str(exc.detail)
-        return error_response(ctx, exc.status_code, error_type_for(exc.status_code), message)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every route of the path, not only the one Starlette tried
+            headers["allow"] = _allowed(request.app.router.routes, request.scope["path"]) or headers.get("Allow", "")
+            headers.pop("Allow", None)
+        return error_response(ctx, exc.status_code, error_type_for(exc.status_code), message, headers)
 
     async def server_error(request: Request, exc: Exception) -> Response:
         if isinstance(exc, DroppedConnectionError):  # a fault cut the answer on purpose

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from . import control_cli
+from .env import EnvError, read_environment
 
 __all__ = ["main"]
 
 _EPILOG = """\
 examples:
   batchsim serve                                   # http://127.0.0.1:8000, virtual clock
-  batchsim serve --clock scaled:3600 --scenario fixtures/scenarios/flaky.toml
+  batchsim serve --clock scaled:3600 --scenario flaky   # a ready-made scenario, or a file
   batchsim serve --db batchsim.db --workers 4 --api-key team-a --api-key team-b --admin-token T
   ANTHROPIC_BASE_URL=http://127.0.0.1:8000 ANTHROPIC_API_KEY=anything python my_job.py
+
+every serve option also reads from the environment: --foo-bar from BATCHSIM_FOO_BAR (the command
+line wins; --api-key takes a comma-separated list: BATCHSIM_API_KEY=team-a,team-b)
 
 control plane: GET /_batchsim/health, GET /_batchsim/clock, POST /_batchsim/clock/advance
 {"seconds": N}, GET|PUT /_batchsim/scenario, POST /_batchsim/reset, GET|DELETE /_batchsim/journal,
@@ -56,23 +59,12 @@ def _seconds(text: str) -> float:
     return value
 
 
-_SIZES = (  # option, environment variable, default, what it bounds (README: Security)
-    (
-        "--journal-bytes",
-        "BATCHSIM_JOURNAL_BYTES",
-        "64M",
-        "memory the request journal may hold; oldest calls dropped first",
-    ),
-    (
-        "--body-budget",
-        "BATCHSIM_BODY_BUDGET",
-        "1G",
-        "request body bytes in flight at once, server-wide; beyond it: 529 overloaded_error",
-    ),
-    ("--results-disk", "BATCHSIM_RESULTS_DISK", "4G", "disk all results files may take together, across workers"),
+_SIZES = (  # option, default, what it bounds (README: Security); each also reads BATCHSIM_<OPTION>
+    ("--journal-bytes", "64M", "memory the request journal may hold; oldest calls dropped first"),
+    ("--body-budget", "1G", "request body bytes in flight at once, server-wide; beyond it: 529 overloaded_error"),
+    ("--results-disk", "4G", "disk all results files may take together, across workers"),
     (
         "--results-file-max",
-        "BATCHSIM_RESULTS_FILE_MAX",
         "1G",
         "largest results file kept for one batch; what does not fit is generated at each download",
     ),
@@ -96,25 +88,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--host",
-        default=os.environ.get("BATCHSIM_HOST", "127.0.0.1"),
+        default="127.0.0.1",
         help="interface to bind (default 127.0.0.1; use 0.0.0.0 to expose it)",
     )
     serve.add_argument(
         "--port",
-        type=int,
-        default=int(os.environ.get("BATCHSIM_PORT", "8000")),
+        type=_port,
+        default=8000,
         help="port (default 8000; 0 picks a free one)",
     )
-    serve.add_argument("--scenario", default=os.environ.get("BATCHSIM_SCENARIO"), help="scenario file (.toml or .json)")
+    serve.add_argument(
+        "--scenario",
+        help="scenario file (.toml or .json) or a ready-made scenario's name: expiring, flaky, overloaded",
+    )
     serve.add_argument(
         "--clock",
-        default=os.environ.get("BATCHSIM_CLOCK", "virtual"),
+        default="virtual",
         help="virtual (default; moves via POST /_batchsim/clock/advance), real, or scaled:N",
     )
     serve.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
     serve.add_argument(
         "--db",
-        default=os.environ.get("BATCHSIM_DB"),
         help="SQLite file that keeps batches, clock and scenario across restarts and crashes (default: in memory)",
     )
     serve.add_argument(
@@ -127,7 +121,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--admin-token",
-        default=os.environ.get("BATCHSIM_ADMIN_TOKEN"),
         help="require this token (x-batchsim-admin-token) on the control plane",
     )
     serve.add_argument(
@@ -136,35 +129,55 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--worker-healthcheck-timeout",
         type=_seconds,
-        default=os.environ.get("BATCHSIM_WORKER_HEALTHCHECK_TIMEOUT", "60"),
+        default="60",
         metavar="SECONDS",
         help="with --workers: how long a worker may take to answer the supervisor's health check before it is "
         "restarted (default 60; uvicorn's own default of 5 restarts busy workers on a loaded machine)",
     )
     serve.add_argument(
         "--data-dir",
-        default=os.environ.get("BATCHSIM_DATA_DIR"),
         help="the only folder a scenario set over HTTP may read canned results from "
         "(default: the --scenario file's folder; without either, canned results over HTTP must be inline)",
     )
-    for option, env, default, text in _SIZES:
-        serve.add_argument(
-            option,
-            type=_size,
-            default=os.environ.get(env, default),
-            metavar="BYTES",
-            help=f"{text} (default {default})",
-        )
-    serve.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
+    for option, default, text in _SIZES:
+        serve.add_argument(option, type=_size, default=default, metavar="BYTES", help=f"{text} (default {default})")
+    serve.add_argument(
+        "--log-level",
+        type=str.lower,
+        choices=_LOG_LEVELS,
+        default="warning",
+        help="what uvicorn logs to stderr: warning (default) only problems, info also start-up and shutdown, "
+        "debug also connections; never one line per request (the journal keeps the calls)",
+    )
     serve.add_argument(
         "--http",
         choices=("auto", "httptools", "h11"),
-        default=os.environ.get("BATCHSIM_HTTP", "auto"),
+        default="auto",
         help="uvicorn's HTTP implementation (default auto: httptools when installed, else h11)",
     )
     _add_record_and_drift(sub)
     control_cli.add_commands(sub)
     return parser
+
+
+_LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 0 to 65535 (0 picks a free one), got {value!r}")
+    return port
+
+
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return cast(argparse.ArgumentParser, action.choices[name])
+    raise LookupError(name)  # pragma: no cover - the parser always has its subcommands
 
 
 def _add_record_and_drift(sub: Any) -> None:
@@ -205,9 +218,17 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     if args.command == "serve":
         from .server import serve
+
+        try:  # BATCHSIM_* variables are defaults: parse again with them, the command line winning
+            read_environment(_subparser(parser, "serve"))
+        except EnvError as exc:
+            print(f"batchsim serve: {exc}", file=sys.stderr)
+            return 2
+        args = parser.parse_args(argv)
 
         return serve(args)
     if args.command == "record":

@@ -31,7 +31,7 @@ from uvicorn.supervisors import Multiprocess
 
 from .._emulator import Emulator
 from .._engine.clock import Clock, ScaledClock, VirtualClock, make_clock
-from .._engine.scenario import Scenario, ScenarioError
+from .._engine.scenario import Scenario, ScenarioError, find_scenario
 from .._http.connection import DroppedConnectionError
 from .._storage.shared import SharedScaledClock, SharedState, SharedVirtualClock
 from .._storage.sqlite import Database, Snapshot, SqliteStore
@@ -272,7 +272,12 @@ class _Server(uvicorn.Server):
 
 
 def _check(args: argparse.Namespace) -> str | None:
-    """A usage problem with the options, or ``None``."""
+    """A usage problem with the options, or ``None``. A ready-made scenario's name becomes its file."""
+    if args.scenario:
+        try:
+            args.scenario = str(find_scenario(args.scenario))
+        except ScenarioError as exc:
+            return f"--scenario: {exc}"
     if args.workers < 1:
         return "--workers must be at least 1"
     if args.data_dir and not os.path.isdir(args.data_dir):

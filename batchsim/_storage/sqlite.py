@@ -128,7 +128,13 @@ class Database:
 
     def __init__(self, path: str, *, timeout: float = 30.0) -> None:
         self.path = path
-        self._conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        try:
+            self._conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+            self._conn.execute("PRAGMA user_version").fetchone()  # opens the file: a bad path fails here
+        except sqlite3.Error as exc:
+            folder = os.path.dirname(os.path.abspath(path))
+            why = f"folder {folder} does not exist" if not os.path.isdir(folder) else str(exc)
+            raise OSError(f"cannot open database {path}: {why}") from None
         self.lock = threading.RLock()
         self._pinned: ContextVar[Snapshot | None] = ContextVar(f"batchsim-pinned-{id(self)}", default=None)
         in_memory = path == ":memory:" or path.startswith("file:")

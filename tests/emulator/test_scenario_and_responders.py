@@ -13,15 +13,16 @@ from batchsim import Emulator, Scenario, ScenarioError
 from .conftest import make_requests
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+READY_MADE = Path(__file__).resolve().parents[2] / "batchsim" / "scenarios"
 
 
 def test_toml_and_json_files_load() -> None:
-    flaky = Scenario.load(FIXTURES / "scenarios/flaky.toml")
+    flaky = Scenario.load(READY_MADE / "flaky.toml")
     assert flaky.seed == 7
     assert flaky.timing.concurrency == 50
     assert flaky.rules[0].error_type == "invalid_request_error"
     assert [f.status for f in flaky.faults] == [529, 429]
-    expiring = Scenario.load(FIXTURES / "scenarios/expiring.json")
+    expiring = Scenario.load(READY_MADE / "expiring.json")
     assert expiring.outcomes.expired == 0.05
     # Round trip through plain data.
     assert Scenario.from_dict(flaky.to_dict()) == flaky
@@ -62,8 +63,29 @@ def test_bad_scenarios_name_the_key(data: dict[str, Any], message: str) -> None:
         Scenario.from_dict(data)
 
 
+def test_ready_made_scenarios_load_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    names = sorted(p.stem for p in READY_MADE.iterdir())
+    assert {"flaky", "expiring", "overloaded"} <= set(names)
+    for name in names:
+        assert Scenario.of(name) == Scenario.load(next(READY_MADE.glob(f"{name}.*")))
+    sim = Emulator("flaky")
+    assert sim.scenario.rules[0].custom_id == "^poison-"
+    sim.close()
+    # A file of that name in the working folder wins over the ready-made one.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "flaky").write_text("seed = 123\n")
+    assert Scenario.of("flaky").seed == 123
+
+
+def test_an_unknown_scenario_name_lists_the_ready_made_ones() -> None:
+    with pytest.raises(ScenarioError, match=r"no scenario file 'flakey' .*\(ready-made: expiring, flaky, overloaded"):
+        Scenario.of("flakey")
+    with pytest.raises(FileNotFoundError):  # a path is read as a path, not taken for a name
+        Scenario.of("scenarios/flaky.toml")
+
+
 def test_python_keyword_overrides_merge_tables() -> None:
-    scenario = Scenario.of(FIXTURES / "scenarios/flaky.toml", seed=9, timing={"per_request": 1})
+    scenario = Scenario.of("flaky", seed=9, timing={"per_request": 1})
     assert scenario.seed == 9
     assert scenario.timing.per_request == 1
     assert scenario.timing.concurrency == 50

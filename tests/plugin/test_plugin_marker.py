@@ -87,9 +87,14 @@ def test_rootdir(batchsim):
 @pytest.mark.batchsim(scenario="near.toml")
 def test_near(batchsim):
     assert batchsim.scenario.seed == 4
+
+@pytest.mark.batchsim(scenario="flaky", seed=5)
+def test_ready_made_by_name(batchsim):
+    assert batchsim.scenario.seed == 5
+    assert batchsim.scenario.rules[0].custom_id == "^poison-"
 """
     )
-    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=3)
 
 
 @pytest.mark.parametrize(
@@ -103,7 +108,12 @@ def test_near(batchsim):
             "@pytest.mark.batchsim: scenario: seed: expected an integer between 0 and 9223372036854775807, got -1",
         ),
         ("scenario='missing.toml'", "@pytest.mark.batchsim: scenario: *missing.toml*"),
+        (
+            "scenario='flakey'",
+            "@pytest.mark.batchsim: scenario: no scenario file 'flakey' *(ready-made: expiring, flaky*",
+        ),
         ("clock='sundial'", "@pytest.mark.batchsim: unknown clock 'sundial'*"),
+        ("clock='scaled:0'", "@pytest.mark.batchsim: clock 'scaled:0': the speed-up N of scaled:N must be*"),
         ("clock=3", "@pytest.mark.batchsim: clock: expected 'virtual', 'real', 'scaled:N' or a clock object*"),
         ("autoadvance='yes'", "@pytest.mark.batchsim: autoadvance: expected True or False, got 'yes'"),
         ("responder=3", "@pytest.mark.batchsim: responder: expected a callable*"),

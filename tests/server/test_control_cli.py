@@ -93,7 +93,8 @@ def test_reset_and_scenario_show_set(cli_server: ServerProcess, tmp_path: Path) 
 
 
 def test_scenario_check_needs_no_server(tmp_path: Path) -> None:
-    out = ok("scenario", "check", str(ROOT / "fixtures" / "scenarios" / "flaky.toml"))
+    out = ok("scenario", "check", str(ROOT / "batchsim" / "scenarios" / "flaky.toml"))
+    assert ok("scenario", "check", "flaky") == out.replace(str(ROOT / "batchsim" / "scenarios" / "flaky.toml"), "flaky")
     assert out.endswith("ok (seed 7, 20 s per request, 50 at a time, 1 rule, 2 faults)\n")
     bad = tmp_path / "bad.toml"
     bad.write_text("[timing]\nconcurrency = 0\n")

@@ -137,6 +137,21 @@ def test_unknown_routes_and_methods(plain: ServerProcess, method: str, path: str
 
 
 @pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PUT", BATCHES, "GET, HEAD, POST"),  # create and list share the path: both are named
+        ("PATCH", f"{BATCHES}/msgbatch_x", "DELETE, GET, HEAD"),
+        ("GET", f"{BATCHES}/msgbatch_x/cancel", "POST"),
+        ("DELETE", "/_batchsim/clock", "GET, HEAD"),
+    ],
+)
+def test_405_names_the_allowed_methods(plain: ServerProcess, method: str, path: str, allow: str) -> None:
+    response = call(plain, method, path)
+    assert_envelope(response, 405, "invalid_request_error")
+    assert response.headers["allow"] == allow
+
+
+@pytest.mark.parametrize(
     "query",
     [
         "limit=0",

@@ -1,0 +1,87 @@
+"""``batchsim serve`` as a user starts it: user mistakes are one-line errors, and every option
+also reads from a ``BATCHSIM_*`` environment variable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import httpx2
+import pytest
+from serverproc import running_server
+
+from .conftest import requests_body
+
+
+def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``batchsim serve ARGS`` that is expected to refuse to start (a guard timeout only)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("BATCHSIM_")}
+    return subprocess.run(
+        [sys.executable, "-m", "batchsim", "serve", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**base, **(env or {})},
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "says"),
+    [
+        (["--db", "/nonexistent/dir/x.db"], {}, "cannot open database /nonexistent/dir/x.db: folder /nonexistent/dir"),
+        (["--port", "99999"], {}, "argument --port: a port is a number from 0 to 65535"),
+        (["--port", "http"], {}, "argument --port: a port is a number from 0 to 65535"),
+        ([], {"BATCHSIM_PORT": "abc"}, "BATCHSIM_PORT='abc': a port is a number from 0 to 65535"),
+        ([], {"BATCHSIM_SEED": "1.5"}, "BATCHSIM_SEED='1.5': not a valid integer (as --seed)"),
+        ([], {"BATCHSIM_HTTP": "h3"}, "BATCHSIM_HTTP='h3': expected one of auto, httptools, h11"),
+        ([], {"BATCHSIM_LOG_LEVEL": "loud"}, "BATCHSIM_LOG_LEVEL='loud': expected one of critical, error, warning"),
+        ([], {"BATCHSIM_WORKERS": "2"}, "--workers > 1 needs --db PATH"),
+        (["--clock", "scaled:0"], {}, "clock 'scaled:0': the speed-up N of scaled:N must be a finite number > 0"),
+        (["--clock", "scaled:fast"], {}, "clock 'scaled:fast': scaled:N needs a number N > 0"),
+        (["--clock", "sundial"], {}, "unknown clock 'sundial'"),
+        (["--log-level", "loud"], {}, "argument --log-level: invalid choice: 'loud'"),
+        (
+            ["--scenario", "flakey"],
+            {},
+            "no scenario file 'flakey' and no ready-made scenario of that name (ready-made:",
+        ),
+    ],
+)
+def test_user_mistakes_are_one_line_errors(args: list[str], env: dict[str, str], says: str) -> None:
+    done = serve(*args, env=env)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("batchsim"), done.stderr
+    assert says in last, done.stderr
+
+
+@pytest.mark.server
+def test_every_setting_reads_from_the_environment() -> None:
+    env = {
+        "BATCHSIM_SCENARIO": "flaky",
+        "BATCHSIM_SEED": "42",
+        "BATCHSIM_API_KEY": "team-a, team-b",
+        "BATCHSIM_CLOCK": "scaled:2",
+        "BATCHSIM_ADMIN_TOKEN": "T",
+        "BATCHSIM_LOG_LEVEL": "INFO",
+        "BATCHSIM_HTTP": "h11",
+        "BATCHSIM_PORT": "1",  # the command line (--port 0, given by running_server) wins
+    }
+    with running_server(env=env) as server:
+        admin = {"x-batchsim-admin-token": "T"}
+        assert httpx2.get(f"{server.url}/_batchsim/scenario", timeout=30).status_code == 401
+        scenario = httpx2.get(f"{server.url}/_batchsim/scenario", headers=admin, timeout=30).json()
+        assert scenario["seed"] == 42
+        assert [r["custom_id"] for r in scenario["rules"]] == ["^poison-"]  # flaky's
+        assert httpx2.get(f"{server.url}/_batchsim/clock", headers=admin, timeout=30).json()["kind"] == "scaled:2"
+        batches = f"{server.url}/v1/messages/batches"
+        assert httpx2.get(batches, headers={"x-api-key": "team-c"}, timeout=30).status_code == 401
+        created = httpx2.post(batches, headers={"x-api-key": "team-b"}, json={"requests": requests_body(1)}, timeout=30)
+        assert created.status_code in (200, 429)  # flaky's first create is a 429 fault
+    log = "".join(server.output)
+    assert "(clock scaled:2, in memory)" in log
+    assert "INFO:     Application startup complete." in log  # --log-level info
