@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import httpx2
@@ -39,13 +39,18 @@ guard: list[object] = []
 
 
 def start_server(
-    *args: str, env: dict[str, str] | None = None, timeout: float = START_TIMEOUT, command: str = "serve"
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = START_TIMEOUT,
+    command: str = "serve",
+    program: Sequence[str] = (sys.executable, "-m", "batchsim"),
 ) -> ServerProcess:
     """Run ``python -m batchsim COMMAND --port 0 ARGS`` (``serve``, or ``record``, whose proxy
-    forwards the health call to its upstream) and wait until it answers health."""
+    forwards the health call to its upstream; or another ``program``, such as an installed
+    ``batchsim`` script) and wait until it answers health."""
     for check in guard:
         check()  # type: ignore[operator]
-    cmd = [sys.executable, "-m", "batchsim", command, "--host", "127.0.0.1", "--port", "0", *args]
+    cmd = [*program, command, "--host", "127.0.0.1", "--port", "0", *args]
     proc = subprocess.Popen(  # its own process group: stopping it stops whatever it started too
         cmd,
         stdout=subprocess.PIPE,
@@ -107,8 +112,10 @@ def stop_server(server: ServerProcess, sig: int = signal.SIGTERM) -> int:
 
 
 @contextlib.contextmanager
-def running_server(*args: str, env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
-    server = start_server(*args, env=env)
+def running_server(
+    *args: str, env: dict[str, str] | None = None, program: Sequence[str] = (sys.executable, "-m", "batchsim")
+) -> Iterator[ServerProcess]:
+    server = start_server(*args, env=env, program=program)
     try:
         yield server
     finally:
