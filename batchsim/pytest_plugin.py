@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ._defaults import DEFAULT_API_KEY
-from ._pytest.options import MARKER_HELP, MarkerOptions, build_scenario, read_options
+from ._pytest.options import LIVE_IGNORED, MARKER_HELP, MarkerOptions, build_scenario, read_options
 
 if TYPE_CHECKING:
     import anthropic
@@ -50,6 +50,7 @@ __all__ = ["BatchsimFixture", "BatchsimServer"]
 _LIVE = pytest.StashKey[bool]()
 _RECORDING = pytest.StashKey[Callable[[], None]]()
 _REPLAY = pytest.StashKey[Path]()
+_LIVE_NOTES = pytest.StashKey[list[str]]()
 _LIVE_ENV = "BATCHSIM_LIVE"
 _PRODUCTION_URL = "https://api.anthropic.com"
 
@@ -72,12 +73,18 @@ class BatchsimServer:
         """An ``anthropic.Anthropic`` that reaches the server over HTTP."""
         import anthropic
 
+        if self.live:  # the fixture's live client: its batches are canceled if the test is skipped
+            return self.emulator.client(**kwargs)
+
         kwargs.setdefault("base_url", self.url)
         return anthropic.Anthropic(api_key=kwargs.pop("api_key", self.api_key), **kwargs)
 
     def async_client(self, **kwargs: Any) -> anthropic.AsyncAnthropic:
         """An ``anthropic.AsyncAnthropic`` that reaches the server over HTTP."""
         import anthropic
+
+        if self.live:
+            return self.emulator.async_client(**kwargs)
 
         kwargs.setdefault("base_url", self.url)
         return anthropic.AsyncAnthropic(api_key=kwargs.pop("api_key", self.api_key), **kwargs)
@@ -164,6 +171,18 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     return None
 
 
+def _live_notes(config: pytest.Config) -> list[str]:
+    return config.stash.setdefault(_LIVE_NOTES, [])
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    notes = config.stash.get(_LIVE_NOTES, [])
+    if notes:
+        terminalreporter.section("batchsim live: markers that only tune the emulator were ignored")
+        for line in notes:
+            terminalreporter.line(line)
+
+
 @pytest.fixture
 def batchsim(request: pytest.FixtureRequest) -> Iterator[BatchsimFixture]:
     """A fresh emulator per test on a virtual clock, configured by ``@pytest.mark.batchsim``."""
@@ -172,10 +191,18 @@ def batchsim(request: pytest.FixtureRequest) -> Iterator[BatchsimFixture]:
     node = request.node
     options = read_options(node)
     if request.config.stash.get(_LIVE, False):
+        emulator_only = sorted(k for k in options.given if k not in LIVE_IGNORED)
+        if emulator_only:
+            keys = ", ".join(emulator_only)
+            pytest.skip(f"@pytest.mark.batchsim({keys}) needs the emulator; skipped under --batchsim-live")
         if options.given:
             keys = ", ".join(sorted(options.given))
-            pytest.skip(f"@pytest.mark.batchsim({keys}) needs the emulator; skipped under --batchsim-live")
-        yield BatchsimFixture(live=True)
+            _live_notes(request.config).append(f"{node.nodeid}: ran without @pytest.mark.batchsim({keys})")
+        live = BatchsimFixture(live=True)
+        try:
+            yield live
+        finally:
+            live._close()
         return
     replay = request.config.stash.get(_REPLAY, None)
     if replay is not None and "scenario" not in options.given:

@@ -6,9 +6,11 @@ emulator-only control (clock, scenario, journal, sleep auto-advance) skips the t
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 import pytest
@@ -22,9 +24,86 @@ if TYPE_CHECKING:
     import httpx
     import respx
 
-__all__ = ["BatchsimFixture"]
+__all__ = ["BatchsimFixture", "LiveBatches"]
+
+_Client = TypeVar("_Client", "anthropic.Anthropic", "anthropic.AsyncAnthropic")
 
 LIVE_REASON = "batchsim.{name} needs the emulator (the real API has no {what}); skipped under --batchsim-live"
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+class LiveBatches:
+    """The real batches a live test created through the fixture's clients (a response hook reads
+    each successful create's id), and canceling them when the test cannot go on."""
+
+    def __init__(self) -> None:
+        self.created: list[tuple[str, dict[str, Any]]] = []
+        self.opened: list[Any] = []
+
+    def close(self) -> None:
+        """Close the HTTP clients the fixture opened for its live clients (an async one that the
+        test left open is closed on a loop of its own)."""
+        for http_client in self.opened:
+            if http_client.is_closed:
+                continue
+            if hasattr(http_client, "aclose"):
+                if not _loop_running():
+                    with contextlib.suppress(Exception):  # its connections may belong to a closed loop
+                        asyncio.run(http_client.aclose())
+            else:
+                http_client.close()
+        self.opened.clear()
+
+    def _record(self, method: str, path: str, status: int, body: bytes, where: dict[str, Any]) -> None:
+        if method == "POST" and path.rstrip("/").endswith("/v1/messages/batches") and status == 200:
+            with contextlib.suppress(ValueError, TypeError, KeyError):
+                self.created.append((str(orjson.loads(body)["id"]), where))
+
+    def hook(self, where: dict[str, Any]) -> Callable[[Any], None]:
+        def record(response: Any) -> None:
+            request = response.request
+            if request.method == "POST" and response.status_code == 200:
+                self._record(request.method, request.url.path, response.status_code, response.read(), where)
+
+        return record
+
+    def async_hook(self, where: dict[str, Any]) -> Callable[[Any], Awaitable[None]]:
+        async def record(response: Any) -> None:
+            request = response.request
+            if request.method == "POST" and response.status_code == 200:
+                self._record(request.method, request.url.path, response.status_code, await response.aread(), where)
+
+        return record
+
+    def cancel_all(self) -> str:
+        """Cancel every recorded batch; what happened, as the tail of a skip message."""
+        if not self.created:
+            return ""
+        import anthropic
+
+        canceled: list[str] = []
+        failed: list[str] = []
+        for batch_id, where in self.created:
+            client = anthropic.Anthropic(**where)
+            try:
+                client.messages.batches.cancel(batch_id)
+                canceled.append(batch_id)
+            except anthropic.APIError as exc:  # already ended, deleted, or the API is unreachable
+                failed.append(f"{batch_id} ({type(exc).__name__}: {exc})")
+            finally:
+                client.close()
+        self.created.clear()
+        tail = f"; canceled the {len(canceled)} batch(es) this test created: {', '.join(canceled)}" if canceled else ""
+        if failed:
+            tail += f"; could not cancel: {', '.join(failed)}"
+        return tail
 
 
 class BatchsimFixture(Emulator):
@@ -39,6 +118,7 @@ class BatchsimFixture(Emulator):
         self.live = live
         """``True`` under ``--batchsim-live``: clients reach the production API."""
         self._sleep_patch: SleepPatch | None = None
+        self._live_batches = LiveBatches()
         super().__init__(*args, **kwargs)
 
     # -- clients --------------------------------------------------------------------------------
@@ -49,7 +129,7 @@ class BatchsimFixture(Emulator):
         if self.live:
             import anthropic
 
-            return anthropic.Anthropic(api_key=api_key or os.environ.get("ANTHROPIC_API_KEY"), **kwargs)
+            return self._tracked(anthropic.Anthropic, anthropic.DefaultHttpxClient, api_key, kwargs)
         return super().client(api_key=api_key or DEFAULT_API_KEY, **kwargs)
 
     def async_client(self, *, api_key: str | None = None, **kwargs: Any) -> anthropic.AsyncAnthropic:
@@ -57,7 +137,7 @@ class BatchsimFixture(Emulator):
         if self.live:
             import anthropic
 
-            return anthropic.AsyncAnthropic(api_key=api_key or os.environ.get("ANTHROPIC_API_KEY"), **kwargs)
+            return self._tracked(anthropic.AsyncAnthropic, anthropic.DefaultAsyncHttpxClient, api_key, kwargs)
         return super().async_client(api_key=api_key or DEFAULT_API_KEY, **kwargs)
 
     # -- emulator-only controls -----------------------------------------------------------------
@@ -129,9 +209,27 @@ class BatchsimFixture(Emulator):
     def _control(self, name: str, what: str) -> None:
         __tracebackhide__ = True
         if self.live:
-            pytest.skip(LIVE_REASON.format(name=name, what=what))
+            # The test stops here: the real batches it created would run on, billed, for nothing.
+            canceled = self._live_batches.cancel_all()
+            pytest.skip(LIVE_REASON.format(name=name, what=what) + canceled)
+
+    def _tracked(self, cls: type[_Client], default_http: Any, api_key: str | None, kwargs: dict[str, Any]) -> _Client:
+        """A live client whose batch creates are recorded, to be canceled if the test is skipped."""
+        http_client: Any = kwargs.get("http_client")
+        if http_client is None:
+            http_client = kwargs["http_client"] = default_http()
+            self._live_batches.opened.append(http_client)  # closed when the test ends
+        asynchronous = cls.__name__.startswith("Async")
+        where: dict[str, Any] = {}
+        hook = self._live_batches.async_hook(where) if asynchronous else self._live_batches.hook(where)
+        hooks: dict[str, list[Any]] = http_client.event_hooks
+        http_client.event_hooks = {**hooks, "response": [*hooks.get("response", []), hook]}
+        client = cls(api_key=api_key or os.environ.get("ANTHROPIC_API_KEY"), **kwargs)
+        where.update({k: getattr(client, k) for k in ("api_key", "auth_token", "base_url")})
+        return client
 
     def _close(self) -> None:
+        self._live_batches.close()
         if self._sleep_patch is not None:
             self._sleep_patch.stop()
             self._sleep_patch = None

@@ -19,11 +19,15 @@ from .._anthropic.responder import Responder
 from .._engine.clock import Clock
 from .._engine.scenario import Scenario, ScenarioError
 
-__all__ = ["MARKER_HELP", "MarkerOptions", "read_options"]
+__all__ = ["LIVE_IGNORED", "MARKER_HELP", "MarkerOptions", "read_options"]
 
 SCENARIO_OVERRIDES = ("seed", "timing", "outcomes", "rules", "faults", "canned")
 EMULATOR_KEYS = ("clock", "start", "api_keys", "responder", "journal")
 KEYS = ("scenario", *SCENARIO_OVERRIDES, *EMULATOR_KEYS, "autoadvance")
+LIVE_IGNORED = ("seed", "clock", "start", "journal", "autoadvance")
+"""Keys that only tune the emulator: under ``--batchsim-live`` the test runs without them (noted
+in the report). Every other key shapes what the API answers (outcomes, faults, timing, accepted
+keys, messages), which the real API cannot be made to do: the test is skipped."""
 
 MARKER_HELP = (
     "batchsim(scenario=None, seed=None, clock='virtual', autoadvance=False, ...): configure the "

@@ -1,9 +1,12 @@
-"""``--batchsim-live``: real clients, emulator-only controls skip. No test here touches the network:
-clients are built and inspected, never used."""
+"""``--batchsim-live``: real clients, emulator-only controls skip. No test here touches the
+network: clients are built and inspected, or reach a local ``batchsim serve`` standing in for the
+real API."""
 
 from __future__ import annotations
 
+import httpx2
 import pytest
+from serverproc import running_server
 
 LIVE_TESTS = """
 import os
@@ -52,9 +55,9 @@ def test_marker(batchsim):
     raise AssertionError("never runs live")
 
 
-@pytest.mark.batchsim(autoadvance=True)
-def test_marker_autoadvance(batchsim):
-    raise AssertionError("never runs live")
+@pytest.mark.batchsim(autoadvance=True, seed=3)
+def test_marker_that_only_tunes_the_emulator(batchsim):
+    assert batchsim.live
 
 
 def test_without_the_fixture():
@@ -73,10 +76,12 @@ def live_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_live_flag_hands_out_real_clients_and_skips_emulator_controls(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(LIVE_TESTS)
     result = pytester.runpytest("-p", "no:cacheprovider", "--batchsim-live", "-rs")
-    result.assert_outcomes(passed=3, skipped=7)
+    result.assert_outcomes(passed=4, skipped=6)
     result.stdout.fnmatch_lines(
         [
             "batchsim: live mode, fixtures reach the real Message Batches API",
+            "*= batchsim live: markers that only tune the emulator were ignored =*",
+            "*::test_marker_that_only_tunes_the_emulator: ran without @pytest.mark.batchsim(autoadvance, seed)",
             "*test_*.py:*: batchsim.advance() needs the emulator (the real API has no virtual clock); "
             "skipped under --batchsim-live",
             "*test_*.py:*: batchsim.scenario needs the emulator (the real API has no scenarios)*",
@@ -84,7 +89,6 @@ def test_live_flag_hands_out_real_clients_and_skips_emulator_controls(pytester: 
             "*test_*.py:*: batchsim.created_requests() needs the emulator (the real API has no batch store)*",
             "*test_*.py:*: batchsim.autoadvance() needs the emulator (the real API has no virtual clock)*",
             "*.py:*: @pytest.mark.batchsim(outcomes, scenario) needs the emulator; skipped under --batchsim-live",
-            "*.py:*: @pytest.mark.batchsim(autoadvance) needs the emulator*",
         ],
         consecutive=False,
     )
@@ -94,7 +98,7 @@ def test_live_flag_hands_out_real_clients_and_skips_emulator_controls(pytester: 
 def test_live_by_environment_variable(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BATCHSIM_LIVE", "1")
     pytester.makepyfile(LIVE_TESTS)
-    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=3, skipped=7)
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=4, skipped=6)
 
 
 @pytest.mark.usefixtures("live_env")
@@ -117,3 +121,83 @@ def test_emulated(batchsim):
 """
     )
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+LIVE_AGAINST_A_SERVER = """
+import asyncio
+
+import pytest
+
+pytestmark = pytest.mark.batchsim(seed=3)  # only tunes the emulator: the tests still run live
+
+
+def request(custom_id):
+    return {"custom_id": custom_id, "params": {"model": "claude-sonnet-4-5", "max_tokens": 8,
+                                               "messages": [{"role": "user", "content": "hi"}]}}
+
+
+def test_sync_client_then_an_emulator_only_call(batchsim):
+    client = batchsim.client()
+    client.messages.batches.create(requests=[request("a")])
+    client.messages.batches.create(requests=[request("b")])
+    batchsim.advance(minutes=5)
+
+
+def test_async_client(batchsim):
+    async def create():
+        async with batchsim.async_client() as client:
+            await client.messages.batches.create(requests=[request("c")])
+
+    asyncio.run(create())
+    batchsim.calls
+
+
+def test_server_fixture_client(batchsim_server):
+    batchsim_server.client().messages.batches.create(requests=[request("d")])
+    batchsim_server.emulator.created_requests()
+
+
+def test_a_batch_that_ended_first(batchsim):
+    client = batchsim.client()
+    batch = client.messages.batches.create(requests=[request("e")])
+    client.messages.batches.cancel(batch.id)
+    batchsim.reset()
+
+
+@pytest.mark.batchsim(outcomes={"errored": 1.0})
+def test_an_outcome_marker_skips_before_anything_runs(batchsim):
+    raise AssertionError("never runs live")
+"""
+
+
+@pytest.mark.server
+def test_a_skipped_live_test_cancels_the_batches_it_created(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A local ``batchsim serve`` stands in for production (``ANTHROPIC_BASE_URL`` points at it)."""
+    with running_server() as server:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "live-key")
+        monkeypatch.delenv("BATCHSIM_LIVE", raising=False)
+        pytester.makepyfile(LIVE_AGAINST_A_SERVER)
+        result = pytester.runpytest("-p", "no:cacheprovider", "--batchsim-live", "-rs")
+        listed = httpx2.get(
+            f"{server.url}/v1/messages/batches", headers={"x-api-key": "live-key"}, params={"limit": 100}, timeout=30
+        ).json()["data"]
+    result.assert_outcomes(skipped=5)
+    assert len(listed) == 5
+    assert all(b["cancel_initiated_at"] is not None for b in listed), listed
+    out = result.stdout.str()
+    for batch in listed:
+        assert batch["id"] in out  # each named in the skip message of the test that created it
+    result.stdout.fnmatch_lines(
+        [
+            "SKIPPED * batchsim.advance() needs the emulator *; skipped under --batchsim-live; "
+            "canceled the 2 batch(es) this test created: msgbatch_*, msgbatch_*",
+            "SKIPPED * batchsim.calls needs the emulator *; canceled the 1 batch(es) this test created: msgbatch_*",
+            "SKIPPED * batchsim.created_requests() needs the emulator *; canceled the 1 batch(es) *: msgbatch_*",
+            "SKIPPED * batchsim.reset() needs the emulator *; canceled the 1 batch(es) *: msgbatch_*",
+            "SKIPPED * @pytest.mark.batchsim(outcomes) needs the emulator; skipped under --batchsim-live",
+        ],
+        consecutive=False,
+    )
