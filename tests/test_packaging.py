@@ -72,7 +72,7 @@ def test_the_wheel_and_sdist_install_and_run(tmp_path: Path) -> None:
     if sdist is not None:
         with tarfile.open(sdist) as tar:
             members = {m.name.split("/", 1)[1] for m in tar.getmembers() if "/" in m.name}
-        assert {"README.md", "pyproject.toml", "batchsim/scenarios/flaky.toml"} <= members
+        assert {"README.md", "pyproject.toml", "schemathesis.toml", "batchsim/scenarios/flaky.toml"} <= members
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     with cached_venv("wheel", [*project["dependencies"], "pytest>=8"]) as venv:

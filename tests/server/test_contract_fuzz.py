@@ -3,15 +3,20 @@
 * every kind of response of a full lifecycle is validated (jsonschema) against the schemas of
   ``/_batchsim/openapi.json``;
 * Hypothesis throws arbitrary JSON, paths and query strings at a real server;
-* schemathesis generates calls from the served description and checks the answers.
+* schemathesis generates calls from the served description and checks the answers, through its
+  pytest API and through the README's command line.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import shlex
+import subprocess
+import sys
 from collections.abc import Iterator
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -29,6 +34,7 @@ from .conftest import call, no_traceback, requests_body, sdk
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 BATCHES = "/v1/messages/batches"
+ROOT = Path(__file__).resolve().parents[2]
 STATUSES = {200, 400, 401, 404, 405, 413}
 
 
@@ -184,3 +190,19 @@ def test_schemathesis_finds_no_contract_break(fuzzed: ServerProcess) -> None:
             )
 
         run()
+
+
+def test_the_readme_schemathesis_command_passes(fuzzed: ServerProcess) -> None:
+    """The README's command, run from the checkout as documented (schemathesis reads the
+    checkout's ``schemathesis.toml``, which names the deliberate exclusions and the seed)."""
+    readme = (ROOT / "README.md").read_text()
+    documented = 'schemathesis run http://127.0.0.1:8000/_batchsim/openapi.json -H "x-api-key: fuzz"'
+    assert documented in readme
+    fuzzed.control("POST", "reset").raise_for_status()
+    schemathesis_cli = Path(sys.executable).parent / "schemathesis"
+    command = [str(schemathesis_cli), *shlex.split(documented)[1:]]
+    command[command.index("http://127.0.0.1:8000/_batchsim/openapi.json")] = f"{fuzzed.url}/_batchsim/openapi.json"
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1800, check=False)
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    assert "✅ Fuzzing" in done.stdout and "✅ Stateful" in done.stdout, done.stdout[-3000:]
+    assert "Seed: 20260101" in done.stdout  # the checkout's configuration was read
