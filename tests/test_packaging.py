@@ -86,16 +86,6 @@ def test_the_wheel_and_sdist_install_and_run(tmp_path: Path) -> None:
         assert stop_server(server) == 0
         assert "Traceback" not in "".join(server.output)
 
-        project_dir = tmp_path / "downstream"
-        project_dir.mkdir()
-        (project_dir / "test_downstream.py").write_text(DOWNSTREAM)
-        done = subprocess.run(
-            [str(venv.python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_downstream.py"],
-            cwd=project_dir,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            env=venv.env(),
-        )
+        done = venv.pytest(tmp_path / "downstream", DOWNSTREAM)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 passed" in done.stdout, done.stdout

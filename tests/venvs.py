@@ -56,6 +56,20 @@ class Venv:
             env=self.env(),
         )
 
+    def pytest(self, folder: Path, source: str) -> subprocess.CompletedProcess[str]:
+        """Run ``source`` as a downstream project's test file in ``folder`` with this venv's pytest
+        (the folder is the rootdir: nothing of this checkout is on the path)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "test_downstream.py").write_text(source)
+        return subprocess.run(
+            [str(self.python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_downstream.py"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=self.env(),
+        )
+
     def install(self, target: str | Path, digest: str, *options: str) -> None:
         """``pip install --no-deps`` ``target`` unless what is installed was built from ``digest``."""
         marker = self.path / ".batchsim-digest"

@@ -7,7 +7,6 @@ from this checkout with only the dependencies the plugin and the in-process emul
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -16,6 +15,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from venvs import ROOT, cached_venv, checkout_digest
+
+from .test_plugin_legacy import LEGACY_TESTS
 
 pytestmark = pytest.mark.slow
 
@@ -29,41 +30,19 @@ REQUIREMENTS = (
     "hatchling>=1.25",  # builds batchsim from the checkout without fetching a build backend
 )
 
-DOWNSTREAM = """
+# The in-process legacy tests (anthropic 0.x first on the path there), and what only a venv
+# without httpx2 can show.
+DOWNSTREAM = (
+    LEGACY_TESTS
+    + """
 import importlib.util
 
-import anthropic
 import httpx
-import pytest
-
-REQUESTS = [
-    {"custom_id": f"doc-{i}", "params": {"model": "claude-sonnet-4-5", "max_tokens": 32,
-                                         "messages": [{"role": "user", "content": "Summarize."}]}}
-    for i in range(3)
-]
 
 
-def test_a_test_that_does_not_use_batchsim():
+def test_no_httpx2_here():
     assert anthropic.__version__ == "0.75.0"
     assert importlib.util.find_spec("httpx2") is None
-
-
-def test_legacy_client(batchsim):
-    client = batchsim.legacy_client()
-    batch = client.messages.batches.create(requests=REQUESTS)
-    batchsim.advance(minutes=5)
-    assert client.messages.batches.retrieve(batch.id).processing_status == "ended"
-    assert sorted(r.custom_id for r in client.messages.batches.results(batch.id)) == ["doc-0", "doc-1", "doc-2"]
-
-
-@pytest.mark.batchsim(rules=[{"custom_id": "-1$", "result": "errored"}])
-def test_respx_router(batchsim):
-    with batchsim.respx_router():
-        client = anthropic.Anthropic(api_key="team-key", max_retries=0)
-        batch = client.messages.batches.create(requests=REQUESTS)
-        batchsim.advance(minutes=5)
-        outcomes = {r.custom_id: r.result.type for r in client.messages.batches.results(batch.id)}
-    assert outcomes == {"doc-0": "succeeded", "doc-1": "errored", "doc-2": "succeeded"}
 
 
 def test_httpx_transport(batchsim):
@@ -77,19 +56,12 @@ def test_the_current_sdk_client_says_what_to_use(batchsim):
     with pytest.raises(RuntimeError, match=r"not 0\\.75\\.0: with the 0\\.x SDK use .*legacy_client"):
         batchsim.client()
 """
+)
 
 
 def test_a_project_on_the_legacy_sdk_runs_its_tests(tmp_path: Path) -> None:
     with cached_venv("legacy-sdk", REQUIREMENTS) as venv:
         venv.install(ROOT, checkout_digest(), "--no-build-isolation")
-        (tmp_path / "test_downstream.py").write_text(DOWNSTREAM)
-        done = subprocess.run(
-            [str(venv.python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_downstream.py"],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            env=venv.env(),
-        )
+        done = venv.pytest(tmp_path, DOWNSTREAM)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "5 passed" in done.stdout, done.stdout
+    assert "7 passed" in done.stdout, done.stdout
