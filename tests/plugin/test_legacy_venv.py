@@ -7,28 +7,24 @@ from this checkout with only the dependencies the plugin and the in-process emul
 
 from __future__ import annotations
 
-import sys
+import tomllib
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from venvs import ROOT, cached_venv, checkout_digest
 
 from .test_plugin_legacy import LEGACY_TESTS
 
 pytestmark = pytest.mark.slow
 
-REQUIREMENTS = (
-    "anthropic==0.75.0",
-    "starlette>=0.40",
-    "uvicorn>=0.30",
-    "orjson>=3.9",
-    "pytest>=8",
-    "respx>=0.21",
-    "hatchling>=1.25",  # builds batchsim from the checkout without fetching a build backend
-)
+
+def _requirements() -> list[str]:
+    """batchsim's own dependencies, but the 0.x SDK instead of the current one and no httpx2."""
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    kept = [d for d in declared if not d.startswith(("anthropic", "httpx2"))]
+    # pytest and respx: the downstream project's; hatchling builds batchsim from the checkout offline
+    return ["anthropic==0.75.0", *kept, "pytest>=8", "respx>=0.21", "hatchling>=1.25"]
+
 
 # The in-process legacy tests (anthropic 0.x first on the path there), and what only a venv
 # without httpx2 can show.
@@ -60,7 +56,7 @@ def test_the_current_sdk_client_says_what_to_use(batchsim):
 
 
 def test_a_project_on_the_legacy_sdk_runs_its_tests(tmp_path: Path) -> None:
-    with cached_venv("legacy-sdk", REQUIREMENTS) as venv:
+    with cached_venv("legacy-sdk", _requirements()) as venv:
         venv.install(ROOT, checkout_digest(), "--no-build-isolation")
         done = venv.pytest(tmp_path, DOWNSTREAM)
     assert done.returncode == 0, done.stdout + done.stderr
