@@ -364,14 +364,25 @@ def _start_upload(server: ServerProcess, declared: int, send: int) -> socket.soc
 
 
 def _answer(sock: socket.socket) -> bytes:
+    """The whole answer: its head, then as many body bytes as its content-length says."""
     sock.settimeout(30)
     data = b""
     while b"\r\n\r\n" not in data:
         part = sock.recv(65536)
         if not part:
-            break
+            return data
         data += part
-    return data
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        (int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")),
+        0,
+    )
+    while len(body) < length:
+        part = sock.recv(65536)
+        if not part:
+            break
+        body += part
+    return head + b"\r\n\r\n" + body
 
 
 @pytest.mark.slow
