@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx2
 import pytest
@@ -30,7 +31,7 @@ def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
 @pytest.mark.parametrize(
     ("args", "env", "says"),
     [
-        (["--db", "/nonexistent/dir/x.db"], {}, "cannot open database /nonexistent/dir/x.db: folder /nonexistent/dir"),
+        (["--db", "{missing}/dir/x.db"], {}, "cannot open database {missing}/dir/x.db: folder {missing}/dir"),
         (["--port", "99999"], {}, "argument --port: a port is a number from 0 to 65535"),
         (["--port", "http"], {}, "argument --port: a port is a number from 0 to 65535"),
         ([], {"BATCHSIM_PORT": "abc"}, "BATCHSIM_PORT='abc': a port is a number from 0 to 65535"),
@@ -49,7 +50,10 @@ def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
         ),
     ],
 )
-def test_user_mistakes_are_one_line_errors(args: list[str], env: dict[str, str], says: str) -> None:
+def test_user_mistakes_are_one_line_errors(args: list[str], env: dict[str, str], says: str, tmp_path: Path) -> None:
+    missing = str(tmp_path / "missing")  # a folder that surely does not exist
+    args = [a.format(missing=missing) for a in args]
+    says = says.format(missing=missing)
     done = serve(*args, env=env)
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert "Traceback" not in done.stderr
