@@ -29,6 +29,7 @@ import fcntl
 import logging
 import multiprocessing
 import os
+import pickle
 import queue
 import shutil
 import tempfile
@@ -232,10 +233,26 @@ class _ProcessWriter:
         )
 
     def submit(self, path: str, lines: Lines, bounds: _Bounds) -> Future[int]:
-        return self._pool.submit(_write_file, path, lines, bounds)
+        # The job (a batch: tens of megabytes pickled) goes through a file beside the results
+        # file, streamed out by pickle, rather than through the pool's pipe: its feeder thread
+        # keeps the last message it sent, which would hold a copy of the batch for good.
+        job = f"{path}.job"
+        with open(job, "wb") as out:
+            pickle.dump(lines, out, protocol=pickle.HIGHEST_PROTOCOL)
+        return self._pool.submit(_write_file_from_job, path, job, bounds)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)  # its job stops soon: its file is gone
+
+
+def _write_file_from_job(path: str, job: str, bounds: _Bounds) -> int:
+    """:func:`_write_file` with the ``lines`` pickled in the file ``job`` (deleted once read)."""
+    try:
+        with open(job, "rb") as source:
+            lines: Lines = pickle.load(source)
+    finally:
+        _unlink(job)
+    return _write_file(path, lines, bounds)
 
 
 def _writer_process_started(parent: int) -> None:

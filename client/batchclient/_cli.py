@@ -260,6 +260,15 @@ def _cancel(args: argparse.Namespace, stack: ExitStack) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # `batchclient status | head`: the reader left, which is no error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's last flush at exit must not fail again
+        return 0
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     commands = {"run": _run, "status": _status, "results": _results, "cancel": _cancel}
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
@@ -274,6 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        raise  # not a problem of the job: main() handles it
     except (BatchClientError, anthropic.APIError, OSError, ValueError) as exc:
         print(f"batchclient: {exc}", file=sys.stderr)
         return 2
