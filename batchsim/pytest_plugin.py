@@ -209,10 +209,13 @@ def batchsim(request: pytest.FixtureRequest) -> Iterator[BatchsimFixture]:
         options = MarkerOptions({**options.given, "scenario": replay})
     scenario = build_scenario(options, node)
     kwargs = options.emulator_kwargs()
+    problem: str | None = None
     try:
         sim = BatchsimFixture(scenario, **kwargs)
     except (ValueError, TypeError) as exc:
-        pytest.fail(f"@pytest.mark.batchsim: {exc}", pytrace=False)
+        problem = f"@pytest.mark.batchsim: {exc}"
+    if problem is not None:  # outside the except block: one line, no chained traceback
+        pytest.fail(problem, pytrace=False)
     if options.autoadvance:
         sim.autoadvance()
     try:

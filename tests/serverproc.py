@@ -83,6 +83,14 @@ def start_server(
         time.sleep(0.05)
 
 
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def _abandon(proc: subprocess.Popen[str]) -> None:
     """Kill a server that failed to start, wait for it and close its output (no leaked process
     or pipe for a later test to trip over)."""
@@ -95,7 +103,10 @@ def _abandon(proc: subprocess.Popen[str]) -> None:
 
 
 def stop_server(server: ServerProcess, sig: int = signal.SIGTERM) -> int:
-    """Stop the process with ``sig`` and return its exit code."""
+    """Stop the process with ``sig`` and return its exit code. What it started (workers, results
+    writers, multiprocessing's resource tracker) is given a moment to end on its own, as it does
+    once its parent is gone (the tracker then removes what its processes left behind), and is
+    killed after that."""
     if server.process.poll() is None:
         server.process.send_signal(sig)
         try:
@@ -103,7 +114,10 @@ def stop_server(server: ServerProcess, sig: int = signal.SIGTERM) -> int:
         except subprocess.TimeoutExpired:
             server.process.kill()
             server.process.wait()
-    with contextlib.suppress(ProcessLookupError):  # what the server started (workers, writers)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _group_alive(server.process.pid):
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):  # whatever did not end by itself
         os.killpg(server.process.pid, signal.SIGKILL)
     server.reader.join()  # the output ends once every process holding it is gone
     if server.process.stdout is not None:

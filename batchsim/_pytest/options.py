@@ -93,7 +93,8 @@ def build_scenario(options: MarkerOptions, node: pytest.Item) -> Scenario:
     try:
         return options.scenario(node.path.parent, node.config.rootpath)
     except (ScenarioError, OSError, TypeError) as exc:
-        _fail(f"scenario: {exc}")
+        problem = f"scenario: {exc}"
+    _fail(problem)  # outside the except block: one line, no chained "during handling" traceback
 
 
 def _resolve(value: str | Path, base: Path, rootpath: Path) -> Path:

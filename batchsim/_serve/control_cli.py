@@ -19,7 +19,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from .._engine.scenario import Scenario, ScenarioError
+from .._engine.scenario import MAX_CANNED_LINES, Scenario, ScenarioError
 
 __all__ = ["COMMANDS", "add_commands", "parse_duration", "run"]
 
@@ -57,6 +57,7 @@ def add_commands(sub: Any) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--url",
+        type=_server_url,
         default=os.environ.get("BATCHSIM_URL", DEFAULT_URL),
         help=f"the server (default: BATCHSIM_URL, else {DEFAULT_URL})",
     )
@@ -76,15 +77,44 @@ def add_commands(sub: Any) -> None:
     check = actions.add_parser("check", help="validate a scenario file (no server needed)")
     check.add_argument("file", help="a .toml or .json scenario file, or a ready-made scenario's name")
     journal = sub.add_parser("journal", parents=[common], help="the API calls the server received, newest first")
-    journal.add_argument("--endpoint", help="only this endpoint: create, retrieve, list, cancel, delete, results")
-    journal.add_argument("--status", help="only this status (429) or class (4xx, 5xx)")
+    journal.add_argument(
+        "--endpoint",
+        choices=("create", "retrieve", "list", "cancel", "delete", "results"),
+        help="only this endpoint",
+    )
+    journal.add_argument("--status", type=_status_filter, help="only this status (429) or class (4xx, 5xx)")
     journal.add_argument("--faults", action="store_true", help="only calls that got an injected fault")
-    journal.add_argument("--limit", type=int, default=50, help="at most this many calls (default 50)")
+    journal.add_argument("--limit", type=_positive, default=50, help="at most this many calls (default 50)")
     journal.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
     status = sub.add_parser("status", parents=[common], help="the clock and every batch with its counts, as a table")
     status.add_argument("--status", dest="batch_status", choices=("in_progress", "canceling", "ended"))
-    status.add_argument("--limit", type=int, default=50, help="at most this many batches, newest first (default 50)")
+    status.add_argument(
+        "--limit", type=_positive, default=50, help="at most this many batches, newest first (default 50)"
+    )
     status.add_argument("--json", action="store_true", help="the answer as JSON instead of a table")
+
+
+def _status_filter(text: str) -> str:
+    if re.fullmatch(r"[1-5][0-9][0-9]|[1-5]xx", text) is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a status such as 429 or a class such as 4xx")
+    return text
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number >= 1")
+    return value
+
+
+def _server_url(text: str) -> str:
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a URL such as http://127.0.0.1:8000")
+    return text
 
 
 def run(args: argparse.Namespace) -> int:
@@ -105,7 +135,8 @@ def _load(path: str) -> Scenario:
     except FileNotFoundError:
         raise CommandError(f"{path}: no such file") from None
     except (ScenarioError, OSError, ValueError) as exc:
-        raise CommandError(f"{path}: {exc}") from None
+        text = str(exc)  # a file's problems already start with its path
+        raise CommandError(text if text.startswith(f"{path}:") else f"{path}: {text}") from None
 
 
 def _describe(scenario: Scenario) -> str:
@@ -177,9 +208,30 @@ def _scenario(server: _Server, args: argparse.Namespace) -> int:
         print(json.dumps(server.call("GET", "scenario"), indent=2))
         return 0
     scenario = _load(args.file)
-    server.call("PUT", "scenario", scenario.to_dict())
+    data = scenario.to_dict()
+    if isinstance(scenario.canned, str):
+        # The server reads files only from its own data folder: send the lines themselves.
+        data["canned"] = _canned_lines(scenario.canned)
+    server.call("PUT", "scenario", data)
     print(f"scenario set from {args.file} ({_describe(scenario)})")
     return 0
+
+
+def _canned_lines(path: str) -> list[Any]:
+    """The results lines of a local canned file, to send inline."""
+    try:
+        with open(path, "rb") as source:
+            lines = [json.loads(line) for line in source if line.strip()]
+    except OSError as exc:
+        raise CommandError(f"canned file {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise CommandError(f"canned file {path}: not JSON lines ({exc})") from None
+    if len(lines) > MAX_CANNED_LINES:
+        raise CommandError(
+            f"canned file {path}: {len(lines)} lines, more than the {MAX_CANNED_LINES} a scenario can carry inline; "
+            "put it in the server's data folder (batchsim serve --data-dir) and name it there"
+        )
+    return lines
 
 
 def _journal(server: _Server, args: argparse.Namespace) -> int:

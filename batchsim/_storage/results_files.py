@@ -233,16 +233,29 @@ class _ProcessWriter:
         )
 
     def submit(self, path: str, lines: Lines, bounds: _Bounds) -> Future[int]:
-        # The job (a batch: tens of megabytes pickled) goes through a file beside the results
-        # file, streamed out by pickle, rather than through the pool's pipe: its feeder thread
-        # keeps the last message it sent, which would hold a copy of the batch for good.
-        job = f"{path}.job"
+        # The job (a batch: tens of megabytes pickled) goes through a file, streamed out by
+        # pickle, rather than through the pool's pipe: pickling it into one message grows
+        # buffers in the pool's feeder thread that its allocator keeps (a 100,000-request batch
+        # then cost the server twice its size for good). The file is in memory (tmpfs) where
+        # there is one, so writing it is a copy, not disk traffic competing with the API.
+        job = os.path.join(_JOBS if _JOBS is not None else os.path.dirname(path), f"{os.path.basename(path)}.job")
         with open(job, "wb") as out:
             pickle.dump(lines, out, protocol=pickle.HIGHEST_PROTOCOL)
-        return self._pool.submit(_write_file_from_job, path, job, bounds)
+        done = self._pool.submit(_write_file_from_job, path, job, bounds)
+        done.add_done_callback(lambda _: _unlink(job))  # the writer deletes it once read; or if it never ran
+        return done
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)  # its job stops soon: its file is gone
+
+
+def _jobs_folder() -> str | None:
+    """A folder in memory (tmpfs) for write jobs, if this system has a usable one."""
+    folder = "/dev/shm"
+    return folder if os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK) else None
+
+
+_JOBS = _jobs_folder()
 
 
 def _write_file_from_job(path: str, job: str, bounds: _Bounds) -> int:

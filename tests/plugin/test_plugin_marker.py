@@ -117,6 +117,8 @@ def test_ready_made_by_name(batchsim):
         ("clock=3", "@pytest.mark.batchsim: clock: expected 'virtual', 'real', 'scaled:N' or a clock object*"),
         ("autoadvance='yes'", "@pytest.mark.batchsim: autoadvance: expected True or False, got 'yes'"),
         ("responder=3", "@pytest.mark.batchsim: responder: expected a callable*"),
+        ("timing={'per_request': -1}", "@pytest.mark.batchsim: scenario: timing.per_request: *"),
+        ("clock='real', start=0", "@pytest.mark.batchsim: start: applies to the virtual clock only*"),
     ],
 )
 def test_bad_marker_fails_the_test_in_one_line(pytester: pytest.Pytester, marker: str, message: str) -> None:
@@ -137,4 +139,5 @@ def test_unaffected():
     result.stdout.fnmatch_lines(["*_ ERROR at setup of test_it _*", message])
     # One line: no traceback of the plugin's internals.
     result.stdout.no_fnmatch_line("*pytest_plugin.py*")
-    result.stdout.no_fnmatch_line("*_plugin_options.py*")
+    result.stdout.no_fnmatch_line("*_pytest/options.py*")
+    result.stdout.no_fnmatch_line("*During handling of the above exception*")

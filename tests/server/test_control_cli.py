@@ -164,3 +164,54 @@ def test_versions() -> None:
 )
 def test_durations(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
+
+
+def test_scenario_set_sends_a_local_canned_file_inline(cli_server: ServerProcess, tmp_path: Path) -> None:
+    """The server reads files only from its own data folder: `scenario set` sends the canned lines
+    of a local file (a recorded cassette's scenario names one) as the lines themselves."""
+    (tmp_path / "canned.jsonl").write_text(json.dumps({"custom_id": "r-0", "result": {"type": "canceled"}}) + "\n")
+    scenario = tmp_path / "scenario.toml"
+    scenario.write_text('seed = 3\ncanned = "canned.jsonl"\n')
+    ok("scenario", "set", str(scenario), "--url", cli_server.url)
+    shown = json.loads(ok("scenario", "show", "--url", cli_server.url))
+    assert shown["canned"] == [{"custom_id": "r-0", "result": {"type": "canceled"}}]
+    client = sdk(cli_server)
+    batch = client.messages.batches.create(requests=requests_body(2))  # type: ignore[arg-type]
+    cli_server.advance(3600)
+    results = {r.custom_id: r.result.type for r in client.messages.batches.results(batch.id)}
+    assert results == {"r-0": "canceled", "r-1": "succeeded"}
+    scenario.write_text('seed = 3\ncanned = "missing.jsonl"\n')
+    assert "missing.jsonl" in one_line_error(batchsim("scenario", "set", str(scenario), "--url", cli_server.url))
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["journal", "--status", "7xx"], "argument --status: '7xx': expected a status such as 429"),
+        (["journal", "--endpoint", "bogus"], "argument --endpoint: invalid choice: 'bogus'"),
+        (["journal", "--limit", "0"], "argument --limit: '0': expected a whole number >= 1"),
+        (["status", "--url", "127.0.0.1:8000"], "argument --url: '127.0.0.1:8000': expected a URL such as"),
+    ],
+)
+def test_usage_mistakes_exit_2_naming_the_option(args: list[str], says: str) -> None:
+    done = batchsim(*args)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert says in done.stderr.strip().splitlines()[-1]
+
+
+def test_a_closed_pipe_is_no_error(cli_server: ServerProcess) -> None:
+    client = sdk(cli_server)
+    batch = client.messages.batches.create(requests=requests_body(1))  # type: ignore[arg-type]
+    for _ in range(400):  # more journal lines than a pipe holds
+        client.messages.batches.retrieve(batch.id)
+    pipeline = subprocess.run(
+        f"{sys.executable} -m batchsim journal --json --limit 1000 --url {cli_server.url} | head -c 1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert pipeline.stdout == "{"
+    assert "Traceback" not in pipeline.stderr and "Broken pipe" not in pipeline.stderr
