@@ -17,10 +17,11 @@ import anthropic
 
 from ._errors import BatchClientError, JobTimeoutError
 from ._input import MAX_BATCH_BYTES, MAX_BATCH_REQUESTS
-from ._job import default_state_path
+from ._job import check_writable, default_state_path, open_existing, recorded_batch
 from ._progress import Progress
 from ._report import load_prices
 from ._runner import BatchRunner
+from ._state import JobState
 
 __all__ = ["main"]
 
@@ -42,8 +43,8 @@ Run Message Batches jobs with the official anthropic SDK: a JSONL file of
 
 _EPILOG = """\
 examples:
-  # against the emulator (any key works there)
-  batchsim serve --port 8000 &
+  # against the emulator (any key works there; its scaled clock makes an hour pass per second)
+  batchsim serve --port 8000 --clock scaled:3600 &
   export ANTHROPIC_BASE_URL=http://127.0.0.1:8000 ANTHROPIC_API_KEY=test
   batchclient run fixtures/requests/summarize.jsonl -o summaries.jsonl --retries 2
   batchclient status summaries.jsonl.job.json      # a job: its batches and what is saved
@@ -61,7 +62,8 @@ the job's live batches (or does it with --cancel-on-interrupt).
 
 exit status of run: 0 every request succeeded; 1 finished, some requests did not succeed (see
 the report); 2 bad input, arguments or state; 3 --max-wait reached (run again to continue);
-130 interrupted (run again to continue).
+130 interrupted (run again to continue). `results JOB` exits 3 when the job is not finished
+(it writes the results saved so far and says where the job stands).
 """
 
 _RUN_EPILOG = """\
@@ -150,6 +152,11 @@ def _run(args: argparse.Namespace, stack: ExitStack) -> int:
         prices=prices,
     )
     state = Path(args.state) if args.state else default_state_path(Path(args.output))
+    # Every file the job writes, checked before anything is submitted (not after a long job).
+    check_writable(Path(args.output), "-o")
+    check_writable(state, "--state" if args.state else "the job state")
+    if args.report_json:
+        check_writable(Path(args.report_json), "--report-json")
     if not state.exists():
         _reachable(runner.api.client)  # nothing submitted yet: a wrong URL fails now, not after minutes
     try:
@@ -218,7 +225,8 @@ def _status(args: argparse.Namespace, stack: ExitStack) -> int:
         elif c.saved:
             where = "results saved: " + ", ".join(f"{n} {k}" for k, n in sorted(c.counts.items()))
         else:
-            where = runner.api.retrieve(c.batch_id).processing_status
+            with recorded_batch(runner.api, Path(args.target), c.batch_id):
+                where = runner.api.retrieve(c.batch_id).processing_status
         print(f"round {c.round} batch {c.chunk}: {c.batch_id or '-'} {c.requests:,} requests, {where}")
     return 0
 
@@ -226,16 +234,19 @@ def _status(args: argparse.Namespace, stack: ExitStack) -> int:
 def _results(args: argparse.Namespace, stack: ExitStack) -> int:
     runner = _runner(args, stack)
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+    unfinished = None
     try:
         if _is_job(args.target):
-            from ._job import open_existing
-
             job = open_existing(runner.api, runner.settings, runner.progress, Path(args.target))
+            written = 0
             try:
                 for line in job.store.output_lines(include_missing=False):
                     out.write(line + "\n")
+                    written += 1
             finally:
                 job.close()
+            if not job.state.finished:
+                unfinished = _unfinished(job.state, args.target, written)
         else:
             with runner.api.result_lines(args.target) as lines:
                 for line in lines:
@@ -243,7 +254,32 @@ def _results(args: argparse.Namespace, stack: ExitStack) -> int:
     finally:
         if out is not sys.stdout:
             out.close()
+    if unfinished:
+        print(f"batchclient: {unfinished}", file=sys.stderr)
+        return 3
     return 0
+
+
+def _unfinished(state: JobState, target: str, written: int) -> str:
+    """Where an unfinished job stands (from its state file alone) and how to finish it."""
+    ids = state.batch_ids()
+    if state.canceled:
+        where = "it was canceled and not run again since"
+    elif not ids:
+        where = "nothing was submitted yet"
+    else:
+        chunks = state.round_chunks(state.rounds - 1)
+        ended = sum(c.ended for c in chunks)
+        where = f"round {state.rounds - 1}: {ended} of {len(chunks)} batch(es) ended when it last looked"
+    rerun = (
+        f"batchclient run {state.input_path} -o {state.output} --state {target}"
+        if state.input_path
+        else "the program that started it"
+    )
+    return (
+        f"job {target} is not finished ({where}); wrote the results saved so far, {written:,} of"
+        f" {state.requests:,} requests. Run {rerun} again to finish it"
+    )
 
 
 def _cancel(args: argparse.Namespace, stack: ExitStack) -> int:

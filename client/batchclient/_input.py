@@ -42,7 +42,9 @@ RequestSource = str | os.PathLike[str] | Iterable[Mapping[str, Any]]
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One input line: where it is in the file and what it is, or the problem with it."""
+    """One input line: where it is in the file and what it is, or the problem with it.
+    ``custom_id`` is set whenever the line has a string one, even with a problem (so that a
+    duplicate is found whatever else is wrong)."""
 
     line: int
     offset: int
@@ -106,12 +108,13 @@ def read_entries(path: Path) -> Iterator[Entry]:
                 continue
             problem = check_request(request)
             if problem is not None:
-                yield Entry(number, start, len(raw), problem=problem)
+                cid = request.get("custom_id") if isinstance(request, dict) else None
+                yield Entry(number, start, len(raw), cid if isinstance(cid, str) else "", problem=problem)
                 continue
             size = max(request_size(request), len(text) + 1)  # the line itself is what is sent
             if size > limit:
                 problem = f"custom_id {request['custom_id']!r}: {size} bytes, over the 256 MB batch limit"
-                yield Entry(number, start, len(raw), problem=problem)
+                yield Entry(number, start, len(raw), request["custom_id"], problem=problem)
                 continue
             yield Entry(number, start, len(raw), request["custom_id"], size)
 

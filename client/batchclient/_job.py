@@ -33,7 +33,8 @@ import hashlib
 import os
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,14 +44,23 @@ import anthropic
 from anthropic.types.messages import MessageBatch
 
 from ._api import Api
-from ._errors import JobTimeoutError, StateError
+from ._errors import BatchClientError, JobTimeoutError, StateError
 from ._input import file_digest, read_entries, spool
 from ._progress import Progress
 from ._report import Price, Report, build_report
 from ._state import ChunkState, JobState, load_state, save_state
 from ._store import WorkStore
 
-__all__ = ["Job", "JobSettings", "batch_total", "default_state_path", "open_existing", "poll"]
+__all__ = [
+    "Job",
+    "JobSettings",
+    "batch_total",
+    "check_writable",
+    "default_state_path",
+    "open_existing",
+    "poll",
+    "recorded_batch",
+]
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,41 @@ def work_dir(state_path: Path) -> Path:
 def default_state_path(output: Path) -> Path:
     """Where a job keeps its state when no state file is given: ``OUT.job.json`` beside ``OUT``."""
     return output.with_name(output.name + ".job.json")
+
+
+def check_writable(path: Path, what: str) -> None:
+    """Fail now, before anything is submitted, when ``path`` cannot be written; its missing parent
+    folders are created. An existing file is opened for appending (not changed), a new one is
+    created and removed again."""
+    existing = next(p for p in path.parents if p.exists())
+    if not existing.is_dir():
+        raise BatchClientError(f"cannot write {what} {path}: {existing} is not a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise BatchClientError(f"cannot write {what} {path}: it is a folder")
+        if path.exists():
+            path.open("ab").close()
+        else:
+            path.open("xb").close()
+            path.unlink()
+    except OSError as exc:
+        raise BatchClientError(f"cannot write {what} {path}: {exc.strerror or exc}") from None
+
+
+@contextmanager
+def recorded_batch(api: Api, state_path: Path, batch_id: str) -> Iterator[None]:
+    """Calls about a batch the job state records: a 404 becomes a :class:`StateError` that says
+    the server does not know the job's batches and what to do."""
+    try:
+        yield
+    except anthropic.NotFoundError:
+        raise StateError(
+            f"the job state {state_path} records batch {batch_id}, which {api.client.base_url} does not know:"
+            " the job ran on another server, or this one lost its batches (restarted without --db, reset)."
+            f" Point the base URL at the server that ran it, or delete {state_path} to start over"
+            " (every request is submitted again)"
+        ) from None
 
 
 def poll(check: Callable[[], bool], settings: JobSettings, max_wait: float | None, what: str) -> None:
@@ -136,6 +181,8 @@ class Job:
         state_path: Path,
     ) -> Job:
         """Open (or start) the job; check and index the input on first use."""
+        check_writable(output, "the output")
+        check_writable(state_path, "the job state")
         folder = work_dir(state_path)
         folder.mkdir(parents=True, exist_ok=True)
         is_file = isinstance(source, str | os.PathLike)
@@ -311,19 +358,20 @@ class Job:
 
     def _check(self, chunk: ChunkState) -> None:
         assert chunk.batch_id is not None
-        if not chunk.ended:
-            batch = self.api.retrieve(chunk.batch_id)
-            if batch.processing_status != "ended":
-                return
-            chunk.ended = True
-            self.save()
         batch_id = chunk.batch_id
+        with recorded_batch(self.api, self.state_path, batch_id):
+            if not chunk.ended:
+                batch = self.api.retrieve(batch_id)
+                if batch.processing_status != "ended":
+                    return
+                chunk.ended = True
+                self.save()
 
-        def download() -> dict[str, int]:
-            with self.api.result_lines(batch_id) as lines:
-                return self.store.save_results(chunk.round, chunk.chunk, lines)
+            def download() -> dict[str, int]:
+                with self.api.result_lines(batch_id) as lines:
+                    return self.store.save_results(chunk.round, chunk.chunk, lines)
 
-        chunk.counts = self.api.call(f"results of {batch_id}", download)
+            chunk.counts = self.api.call(f"results of {batch_id}", download)
         chunk.saved = True
         self.save()
         counts = ", ".join(f"{n:,} {k}" for k, n in sorted(chunk.counts.items()))
@@ -355,13 +403,14 @@ class Job:
         canceled = []
         for chunk in self.state.chunks:
             if chunk.batch_id is not None and not chunk.ended:
-                batch = self.api.retrieve(chunk.batch_id)
-                if batch.processing_status == "in_progress":
-                    try:
-                        self.api.cancel(chunk.batch_id)
-                    except anthropic.BadRequestError:  # it ended in the meantime
-                        continue
-                    canceled.append(chunk.batch_id)
+                with recorded_batch(self.api, self.state_path, chunk.batch_id):
+                    batch = self.api.retrieve(chunk.batch_id)
+                    if batch.processing_status == "in_progress":
+                        try:
+                            self.api.cancel(chunk.batch_id)
+                        except anthropic.BadRequestError:  # it ended in the meantime
+                            continue
+                        canceled.append(chunk.batch_id)
         return canceled
 
 

@@ -10,6 +10,7 @@ figures you rely on.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 
 from ._store import WorkStore
 
-__all__ = ["BATCH_DISCOUNT", "DEFAULT_PRICES", "Failure", "Price", "Report", "Usage", "load_prices"]
+__all__ = ["BATCH_DISCOUNT", "DEFAULT_PRICES", "Failure", "Price", "Report", "Usage", "load_prices", "price_table"]
 
 BATCH_DISCOUNT = 0.5
 OUTCOMES = ("succeeded", "errored", "expired", "canceled")
@@ -26,7 +27,12 @@ _SHOWN_FAILURES = 20
 
 @dataclass(frozen=True)
 class Price:
-    """US dollars per million tokens. Cache writes and reads default to 1.25x and 0.1x input."""
+    """US dollars per million tokens. Cache writes and reads default to 1.25x and 0.1x input.
+
+    ``prices=`` and ``--prices FILE`` take either ``Price`` values or plain mappings such as
+    ``{"input": 3.0, "output": 15.0}`` (keys ``input`` and ``output``, optionally
+    ``cache_write`` and ``cache_read``; numbers >= 0).
+    """
 
     input: float
     output: float
@@ -35,10 +41,47 @@ class Price:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Price:
-        unknown = set(data) - {"input", "output", "cache_write", "cache_read"}
+        """A price from ``{"input": ..., "output": ...[, "cache_write": ..., "cache_read": ...]}``;
+        :class:`ValueError` naming what is wrong otherwise."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"expected an object like {_EXAMPLE_PRICE}, got {data!r}")
+        unknown = set(data) - _PRICE_KEYS
         if unknown:
-            raise ValueError(f"unknown price key(s): {', '.join(sorted(unknown))}")
+            raise ValueError(
+                f"unknown price key(s) {', '.join(map(repr, sorted(unknown, key=str)))}"
+                f" (known: input, output, cache_write, cache_read)"
+            )
+        missing = [key for key in ("input", "output") if key not in data]
+        if missing:
+            raise ValueError(f"missing {' and '.join(map(repr, missing))} (e.g. {_EXAMPLE_PRICE})")
+        for key, value in data.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
+                raise ValueError(f"{key!r} must be a number >= 0 (dollars per million tokens), not {value!r}")
         return cls(**{k: float(v) for k, v in data.items()})
+
+
+_PRICE_KEYS = frozenset({"input", "output", "cache_write", "cache_read"})
+_EXAMPLE_PRICE = '{"input": 3.0, "output": 15.0}'
+
+
+def price_table(prices: Mapping[str, Price | Mapping[str, Any]], where: str | None = None) -> dict[str, Price]:
+    """``prices`` with every plain mapping turned into a :class:`Price` (checked): a
+    :class:`ValueError` naming the entry (``prices['model']``, or ``WHERE, model 'model'``)
+    otherwise."""
+    if not isinstance(prices, Mapping):
+        raise ValueError(
+            f"{where or 'prices'}: expected a mapping of model prefixes to prices, got {type(prices).__name__}"
+        )
+    table: dict[str, Price] = {}
+    for model, value in prices.items():
+        if not isinstance(model, str) or not model:
+            raise ValueError(f"{where or 'prices'}: a model prefix must be a non-empty string, not {model!r}")
+        try:
+            table[model] = value if isinstance(value, Price) else Price.from_dict(value)
+        except ValueError as exc:
+            entry = f"prices[{model!r}]" if where is None else f"{where}, model {model!r}"
+            raise ValueError(f"{entry}: {exc}") from None
+    return table
 
 
 DEFAULT_PRICES: Mapping[str, Price] = {
@@ -55,9 +98,17 @@ DEFAULT_PRICES: Mapping[str, Price] = {
 
 
 def load_prices(path: str | Path) -> dict[str, Price]:
-    """Read ``{"model-prefix": {"input": 3, "output": 15}, ...}`` from a JSON file."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    return {str(model): Price.from_dict(value) for model, value in data.items()}
+    """Read ``{"model-prefix": {"input": 3, "output": 15}, ...}`` from a JSON file; a
+    :class:`ValueError` naming the file and what was expected when it is not such a table."""
+    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    expected = f'expected a JSON object like {{"claude-sonnet-4-5": {_EXAMPLE_PRICE}}} (dollars per million tokens)'
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"prices file {path} is not JSON ({exc}): {expected}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"prices file {path} holds a JSON {type(data).__name__}: {expected}")
+    return price_table(data, where=f"prices file {path}")
 
 
 @dataclass(frozen=True)

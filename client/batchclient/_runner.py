@@ -17,7 +17,7 @@ from ._api import Api, RetryPolicy
 from ._input import MAX_BATCH_BYTES, MAX_BATCH_REQUESTS, RequestSource
 from ._job import Job, JobSettings, default_state_path, open_existing, poll
 from ._progress import Progress
-from ._report import Price, Report
+from ._report import Price, Report, price_table
 from ._state import JobState
 from ._store import is_retryable
 
@@ -51,7 +51,9 @@ class BatchRunner:
     ``max_batch_bytes`` (the API limits by default; lower them to use less memory per create).
     ``retry_policy`` sets batchclient's own retries of failed API calls (after the SDK's).
     ``prices`` overrides entries of the built-in price table of the cost estimate (model prefixes
-    not given keep their built-in prices). ``progress`` reports to stderr by
+    not given keep their built-in prices); each value is a :class:`Price` or a plain mapping
+    such as ``{"input": 3.0, "output": 15.0}``, checked here (a :class:`ValueError` naming the
+    entry), before anything is submitted. ``progress`` reports to stderr by
     default; ``Progress(None)`` is silent.
     """
 
@@ -65,13 +67,14 @@ class BatchRunner:
         max_batch_requests: int = MAX_BATCH_REQUESTS,
         max_batch_bytes: int = MAX_BATCH_BYTES,
         retry_policy: RetryPolicy | None = None,
-        prices: Mapping[str, Price] | None = None,
+        prices: Mapping[str, Price | Mapping[str, float]] | None = None,
         progress: Progress | None = None,
     ) -> None:
         if not 1 <= max_batch_requests <= MAX_BATCH_REQUESTS:
             raise ValueError(f"max_batch_requests must be between 1 and {MAX_BATCH_REQUESTS}")
         if not 0 < max_batch_bytes <= MAX_BATCH_BYTES:
             raise ValueError(f"max_batch_bytes must be between 1 and {MAX_BATCH_BYTES}")
+        table = None if prices is None else price_table(prices)
         self.client = client if client is not None else anthropic.Anthropic()
         self.progress = progress if progress is not None else Progress()
         self.api = Api(self.client, retry_policy, log=self.progress.log)
@@ -81,7 +84,7 @@ class BatchRunner:
             poll_interval=poll_interval,
             max_poll_interval=max_poll_interval,
             max_wait=max_wait,
-            prices=prices,
+            prices=table,
         )
 
     # -- the whole job --------------------------------------------------------------------------

@@ -137,28 +137,35 @@ class WorkStore:
     # -- input ----------------------------------------------------------------------------------
 
     def index(self, entries: Iterable[Entry], max_problems: int = 20) -> int:
-        """Record every valid entry; raise :class:`InputError` listing the bad ones (and
-        duplicates). All or nothing: nothing is kept when there is a problem."""
+        """Record every valid entry; raise :class:`InputError` listing the bad ones. A line whose
+        ``custom_id`` an earlier line had is reported as a duplicate, whatever else is wrong
+        with either line. All or nothing: nothing is kept when there is a problem."""
         problems: list[tuple[int, str]] = []
         more = pos = 0
         with self._transaction() as db:
             db.execute("DELETE FROM requests")
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS seen (custom_id TEXT PRIMARY KEY, line INTEGER) WITHOUT ROWID")
+            db.execute("DELETE FROM seen")
             for e in entries:
                 problem = e.problem
+                if e.custom_id:
+                    cur = db.execute("INSERT OR IGNORE INTO seen VALUES (?, ?)", (e.custom_id, e.line))
+                    if cur.rowcount != 1:
+                        (first,) = db.execute("SELECT line FROM seen WHERE custom_id = ?", (e.custom_id,)).fetchone()
+                        duplicate = f"duplicate custom_id {e.custom_id!r} (first on line {first})"
+                        problem = duplicate if problem is None else f"{problem}; {duplicate}"
                 if problem is None:
-                    cur = db.execute(
-                        "INSERT OR IGNORE INTO requests VALUES (?, ?, ?, ?, ?, ?)",
+                    db.execute(
+                        "INSERT INTO requests VALUES (?, ?, ?, ?, ?, ?)",
                         (pos, e.custom_id, e.line, e.offset, e.length, e.size),
                     )
-                    if cur.rowcount == 1:
-                        pos += 1
-                        continue
-                    (first,) = db.execute("SELECT line FROM requests WHERE custom_id = ?", (e.custom_id,)).fetchone()
-                    problem = f"duplicate custom_id {e.custom_id!r} (first on line {first})"
+                    pos += 1
+                    continue
                 if len(problems) < max_problems:
                     problems.append((e.line, problem))
                 else:
                     more += 1
+            db.execute("DELETE FROM seen")
             if not problems and pos == 0:
                 problems.append((0, "no requests: the input is empty"))
             if problems:

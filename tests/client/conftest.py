@@ -20,11 +20,14 @@ from serverproc import ServerProcess, running_server
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT_DIR = ROOT / "client"
 SCENARIOS = ROOT / "fixtures" / "scenarios"
+SUMMARIZE = ROOT / "fixtures" / "requests" / "summarize.jsonl"
+"""The sample job of the README: 20 requests."""
 # The client package lives under client/; make it importable however the project is installed.
 if str(CLIENT_DIR) not in sys.path:
     sys.path.insert(0, str(CLIENT_DIR))
 
 from batchclient import BatchRunner, Progress, RetryPolicy  # noqa: E402
+from batchclient._cli import main  # noqa: E402
 
 FAST_RETRIES = RetryPolicy(attempts=10, base=0.01, cap=0.1)
 SCALE = "scaled:100000"  # 24 h of emulator time in under a second
@@ -137,3 +140,25 @@ def cli(server: ServerProcess, *args: str, **kwargs: Any) -> subprocess.Complete
 FAST_POLL = ["--poll-interval", "0.02", "--max-poll-interval", "0.2"]
 
 CliRunner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def main_in_process(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., tuple[int, str, str]]:
+    """Run ``batchclient.main(args)`` in this process with ``env`` as the environment."""
+
+    def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+        for key in [k for k in os.environ if k.startswith("ANTHROPIC_")]:
+            monkeypatch.delenv(key)
+        for key, value in (env or {}).items():
+            monkeypatch.setenv(key, value)
+        capsys.readouterr()
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # --help
+            code = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -13,34 +13,9 @@ from typing import Any
 import pytest
 from serverproc import ServerProcess
 
-from batchclient._cli import main
-
-from .conftest import FAST_POLL, ROOT, cli, cli_env, client_for, read_jsonl, requests_for, write_jsonl
+from .conftest import FAST_POLL, ROOT, SUMMARIZE, cli, cli_env, client_for, read_jsonl, requests_for, write_jsonl
 
 pytestmark = pytest.mark.server
-SUMMARIZE = ROOT / "fixtures" / "requests" / "summarize.jsonl"
-
-
-@pytest.fixture
-def main_in_process(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Callable[..., tuple[int, str, str]]:
-    """Run ``batchclient.main(args)`` in this process with ``env`` as the environment."""
-
-    def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-        for key in [k for k in os.environ if k.startswith("ANTHROPIC_")]:
-            monkeypatch.delenv(key)
-        for key, value in (env or {}).items():
-            monkeypatch.setenv(key, value)
-        capsys.readouterr()
-        try:
-            code = main(list(args))
-        except SystemExit as exc:  # --help
-            code = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def test_help_teaches_the_commands_resume_and_production(main_in_process: Callable[..., Any]) -> None:

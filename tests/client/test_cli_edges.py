@@ -16,9 +16,7 @@ from batchclient import Price
 from batchclient._input import check_request
 from batchclient._report import _dollars
 
-from .conftest import CLIENT_DIR, ROOT, cli, cli_env, make_runner
-
-SUMMARIZE = ROOT / "fixtures" / "requests" / "summarize.jsonl"
+from .conftest import CLIENT_DIR, SUMMARIZE, cli, cli_env, make_runner
 
 
 def test_a_wrong_url_fails_at_once_naming_it(tmp_path: Path) -> None:

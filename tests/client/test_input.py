@@ -52,6 +52,20 @@ def test_a_bad_line_is_named_with_its_number(tmp_path: Path, bad_line: str, mess
     assert "line 3: " in str(info.value) and message in str(info.value)
 
 
+def test_a_duplicate_is_reported_whatever_else_is_wrong(tmp_path: Path) -> None:
+    first_bad = '{"custom_id": "a", "params": {}}\n'
+    with pytest.raises(InputError) as info:
+        _index(tmp_path, first_bad + _line("a") + _line("a", max_tokens=0) + '{"custom_id": "a"}\n' + _line("b"))
+    problems = dict(info.value.problems)
+    assert sorted(problems) == [1, 2, 3, 4]
+    assert "duplicate" not in problems[1]
+    assert problems[2] == "duplicate custom_id 'a' (first on line 1)"
+    assert problems[3] == (
+        "custom_id 'a': params.max_tokens must be an integer >= 1; duplicate custom_id 'a' (first on line 1)"
+    )
+    assert problems[4] == "missing 'params'; duplicate custom_id 'a' (first on line 1)"
+
+
 def test_every_problem_is_listed_up_to_a_limit(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         _index(tmp_path, "".join(_line(f"bad id {i}") for i in range(25)))
