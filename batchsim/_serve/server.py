@@ -33,6 +33,7 @@ from .._emulator import Emulator
 from .._engine.clock import Clock, ScaledClock, VirtualClock, make_clock
 from .._engine.scenario import Scenario, ScenarioError, find_scenario
 from .._http.connection import DroppedConnectionError
+from .._storage.results_files import sweep_stale_roots
 from .._storage.shared import SharedScaledClock, SharedState, SharedVirtualClock
 from .._storage.sqlite import Database, Snapshot, SqliteStore
 from .protocols import PROTOCOLS
@@ -351,6 +352,7 @@ def serve(args: argparse.Namespace) -> int:
         flush=True,
     )
     options = _uvicorn_options(args.log_level, args.http)
+    sweep_stale_roots()  # results files a killed server left behind
     if args.workers == 1:
         server = _Server(uvicorn.Config(_app(sim), **options))
         _quiet_injected_drops()  # after uvicorn has configured its loggers
@@ -363,7 +365,9 @@ def serve(args: argparse.Namespace) -> int:
         sim.close()  # the workers build their own emulators
         config["scenario"] = None  # the database holds the active scenario now
         config["seed"] = None
-        results_root = tempfile.mkdtemp(prefix="batchsim-results-")  # every worker's results files
+        results_root = tempfile.mkdtemp(
+            prefix="batchsim-results-"
+        )  # every worker's results files (each its own PID-* folder)
         config["results_root"] = results_root
         os.environ[_CONFIG_ENV] = json.dumps(config)
         os.environ[_PARENT_ENV] = str(os.getpid())

@@ -41,7 +41,14 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Literal, NamedTuple
 
-__all__ = ["MAX_FILES", "MAX_FILE_BYTES", "MAX_ONE_FILE_BYTES", "ResultsFileError", "ResultsFileStore"]
+__all__ = [
+    "MAX_FILES",
+    "MAX_FILE_BYTES",
+    "MAX_ONE_FILE_BYTES",
+    "ResultsFileError",
+    "ResultsFileStore",
+    "sweep_stale_roots",
+]
 
 MAX_FILES = 256
 MAX_FILE_BYTES = 4 * 1024**3
@@ -107,6 +114,33 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+_ROOT_PREFIX = "batchsim-results-"
+_EMPTY_ROOT_AGE = 24 * 3600.0
+
+
+def sweep_stale_roots(folder: str | None = None) -> int:
+    """Delete the results folders that servers killed outright (``kill -9``, a crash) left in
+    ``folder`` (the temporary folder by default): those whose every store belongs to a process
+    that is gone, and empty ones older than a day. Returns how many were deleted. A server runs
+    this as it starts, so restarts do not pile up results files."""
+    folder = folder or tempfile.gettempdir()
+    swept = 0
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            if not entry.name.startswith(_ROOT_PREFIX) or not entry.is_dir(follow_symlinks=False):
+                continue
+            try:
+                pids = [int(p.name.partition("-")[0]) for p in os.scandir(entry.path) if p.is_dir()]
+                age = time.time() - entry.stat(follow_symlinks=False).st_mtime
+            except (OSError, ValueError):
+                continue  # not a folder of ours, or going away
+            stale = not any(_alive(pid) for pid in pids) if pids else age > _EMPTY_ROOT_AGE
+            if stale:
+                shutil.rmtree(entry.path, ignore_errors=True)
+                swept += 1
+    return swept
 
 
 def _write_file(path: str, lines: Lines, bounds: _Bounds) -> int:
@@ -387,7 +421,7 @@ class ResultsFileStore:
         root = self.root
         own_root = root is None
         if root is None:
-            root = tempfile.mkdtemp(prefix="batchsim-results-")
+            root = tempfile.mkdtemp(prefix=_ROOT_PREFIX)
         self._dir = tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=root)
         self._bounds = _Bounds(root, self.max_bytes, self.max_file_bytes)
         self._writer = _ProcessWriter() if self.writer_kind == "process" else _ThreadWriter()

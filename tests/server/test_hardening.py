@@ -11,6 +11,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -511,3 +513,21 @@ def test_the_worker_health_check_timeout_is_an_option() -> None:
     assert done.returncode == 2
     assert "--worker-healthcheck-timeout: expected seconds between 0 and 86400" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_server_starting_removes_what_killed_servers_left(tmp_path: Path) -> None:
+    """Results folders of servers killed outright (every owner process gone) are deleted when a
+    server starts; those of a live process, and fresh empty ones, stay."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    stale = tmp_path / "batchsim-results-stale"
+    (stale / f"{gone.pid}-abc").mkdir(parents=True)
+    (stale / f"{gone.pid}-abc" / "results-x.jsonl").write_bytes(b"x" * 1000)
+    live = tmp_path / "batchsim-results-live"
+    (live / f"{os.getpid()}-def").mkdir(parents=True)
+    fresh = tmp_path / "batchsim-results-fresh"
+    fresh.mkdir()
+    with running_server(env={"TMPDIR": str(tmp_path)}):
+        pass
+    assert not stale.exists()
+    assert live.exists() and fresh.exists()
