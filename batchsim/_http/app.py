@@ -387,7 +387,9 @@ async def _retrieve(ctx: ApiContext, request: Request, key: str, body: bytes) ->
 
 
 def _limit(raw: str | None) -> int:
-    if raw is None or raw == "":
+    """The ``limit`` query value: absent means the default; present, it must be an integer (an
+    empty ``limit=`` is refused, as a typed query parameter is)."""
+    if raw is None:
         return DEFAULT_LIMIT
     try:
         return int(raw)

@@ -124,6 +124,7 @@ def test_auth_header_styles(http: httpx2.Client, headers: dict[str, str], status
         ("GET", "/v1/messages/batches?limit=0", 400, "invalid_request_error"),
         ("GET", "/v1/messages/batches?limit=1001", 400, "invalid_request_error"),
         ("GET", "/v1/messages/batches?limit=abc", 400, "invalid_request_error"),
+        ("GET", "/v1/messages/batches?limit=", 400, "invalid_request_error"),
         ("GET", "/v1/messages/batches?after_id=msgbatch_nope", 400, "invalid_request_error"),
         ("GET", "/v1/messages/batches/msgbatch_nope/results", 404, "not_found_error"),
         ("POST", "/v1/messages/batches/msgbatch_nope/cancel", 404, "not_found_error"),
