@@ -70,17 +70,9 @@ class MessageBatches:
         params where the plan does not depend on them (the API too checks them after accepting
         a batch), freeing the parsed body, and starting the write-ahead of large results."""
         service = self.service
-        later = service.can_check_later()
-        parsed = parse_create(body, keep_body=True, check_params=not later, version=version)
+        parsed = parse_create(body, keep_body=True, check_params=False, version=version)
         try:
-            batch = service.create(
-                workspace,
-                parsed.custom_ids,
-                parsed.params,
-                parsed.invalid,
-                check_later=parsed if later else None,
-                api_version=version,
-            )
+            batch = service.create(workspace, parsed.custom_ids, parsed.params, parsed, api_version=version)
         except BaseException:
             parsed.release()
             raise

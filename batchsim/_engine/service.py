@@ -74,16 +74,17 @@ class BatchService:
         workspace: str,
         custom_ids: list[str],
         params: Sequence[bytes],
-        invalid: dict[int, str],
+        check: ParamsCheck,
         *,
-        check_later: ParamsCheck | None = None,
         api_version: str | None = None,
     ) -> Batch:
-        """Create a batch. ``check_later`` (with ``check_params()`` and ``release()``) gives the
-        params problems later, where the plan does not depend on them (see
-        :meth:`Batch.check_params_later`); otherwise they must be in ``invalid`` already.
-        ``api_version`` is the API version the create was sent with, kept with the batch."""
+        """Create a batch. ``check`` finds the requests' params problems: now, when the scenario's
+        plan depends on them, else after the create's answer (see
+        :meth:`Batch.check_params_later`; the caller releases ``check``). ``api_version`` is the
+        API version the create was sent with, kept with the batch."""
         scenario = self.scenario
+        later = not plan_needs_params_checked(scenario)
+        invalid = {} if later else dict(check.check_params())
         with self._lock:
             number = self.store.next_number()
             seed = hashlib.sha256(f"{scenario.seed}:{number}".encode()).hexdigest()
@@ -102,16 +103,10 @@ class BatchService:
                 canned=self.canned,
                 api_version=api_version,
             )
-            if check_later is not None:
-                if plan_needs_params_checked(scenario):
-                    raise ValueError("this scenario's plan needs the params problems at create")
-                batch.check_params_later(check_later)
+            if later:
+                batch.check_params_later(check)
             self.store.add(batch)
         return batch
-
-    def can_check_later(self) -> bool:
-        """Whether the params of the next batch may be checked after its create."""
-        return not plan_needs_params_checked(self.scenario)
 
     def get(self, workspace: str, batch_id: str) -> Entry:
         entry = self.store.get(workspace, batch_id)
