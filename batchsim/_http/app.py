@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import logging
 import random
-import tempfile
-import threading
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -26,52 +24,19 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from .._anthropic.api import DEFAULT_LIMIT, MessageBatches
-from .._anthropic.validation import MAX_BODY_BYTES
 from .._engine.errors import ApiError, error_type_for
 from .._engine.faults import FaultInjector
 from .._engine.ids import RequestIds
 from .._engine.scenario import Fault
+from .bodies import BodyBudget, read_body
 from .connection import CLOSE_CONNECTION, DroppedConnectionError
 from .journal import Journal
 
-__all__ = ["DEFAULT_BODY_BUDGET", "SPOOL_THRESHOLD", "ApiContext", "BodyBudget", "build_app"]
+__all__ = ["ApiContext", "build_app"]
 
 log = logging.getLogger("batchsim")
 JSON = "application/json"
 JSONL = "application/x-jsonl"
-SPOOL_THRESHOLD = 256 * 1024
-"""A body still arriving is kept in memory up to this size, and in a temporary file past it."""
-DEFAULT_BODY_BUDGET = 1 << 30
-"""Request body bytes in flight at once (see :class:`BodyBudget`)."""
-
-
-class BodyBudget:
-    """The request body bytes in flight (received and not yet done with) in one process, at
-    most ``limit``: past it, a body is refused with 529 ``overloaded_error`` and a
-    ``retry-after`` header instead of being read on (memory and temporary files stay bounded
-    whatever the number of slow uploads)."""
-
-    def __init__(self, limit: int = DEFAULT_BODY_BUDGET) -> None:
-        self.limit = limit
-        self.used = 0
-        self._lock = threading.Lock()
-
-    def take(self, size: int) -> None:
-        with self._lock:
-            if self.used + size > self.limit:
-                raise _OverloadedError()
-            self.used += size
-
-    def give(self, size: int) -> None:
-        with self._lock:
-            self.used -= size
-
-
-class _OverloadedError(ApiError):
-    headers = {"retry-after": "1"}
-
-    def __init__(self) -> None:
-        super().__init__(529, "Too many request bodies are being received at once; retry shortly", "overloaded_error")
 
 
 class ApiContext:
@@ -168,54 +133,6 @@ def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
         if key == name:
             return value.decode("latin-1").strip()
     return None
-
-
-async def read_body(request: Request, limit: int = MAX_BODY_BYTES, budget: BodyBudget | None = None) -> bytes:
-    """The request body, refused with 413 as soon as it grows past ``limit`` (never buffered
-    whole). While more is to come, the body is kept in memory up to :data:`SPOOL_THRESHOLD`
-    and in an unnamed temporary file past it. With a ``budget`` its bytes are taken from it as
-    they arrive (529 when it is spent); the caller gives ``len(body)`` back when done."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, f"Request exceeds the maximum size of {limit} bytes", "request_too_large")
-    receive = request.receive
-    parts: list[bytes] = []
-    size = 0
-    spool: Any = None
-    try:
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise ClientDisconnect()
-            chunk: bytes = message.get("body", b"")
-            more: bool = message.get("more_body", False)
-            if chunk:
-                if size + len(chunk) > limit:
-                    raise ApiError(413, f"Request exceeds the maximum size of {limit} bytes", "request_too_large")
-                if budget is not None:
-                    budget.take(len(chunk))
-                size += len(chunk)
-                if spool is None and more and size > SPOOL_THRESHOLD:
-                    spool = tempfile.TemporaryFile(prefix="batchsim-body-")  # noqa: SIM115 (closed below)
-                    spool.writelines(parts)
-                    parts = []
-                if spool is not None:
-                    spool.write(chunk)
-                else:
-                    parts.append(chunk)
-            if not more:
-                break
-        if spool is not None:
-            spool.seek(0)
-            return bytes(spool.read())
-        return parts[0] if len(parts) == 1 else b"".join(parts)
-    except BaseException:
-        if budget is not None:
-            budget.give(size)
-        raise
-    finally:
-        if spool is not None:
-            spool.close()
 
 
 Handler = Callable[[ApiContext, Request, str, bytes], Awaitable[Response]]

@@ -25,7 +25,8 @@ from .._anthropic.responder import load_canned
 from .._engine.clock import Clock, VirtualClock, rfc3339
 from .._engine.errors import ApiError
 from .._engine.scenario import Scenario, ScenarioError
-from .app import ApiContext, JsonResponse, error_response, json_response, read_body
+from .app import ApiContext, JsonResponse, error_response, json_response
+from .bodies import read_body
 from .journal import Call, Journal
 
 __all__ = ["Controlled", "control_routes", "guarded"]

@@ -1,0 +1,97 @@
+"""Request bodies: read as they arrive, bounded in size, spooled to a temporary file past a
+threshold, and counted against one budget of bytes in flight per process."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from typing import Any
+
+from starlette.requests import ClientDisconnect, Request
+
+from .._anthropic.validation import MAX_BODY_BYTES
+from .._engine.errors import ApiError
+
+__all__ = ["DEFAULT_BODY_BUDGET", "SPOOL_THRESHOLD", "BodyBudget", "read_body"]
+
+SPOOL_THRESHOLD = 256 * 1024
+"""A body still arriving is kept in memory up to this size, and in a temporary file past it."""
+DEFAULT_BODY_BUDGET = 1 << 30
+"""Request body bytes in flight at once (see :class:`BodyBudget`)."""
+
+
+class BodyBudget:
+    """The request body bytes in flight (received and not yet done with) in one process, at
+    most ``limit``: past it, a body is refused with 529 ``overloaded_error`` and a
+    ``retry-after`` header instead of being read on (memory and temporary files stay bounded
+    whatever the number of slow uploads)."""
+
+    def __init__(self, limit: int = DEFAULT_BODY_BUDGET) -> None:
+        self.limit = limit
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> None:
+        with self._lock:
+            if self.used + size > self.limit:
+                raise _OverloadedError()
+            self.used += size
+
+    def give(self, size: int) -> None:
+        with self._lock:
+            self.used -= size
+
+
+class _OverloadedError(ApiError):
+    headers = {"retry-after": "1"}
+
+    def __init__(self) -> None:
+        super().__init__(529, "Too many request bodies are being received at once; retry shortly", "overloaded_error")
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES, budget: BodyBudget | None = None) -> bytes:
+    """The request body, refused with 413 as soon as it grows past ``limit`` (never buffered
+    whole). While more is to come, the body is kept in memory up to :data:`SPOOL_THRESHOLD`
+    and in an unnamed temporary file past it. With a ``budget`` its bytes are taken from it as
+    they arrive (529 when it is spent); the caller gives ``len(body)`` back when done."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"Request exceeds the maximum size of {limit} bytes", "request_too_large")
+    receive = request.receive
+    parts: list[bytes] = []
+    size = 0
+    spool: Any = None
+    try:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect()
+            chunk: bytes = message.get("body", b"")
+            more: bool = message.get("more_body", False)
+            if chunk:
+                if size + len(chunk) > limit:
+                    raise ApiError(413, f"Request exceeds the maximum size of {limit} bytes", "request_too_large")
+                if budget is not None:
+                    budget.take(len(chunk))
+                size += len(chunk)
+                if spool is None and more and size > SPOOL_THRESHOLD:
+                    spool = tempfile.TemporaryFile(prefix="batchsim-body-")  # noqa: SIM115 (closed below)
+                    spool.writelines(parts)
+                    parts = []
+                if spool is not None:
+                    spool.write(chunk)
+                else:
+                    parts.append(chunk)
+            if not more:
+                break
+        if spool is not None:
+            spool.seek(0)
+            return bytes(spool.read())
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+    except BaseException:
+        if budget is not None:
+            budget.give(size)
+        raise
+    finally:
+        if spool is not None:
+            spool.close()
