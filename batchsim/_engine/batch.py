@@ -1,30 +1,35 @@
 """One batch: its requests, its seeded plan, and its state as a function of time.
 
-Provider-neutral: a request is a ``custom_id`` and opaque ``params`` bytes; this module knows
-nothing of any API's JSON. Nothing here is pushed by timers. At creation every request gets,
-from the scenario and the batch's seed, a start time, a finish time and a planned outcome;
-everything a client can see (status, counts, end time, results order) is computed from "now" and
-the time a cancel was asked for. That keeps the virtual clock trivial, runs exactly reproducible,
+Provider-neutral: a request is a key (``custom_id``) and opaque ``params`` bytes; this module
+knows nothing of any API's JSON. Nothing here is pushed by timers. At creation every request
+gets, from the scenario and the batch's seed, a start time, a finish time and a planned outcome;
+everything a client can see (phase, counts, times, results order) is computed from "now" and the
+time a cancel was asked for. That keeps the virtual clock trivial, runs exactly reproducible,
 and a status O(log n) even on a 100,000-request batch.
 
 A :class:`Batch` never changes once created (its lazy parts are computed once, under a lock).
 What does change, the cancel time and the deleted flag, is the store's to keep (see
 :class:`~batchsim._engine.ports.Entry`): every question takes the cancel time as an argument.
 
-Rules of the lifecycle (times are offsets from ``created_at``):
+The provider sets the batch's :class:`Policy` (its window, how long it validates and
+finalizes, how long a cancel takes). Rules of the lifecycle (times are offsets from creation):
 
-* expiry ``E`` is 24 h; results are archived at 29 days;
-* without cancel the batch ends when its last request finishes, or at ``E`` if that is earlier
-  or if any request is planned to expire (such a request never finishes);
+* the batch is ``validating`` until ``V = policy.validating``; a batch the provider found
+  invalid as a whole (``failed``) ends there, with no request run;
+* requests start at ``V + start_delay`` in blocks of ``concurrency``, each ``per_request``
+  long (± jitter), in a seeded order;
+* without cancel the batch is ``finalizing`` from its last request's finish for
+  ``policy.finalizing``, then ends (``completed``); it ends at the window ``W`` instead
+  (``expired``) if a request is planned to expire (such a request never starts) or has not
+  finished by then;
 * a cancel at ``c`` lets requests already started finish; the batch ends at
-  ``max(c + cancel_delay, last finish of a started request)`` (never after ``E``, and at least a
+  ``max(c + cancel delay, last finish of a started request)`` (never after ``W``, and at least a
   microsecond after ``c``, so the cancel's answer says ``canceling``); requests not started by
   ``c`` end ``canceled``;
-* requests not finished at the end are ``expired``;
-* every request sits in ``processing`` until the batch has ended, as the real API reports.
+* requests not finished at the end are ``expired``.
 
-Canned results (replayed by ``custom_id``) are JSON objects whose ``type`` member names their
-outcome (``succeeded``, ``errored``, ``expired`` or ``canceled``); the rest is opaque here.
+Canned results (replayed by ``custom_id``) carry the outcome their line names; the rest of the
+line is the provider's.
 """
 
 from __future__ import annotations
@@ -35,35 +40,81 @@ from array import array
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, MutableSequence, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Protocol
-
-import orjson
+from enum import IntEnum
+from typing import Any, NamedTuple, Protocol
 
 from .clock import MICROS
 from .scenario import Scenario
 
 __all__ = [
-    "ARCHIVE_AFTER",
     "CANCELED",
     "ERRORED",
     "EXPIRED",
-    "EXPIRES_AFTER",
     "OUTCOME_NAMES",
     "SUCCEEDED",
     "Batch",
+    "Canned",
+    "Ending",
     "Final",
     "ParamsCheck",
+    "Phase",
+    "Policy",
     "plan_needs_params_checked",
 ]
 
-EXPIRES_AFTER = 24 * 3600 * MICROS
-ARCHIVE_AFTER = 29 * 24 * 3600 * MICROS
+HOUR = 3600 * MICROS
+DAY = 24 * HOUR
 _NEVER = 1 << 62
 _UNSET = object()
 
 SUCCEEDED, ERRORED, EXPIRED, CANCELED = 0, 1, 2, 3
 OUTCOME_NAMES = ("succeeded", "errored", "expired", "canceled")
 _CODES = {name: code for code, name in enumerate(OUTCOME_NAMES)}
+
+
+class Phase(IntEnum):
+    """Where a batch is at a moment."""
+
+    VALIDATING = 0
+    RUNNING = 1
+    FINALIZING = 2
+    CANCELING = 3
+    ENDED = 4
+
+
+class Ending(IntEnum):
+    """How a batch ended (or will, as things stand)."""
+
+    COMPLETED = 0
+    EXPIRED = 1
+    CANCELED = 2
+    FAILED = 3
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What a provider decides of its batches' lifetime, in microseconds: the ``window`` after
+    which unfinished requests expire, how long a batch is ``validating`` and ``finalizing``, and
+    how long a cancel takes (``canceling``; ``None``: the scenario's ``timing.cancel_delay``)."""
+
+    window: int = DAY
+    validating: int = 0
+    finalizing: int = 0
+    canceling: int | None = None
+
+    def to_dict(self) -> dict[str, int | None]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> Policy:
+        return cls(**data) if data else cls()
+
+
+class Canned(NamedTuple):
+    """A canned result: the outcome its line names and the line's own bytes (the provider's)."""
+
+    outcome: str
+    payload: bytes
 
 
 class ParamsCheck(Protocol):
@@ -104,8 +155,8 @@ def shuffle(rng: random.Random, items: MutableSequence[int]) -> None:
         items[i], items[j] = items[j], items[i]
 
 
-def _inverse(permutation: array[int]) -> list[int]:
-    inverse = [0] * len(permutation)
+def _inverse(permutation: Sequence[int]) -> array[int]:
+    inverse = array("l", bytes(8 * len(permutation))) if len(permutation) else array("l")
     for i, p in enumerate(permutation):
         inverse[p] = i
     return inverse
@@ -113,13 +164,14 @@ def _inverse(permutation: array[int]) -> list[int]:
 
 @dataclass(eq=False)
 class Final:
-    """What a batch ended with, for one cancel time: its end (offset from creation), each
-    request's outcome code, the counts by outcome name, and (once asked) the results order."""
+    """What a batch ended with, for one cancel time: its end (offset from creation), how it ended,
+    each request's outcome code, the counts by outcome name, and (once asked) the results order."""
 
     end: int
+    ending: Ending
     outcomes: bytearray
     counts: dict[str, int]
-    order: list[int] | None = None
+    order: Sequence[int] | None = None
 
 
 @dataclass(eq=False)
@@ -127,27 +179,31 @@ class Batch:
     """A batch and its deterministic plan. ``created_at`` is in epoch microseconds.
 
     ``invalid`` maps request indices to their params problem; ``errors`` (from the plan) maps
-    errored requests to ``(error type, message or None for the type's default)``.
-    ``memo`` is for layers above to keep what they derive from the batch (it never changes)."""
+    errored requests to ``(error type, message or None for the type's default)``. ``attrs`` are
+    the provider's own facts about the batch (JSON values, opaque here); ``failed`` marks a batch
+    the provider refused as a whole at validation. ``memo`` is for layers above to keep what
+    they derive from the batch (it never changes)."""
 
     id: str
     workspace: str
     created_at: int
-    custom_ids: list[str]
+    custom_ids: Sequence[str]
     params: Sequence[bytes]  # each request's params as compact JSON (a PackedParams)
     invalid: dict[int, str]
     scenario: Scenario
     seed: str
-    canned: Mapping[str, bytes] = field(default_factory=dict)
+    canned: Mapping[str, Canned] = field(default_factory=dict)
+    policy: Policy = field(default_factory=Policy)
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+    failed: bool = False
     memo: dict[Any, Any] = field(default_factory=dict, repr=False)
-    api_version: str | None = None
-    """The API version the create was sent with (its params were judged by it); ``None``: none given."""
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()  # the lazy parts of the plan and the final states
         self._finals: dict[int | None, Final] = {}
         self._ended: tuple[Any, int] = (_UNSET, 0)  # (cancel time, end) last computed
         self._unchecked: ParamsCheck | None = None
+        self._progress: tuple[array[int], array[int]] | None = None
         self._plan()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -177,7 +233,7 @@ class Batch:
             rank = self._shuffled(rng)  # rank[i]: tie-breaker and processing position source
         planned = bytearray(n)
         errors: dict[int, tuple[str, str | None]] = {}
-        stop_reasons: dict[int, str] = {}
+        hints: dict[int, str] = {}
         rules = self.scenario.rules
         error_names = list(outcomes.error_types)
         error_weights = list(outcomes.error_types.values())
@@ -197,13 +253,13 @@ class Batch:
                 continue
             canned = self.canned.get(cid)
             if canned is not None:
-                planned[i] = _CODES[orjson.loads(canned)["type"]]
+                planned[i] = _CODES[canned.outcome]
                 continue
             rule = next((r for r in rules if r.matches(cid)), None) if rules else None
             if rule is not None:
                 planned[i] = _CODES[rule.result]
                 if rule.stop_reason is not None:
-                    stop_reasons[i] = rule.stop_reason
+                    hints[i] = rule.stop_reason
                 if rule.result == "errored":
                     errors[i] = (rule.error_type, rule.message)
                 continue
@@ -218,14 +274,14 @@ class Batch:
         # ``rank`` is a permutation, so that order is its inverse, minus the expired). Without
         # expired requests or jitter, request i simply starts at position rank[i].
         expires = EXPIRED in planned
-        order = None
+        order: Sequence[int] | None = None
         if expires or timing.jitter:
             if rank is None:
                 rank = self._shuffled(random.Random(self.seed))
             order = _inverse(rank)
             if expires:
-                order = [i for i in order if planned[i] != EXPIRED]
-        start_delay = round(timing.start_delay * MICROS)
+                order = array("l", [i for i in order if planned[i] != EXPIRED])
+        start_delay = self.policy.validating + round(timing.start_delay * MICROS)
         per = timing.per_request * MICROS
         jitter = timing.jitter
         # Without expiries or jitter (``order`` is None) each request's start and finish follow
@@ -261,7 +317,8 @@ class Batch:
                     finish[i] = s + duration
         self._planned = planned
         self._errors = errors
-        self.stop_reasons = stop_reasons  # succeeded requests a rule gives a stop reason
+        self.hints = hints
+        """Succeeded requests a rule gives a stop reason (what their answer says follows from it)."""
         self._rank = rank
         self._start = start
         self._finish = finish
@@ -293,18 +350,45 @@ class Batch:
 
     # -- state at a time ------------------------------------------------------------------------
 
+    @property
+    def size(self) -> int:
+        """How many requests the batch holds."""
+        return len(self.custom_ids)
+
+    def _last_finish(self) -> int:
+        """When the last request that runs finishes, without cancel (offset from creation)."""
+        return self._prefix_max[-1] if self._prefix_max else self.policy.validating
+
+    def natural_ending(self) -> Ending:
+        """How the batch ends without a cancel."""
+        if self.failed:
+            return Ending.FAILED
+        if self._stuck or self._last_finish() > self.policy.window:
+            return Ending.EXPIRED
+        return Ending.COMPLETED
+
     def end_offset(self, cancel_at: int | None) -> int:
         """When the batch ends (offset from creation) given a cancel time (absolute) or none."""
+        window = self.policy.window
+        if self.failed:
+            natural = self.policy.validating
+        elif self._stuck:
+            natural = window
+        else:
+            last = self._last_finish()
+            natural = window if last > window else min(window, last + self.policy.finalizing)
         if cancel_at is None:
-            natural = EXPIRES_AFTER if self._stuck else (self._prefix_max[-1] if self._prefix_max else 0)
-            return min(EXPIRES_AFTER, natural)
+            return natural
         c = cancel_at - self.created_at
+        if c >= natural:  # the cancel came after the end: it changed nothing
+            return natural
         k = bisect_right(self._starts_in_order, c)
         in_flight = self._prefix_max[k - 1] if k else 0
         # Never at the cancel itself: the cancel's own answer always says "canceling" (as the
         # API's does); with nothing in flight and no delay the batch ends a microsecond later.
-        delay = max(1, round(self.scenario.timing.cancel_delay * MICROS))
-        return min(EXPIRES_AFTER, max(c + delay, in_flight))
+        canceling = self.policy.canceling
+        delay = round(self.scenario.timing.cancel_delay * MICROS) if canceling is None else canceling
+        return min(window, max(c + max(1, delay), in_flight))
 
     def ended_at(self, cancel_at: int | None) -> int:
         """When the batch ends (epoch microseconds) given a cancel time or none."""
@@ -313,13 +397,39 @@ class Batch:
             ended = self._ended = (cancel_at, self.created_at + self.end_offset(cancel_at))
         return ended[1]
 
-    def status(self, now: int, cancel_at: int | None) -> str:
-        """``in_progress``, ``canceling`` or ``ended`` at ``now``."""
+    def ending(self, cancel_at: int | None) -> Ending:
+        """How the batch ends given a cancel time or none."""
+        if cancel_at is not None and cancel_at - self.created_at < self.end_offset(None):
+            return Ending.CANCELED
+        return self.natural_ending()
+
+    def phase(self, now: int, cancel_at: int | None) -> Phase:
+        """The batch's :class:`Phase` at ``now``."""
         if now >= self.ended_at(cancel_at):
-            return "ended"
+            return Phase.ENDED
         if cancel_at is not None and now >= cancel_at:
+            return Phase.CANCELING
+        t = now - self.created_at
+        if t < self.policy.validating:
+            return Phase.VALIDATING
+        if not self._stuck and t >= self._last_finish():
+            return Phase.FINALIZING
+        return Phase.RUNNING
+
+    def status(self, now: int, cancel_at: int | None) -> str:
+        """``in_progress``, ``canceling`` or ``ended`` at ``now`` (the engine's coarse status)."""
+        phase = self.phase(now, cancel_at)
+        if phase == Phase.ENDED:
+            return "ended"
+        if phase == Phase.CANCELING:
             return "canceling"
         return "in_progress"
+
+    def finalizing_at(self, cancel_at: int | None) -> int | None:
+        """When the batch started finalizing (epoch microseconds), if it does."""
+        if self.ending(cancel_at) != Ending.COMPLETED:
+            return None
+        return self.created_at + min(self._last_finish(), self.end_offset(None))
 
     def check_params_later(self, check: ParamsCheck) -> None:
         """Take the params problems from ``check`` later, after the create's answer (the API checks
@@ -345,12 +455,18 @@ class Batch:
                 self._errors[i] = ("invalid_request_error", text)
             self.invalid.update(invalid)
             self._finals.clear()
+            self._progress = None
 
     @property
     def errors(self) -> Mapping[int, tuple[str, str | None]]:
         """Errored requests by index: ``(error type, message or None)``."""
         self.check_params()
         return self._errors
+
+    @property
+    def stop_reasons(self) -> Mapping[int, str]:
+        """Kept for callers of the earlier name of :attr:`hints`."""
+        return self.hints
 
     def final(self, cancel_at: int | None) -> Final:
         """The final state for a cancel time (computed once per cancel time)."""
@@ -367,10 +483,13 @@ class Batch:
 
     def _compute_final(self, cancel_at: int | None) -> Final:
         end = self.end_offset(cancel_at)
+        ending = self.ending(cancel_at)
         c = None if cancel_at is None else cancel_at - self.created_at
         planned = self._planned
         rank, start, finish = self._timeline()
-        order: list[int] | None = None
+        order: Sequence[int] | None = None
+        if c is not None and c >= self.end_offset(None):
+            c = None  # canceled after the end: nothing changed
         if c is None and (not self._prefix_max or self._prefix_max[-1] <= end):
             # Nothing canceled and every started request finished: outcomes are the plan's,
             # and results come in processing order unless jitter reorders finishes.
@@ -387,19 +506,56 @@ class Batch:
                 else:
                     outcomes[i] = p
         counts = {name: outcomes.count(code) for code, name in enumerate(OUTCOME_NAMES)}
-        return Final(end=end, outcomes=outcomes, counts=counts, order=order)
+        return Final(end=end, ending=ending, outcomes=outcomes, counts=counts, order=order)
 
-    def results_order(self, final: Final) -> list[int]:
+    def results_order(self, final: Final) -> Sequence[int]:
         """Indices in the order results are written: by completion, ties in seeded order."""
         if final.order is None:
             rank, _, finish = self._timeline()
             end, n = final.end, len(rank)
             keys = [(f if f < end else end) * n + r for f, r in zip(finish, rank, strict=True)]
-            order = sorted(range(n), key=keys.__getitem__)
+            order = array("l", sorted(range(n), key=keys.__getitem__))
+            del keys
             with self._lock:
                 if final.order is None:
                     final.order = order
         return final.order
+
+    def progress(self, now: int, cancel_at: int | None) -> tuple[int, int]:
+        """``(succeeded, errored)``: the requests finished by ``now`` with each outcome, as a batch
+        still running shows them (a request canceled or expired has not finished)."""
+        if now >= self.ended_at(cancel_at):
+            counts = self.final(cancel_at).counts
+            return counts["succeeded"], counts["errored"]
+        progress = self._progress
+        if progress is None:
+            self.check_params()
+            _, start, finish = self._timeline()
+            planned = self._planned
+            with self._lock:
+                ok = sorted(f for f, p in zip(finish, planned, strict=True) if p == SUCCEEDED)
+                bad = sorted(f for f, p in zip(finish, planned, strict=True) if p == ERRORED)
+                progress = self._progress = (array("q", ok), array("q", bad))
+        t = now - self.created_at
+        if cancel_at is not None and cancel_at <= now:
+            # After a cancel only requests started by then may still finish: count them one by one.
+            c = cancel_at - self.created_at
+            _, start, finish = self._timeline()
+            planned = self._planned
+            done = [p for s, f, p in zip(start, finish, planned, strict=True) if s <= c and f <= t]
+            return done.count(SUCCEEDED), done.count(ERRORED)
+        return bisect_right(progress[0], t), bisect_right(progress[1], t)
+
+    def finished(self, now: int, cancel_at: int | None) -> int:
+        """How many requests have finished by ``now`` (cheap: a bisect; with jitter, those surely
+        finished)."""
+        if now >= self.ended_at(cancel_at):
+            return self.size
+        t = now - self.created_at
+        done = bisect_right(self._prefix_max, t)
+        if cancel_at is not None and cancel_at <= now:
+            done = min(done, bisect_right(self._starts_in_order, cancel_at - self.created_at))
+        return done
 
     def schedule(self) -> tuple[bytes, array[int], array[int]]:
         """Each request's planned outcome code (before any cancel), start and finish (offsets from
@@ -418,3 +574,11 @@ class Batch:
             "q",
             [f if f <= end and o != CANCELED and o != EXPIRED else end for f, o in zip(finish, outcomes, strict=True)],
         )
+
+    def started(self, now: int) -> int:
+        """How many requests have started by ``now`` (without cancel)."""
+        return bisect_right(self._starts_in_order, now - self.created_at)
+
+    def first_start(self) -> int | None:
+        """When the first request starts (epoch microseconds), if any does."""
+        return self.created_at + self._starts_in_order[0] if self._starts_in_order else None

@@ -14,7 +14,6 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
 __all__ = ["Clock", "RealClock", "ScaledClock", "VirtualClock", "make_clock"]
@@ -126,13 +125,3 @@ def make_clock(spec: str | Clock) -> Clock:
             raise ValueError(f"clock {spec!r}: the speed-up N of scaled:N must be a finite number > 0")
         return ScaledClock(factor)
     raise ValueError(f"unknown clock {spec!r}: use 'virtual', 'real' or 'scaled:N' (N > 0)")
-
-
-@lru_cache(maxsize=8192)
-def rfc3339(micros: int) -> str:
-    """Format epoch microseconds as the API does: ``2024-09-24T18:37:24.100435Z``.
-
-    Cached: a batch's timestamps are fixed, and formatting them was a noticeable part of a
-    retrieve."""
-    seconds, frac = divmod(micros, MICROS)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{frac:06d}Z"

@@ -1,5 +1,5 @@
-"""The ports the engine's service needs from storage: where batches live (:class:`Store`) and
-where finished results are kept (:class:`ResultsFiles`).
+"""The ports the engine's service needs from storage: where batches live (:class:`Store`), where
+finished results are kept (:class:`ResultsFiles`) and where uploaded files live (:class:`Files`).
 
 Batches are keyed by workspace (one per API key), so keys never see each other's batches.
 Within a workspace a store keeps creation order, which is what list pagination walks. A deleted
@@ -13,12 +13,13 @@ batch at once agree on one cancel time.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import NamedTuple, Protocol
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, NamedTuple, Protocol
 
 from .batch import Batch
 
-__all__ = ["Entry", "Page", "ResultsFiles", "Store"]
+__all__ = ["Entry", "FileRecord", "Files", "Page", "ResultsFiles", "Store"]
 
 
 class Entry(NamedTuple):
@@ -37,6 +38,10 @@ class Page(NamedTuple):
 
 
 class Store(Protocol):
+    durable: bool
+    """Whether what is added survives the process (a durable store takes a batch whole: its
+    params checked before it is added)."""
+
     def add(self, batch: Batch) -> None: ...
 
     def get(self, workspace: str, batch_id: str) -> Entry | None:
@@ -89,3 +94,52 @@ class ResultsFiles(Protocol):
 
     def clear(self) -> None:
         """Delete every file."""
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """An uploaded file's metadata. ``attrs`` are the provider's own facts (JSON values): its
+    purpose, status, whether it may be downloaded..."""
+
+    id: str
+    workspace: str
+    filename: str
+    size: int
+    created_at: int
+    expires_at: int | None = None
+    mime_type: str | None = None
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Files(Protocol):
+    """Uploaded files of one provider, by workspace: metadata and bytes. Newest first in pages.
+
+    Bytes may be large (hundreds of megabytes): they arrive as a readable binary file and leave
+    as chunks, never as one ``bytes`` object unless asked for (:meth:`read`)."""
+
+    def add(self, record: FileRecord, source: BinaryIO) -> None:
+        """Keep ``record`` and the bytes read from ``source`` (``record.size`` of them)."""
+
+    def get(self, workspace: str, file_id: str) -> FileRecord | None:
+        """The live (not deleted) file, or ``None``."""
+
+    def read(self, workspace: str, file_id: str) -> bytes:
+        """The whole content (``KeyError`` if the file is gone)."""
+
+    def chunks(self, workspace: str, file_id: str, size: int = 1 << 20) -> Iterator[bytes]:
+        """The content in chunks of at most ``size`` bytes (``KeyError`` if the file is gone)."""
+
+    def delete(self, workspace: str, file_id: str) -> bool:
+        """Forget the file and its bytes; whether it was there."""
+
+    def page(self, workspace: str, limit: int, after_id: str | None = None) -> tuple[list[FileRecord], bool]:
+        """Files newest first (after ``after_id`` when given) and whether more follow."""
+
+    def all(self, workspace: str) -> list[FileRecord]:
+        """Every live file of the workspace, newest first."""
+
+    def used(self) -> int:
+        """Bytes held by every file."""
+
+    def clear(self) -> None:
+        """Forget every file."""

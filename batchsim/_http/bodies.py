@@ -9,8 +9,7 @@ from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
 
-from .._anthropic.validation import MAX_BODY_BYTES
-from .._engine.errors import ApiError
+from .._engine.errors import OverloadedError, TooLargeError
 
 __all__ = ["DEFAULT_BODY_BUDGET", "SPOOL_THRESHOLD", "BodyBudget", "read_body"]
 
@@ -34,7 +33,7 @@ class BodyBudget:
     def take(self, size: int) -> None:
         with self._lock:
             if self.used + size > self.limit:
-                raise _OverloadedError()
+                raise _overloaded()
             self.used += size
 
     def give(self, size: int) -> None:
@@ -42,21 +41,20 @@ class BodyBudget:
             self.used -= size
 
 
-class _OverloadedError(ApiError):
-    headers = {"retry-after": "1"}
+def _overloaded() -> OverloadedError:
+    return OverloadedError(
+        "Too many request bodies are being received at once; retry shortly", headers={"retry-after": "1"}
+    )
 
-    def __init__(self) -> None:
-        super().__init__(529, "Too many request bodies are being received at once; retry shortly", "overloaded_error")
 
-
-async def read_body(request: Request, limit: int = MAX_BODY_BYTES, budget: BodyBudget | None = None) -> bytes:
+async def read_body(request: Request, limit: int, budget: BodyBudget | None = None) -> bytes:
     """The request body, refused with 413 as soon as it grows past ``limit`` (never buffered
     whole). While more is to come, the body is kept in memory up to :data:`SPOOL_THRESHOLD`
     and in an unnamed temporary file past it. With a ``budget`` its bytes are taken from it as
     they arrive (529 when it is spent); the caller gives ``len(body)`` back when done."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, f"Request exceeds the maximum size of {limit} bytes", "request_too_large")
+        raise TooLargeError(f"Request exceeds the maximum size of {limit} bytes")
     receive = request.receive
     parts: list[bytes] = []
     size = 0
@@ -70,7 +68,7 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES, budget: BodyB
             more: bool = message.get("more_body", False)
             if chunk:
                 if size + len(chunk) > limit:
-                    raise ApiError(413, f"Request exceeds the maximum size of {limit} bytes", "request_too_large")
+                    raise TooLargeError(f"Request exceeds the maximum size of {limit} bytes")
                 if budget is not None:
                     budget.take(len(chunk))
                 size += len(chunk)

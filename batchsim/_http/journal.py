@@ -16,18 +16,20 @@ from typing import Any
 
 import orjson
 
-from .._engine.clock import rfc3339
+from .._engine.times import rfc3339
 
 __all__ = ["DEFAULT_BODY_PREFIX", "DEFAULT_BYTES", "DEFAULT_CALLS", "Call", "Journal", "key_tail", "redact"]
 
 RawHeaders = Sequence[tuple[bytes, bytes]]
-_RawCall = tuple[str, str, bytes, bytes, int, str, RawHeaders, int | None, str | None, int]
+_RawCall = tuple[str, str, bytes, bytes, int, str, RawHeaders, int | None, str | None, int, str | None]
 
 DEFAULT_CALLS = 10_000
 DEFAULT_BYTES = 64 * 1024 * 1024
 DEFAULT_BODY_PREFIX = 1 << 20
 _OVERHEAD = 256  # what one entry costs besides its body and headers, roughly
-_SECRET_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie", "x-batchsim-admin-token"})
+_SECRET_HEADERS = frozenset(
+    {"x-api-key", "x-goog-api-key", "authorization", "proxy-authorization", "cookie", "x-batchsim-admin-token"}
+)
 
 
 def key_tail(key: str) -> str:
@@ -62,6 +64,7 @@ class Call:
         "body_size",
         "endpoint",
         "fault",
+        "key",
         "method",
         "path",
         "query",
@@ -82,6 +85,7 @@ class Call:
         at: int | None = None,
         fault: str | None = None,
         body_size: int | None = None,
+        key: str | None = None,
     ) -> None:
         self.method = method
         self.path = path
@@ -95,6 +99,8 @@ class Call:
         self.endpoint = endpoint
         self.at = at
         self.fault = fault
+        self.key = key
+        """The API key the call was served under (its workspace), or ``None``."""
 
     @property
     def headers(self) -> dict[str, str]:
@@ -178,13 +184,16 @@ class Journal:
         headers: RawHeaders,
         at: int | None = None,
         fault: str | None = None,
+        key: str | None = None,
     ) -> None:
-        """Record a call from its raw parts; the :class:`Call` is only built when read."""
+        """Record a call from its raw parts; the :class:`Call` is only built when read. ``key``
+        is the credential the call was served under (when a call carries two, the one the server
+        used)."""
         kept = body[: self.body_prefix] if len(body) > self.body_prefix else body
         cost = _OVERHEAD + len(kept) + len(query) + len(path) + sum(map(len, chain.from_iterable(headers)))
         with self._lock:
             calls = self._calls
-            calls.append(((method, path, query, kept, status, endpoint, headers, at, fault, len(body)), cost))
+            calls.append(((method, path, query, kept, status, endpoint, headers, at, fault, len(body), key), cost))
             self._bytes += cost
             while len(calls) > self.limit or self._bytes > self.max_bytes:
                 self._bytes -= calls.popleft()[1]
@@ -211,6 +220,7 @@ def _call(
     at: int | None,
     fault: str | None,
     size: int,
+    key: str | None,
 ) -> Call:
     # ``request.url.path`` without building the URL (the same escapes Starlette applies).
     path = path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
@@ -226,4 +236,5 @@ def _call(
         at=at,
         fault=fault,
         body_size=size,
+        key=key,
     )

@@ -29,6 +29,8 @@ class _Workspace:
 class MemoryStore:
     """Batches in dictionaries; list pages cost O(limit) (plus skipped deleted ones)."""
 
+    durable = False
+
     def __init__(self) -> None:
         self._spaces: dict[str, _Workspace] = {}
         self._number = 0

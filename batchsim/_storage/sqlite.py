@@ -1,4 +1,4 @@
-"""A :class:`~batchsim._store.Store` in one SQLite file, for ``batchsim serve --db PATH``.
+"""A :class:`~batchsim._engine.ports.Store` in one SQLite file, for ``batchsim serve --db PATH``.
 
 Durability: the database runs in WAL mode with ``synchronous=NORMAL``. A transaction is in the
 WAL file (in the operating system's cache) when ``COMMIT`` returns, and the HTTP answer is only
@@ -6,11 +6,12 @@ sent after that, so a batch acknowledged to a client survives ``kill -9`` of the
 loss or kernel crash may lose the last transactions; that is the trade ``NORMAL`` makes against
 ``FULL``, which would fsync on every commit.
 
-What is stored is what a :class:`~batchsim._batch.Batch` needs to rebuild itself: id, workspace,
-creation time, the create call's ``anthropic-version``, custom ids, request params (one blob, not
-one row per request, so a 100,000-request create stays one insert), the params problems found at
-create, the scenario, the seed, the canned lines the batch replays, the cancel time and the
-deleted flag. The plan is a pure function of those, so a batch reads the same and its results are
+What is stored is what a :class:`~batchsim._engine.batch.Batch` needs to rebuild itself: its
+provider, id, workspace, creation time, custom ids and request params (one blob each, not one row
+per request, so a 100,000-request create stays one insert), the params problems found at create,
+the scenario, the seed, the canned lines the batch replays, the provider's policy and facts
+(``attrs``: the create call's ``anthropic-version``, an OpenAI batch's endpoint...), the cancel
+time and the deleted flag. The plan is a pure function of those, so a batch reads the same and its results are
 byte-identical after a restart.
 
 Several processes may share the file; the database is the one source of truth, and one signal
@@ -28,6 +29,7 @@ from __future__ import annotations
 import fcntl
 import mmap
 import os
+import secrets
 import sqlite3
 import struct
 import threading
@@ -40,33 +42,41 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from .._engine.batch import Batch
-from .._engine.params import PackedParams
+from .._engine.batch import Batch, Canned, Policy
+from .._engine.params import PackedIds, PackedParams
 from .._engine.ports import Entry, Page
 from .._engine.scenario import Scenario
 
 __all__ = ["SNAPSHOT_SQL", "Database", "Snapshot", "SqliteStore"]
 
-SCHEMA_VERSION = 2  # 2: batches.api_version
+SCHEMA_VERSION = 3  # 2: batches.api_version; 3: providers, policies, attrs, packed ids, id salt
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    provider TEXT NOT NULL,
     workspace TEXT NOT NULL,
     id TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     seed TEXT NOT NULL,
     scenario BLOB NOT NULL,
     custom_ids BLOB NOT NULL,
+    id_sizes BLOB NOT NULL,
     params BLOB NOT NULL,
     params_sizes BLOB NOT NULL,
     invalid BLOB NOT NULL,
     canned BLOB NOT NULL,
+    policy BLOB NOT NULL,
+    attrs BLOB NOT NULL,
+    failed INTEGER NOT NULL DEFAULT 0,
     cancel_initiated_at INTEGER,
     deleted INTEGER NOT NULL DEFAULT 0,
-    api_version TEXT,
-    UNIQUE (workspace, id)
+    UNIQUE (provider, workspace, id)
 );
-CREATE INDEX IF NOT EXISTS batches_by_workspace ON batches (workspace, seq);
+CREATE INDEX IF NOT EXISTS batches_by_workspace ON batches (provider, workspace, seq);
+CREATE TABLE IF NOT EXISTS sequences (
+    provider TEXT PRIMARY KEY,
+    value INTEGER NOT NULL DEFAULT 0
+);
 CREATE TABLE IF NOT EXISTS shared (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     sequence INTEGER NOT NULL DEFAULT 0,
@@ -76,7 +86,8 @@ CREATE TABLE IF NOT EXISTS shared (
     clock_origin INTEGER,
     scenario BLOB,
     scenario_initial BLOB,
-    scenario_version INTEGER NOT NULL DEFAULT 0
+    scenario_version INTEGER NOT NULL DEFAULT 0,
+    id_salt TEXT
 );
 INSERT OR IGNORE INTO shared (id) VALUES (1);
 """
@@ -146,9 +157,11 @@ class Database:
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute(f"PRAGMA busy_timeout={round(timeout * 1000)}")
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, 1, SCHEMA_VERSION):
+            if version not in (0, 1, 2, SCHEMA_VERSION):
                 raise OSError(f"{path}: database schema version {version} is not supported")
             with self.transaction():
+                if version in (1, 2):
+                    _migrate_to_3(self._conn, version)
                 self._create_schema()
                 self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
@@ -156,9 +169,10 @@ class Database:
         for statement in _SCHEMA.split(";"):
             if statement.strip():
                 self._conn.execute(statement)
-        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(batches)")}
-        if "api_version" not in columns:  # schema 1: batches created before versions were kept
-            self._conn.execute("ALTER TABLE batches ADD COLUMN api_version TEXT")
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(shared)")}
+        if "id_salt" not in columns:
+            self._conn.execute("ALTER TABLE shared ADD COLUMN id_salt TEXT")
+        self._conn.execute("UPDATE shared SET id_salt = ? WHERE id = 1 AND id_salt IS NULL", (secrets.token_hex(8),))
 
     def read(self, sql: str, args: Sequence[Any] = ()) -> Any:
         """The first row a query returns, or ``None``."""
@@ -230,14 +244,62 @@ def _decode_params(blob: bytes, sizes_blob: bytes) -> PackedParams:
     return PackedParams.from_sizes(blob, sizes)
 
 
-_ROW = "seq, workspace, id, created_at, seed, scenario, custom_ids, params, params_sizes, invalid, canned, api_version"
+def _encode_ids(ids: Sequence[str]) -> tuple[bytes, bytes]:
+    packed = ids if isinstance(ids, PackedIds) else PackedIds.of(ids)
+    return packed.joined(), packed.sizes().tobytes()
+
+
+def _decode_ids(blob: bytes, sizes_blob: bytes) -> PackedIds:
+    sizes = array("q")
+    sizes.frombytes(sizes_blob)
+    return PackedIds.from_sizes(blob, sizes)
+
+
+def _migrate_to_3(conn: sqlite3.Connection, version: int) -> None:
+    """Rebuild a schema 1 or 2 database's batches (all Anthropic's) in the shape of schema 3."""
+    old = "api_version" if version == 2 else "NULL"
+    rows = conn.execute(
+        "SELECT seq, workspace, id, created_at, seed, scenario, custom_ids, params, params_sizes, invalid, canned, "
+        f"cancel_initiated_at, deleted, {old} FROM batches"
+    ).fetchall()
+    sequence = conn.execute("SELECT sequence FROM shared WHERE id = 1").fetchone()
+    conn.execute("DROP TABLE batches")
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    for row in rows:
+        (seq, workspace, batch_id, created_at, seed, scenario, ids_json, params, sizes, invalid, canned) = row[:11]
+        ids, id_sizes = _encode_ids(orjson.loads(ids_json))
+        lines = {cid: [orjson.loads(line)["type"], line] for cid, line in orjson.loads(canned).items()}
+        version_attrs = {"version": row[13]} if row[13] else {}
+        conn.execute(
+            "INSERT INTO batches (seq, provider, workspace, id, created_at, seed, scenario, custom_ids, id_sizes, "
+            "params, params_sizes, invalid, canned, policy, attrs, failed, cancel_initiated_at, deleted) "
+            "VALUES (?, 'anthropic', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+            (
+                seq, workspace, batch_id, created_at, seed, scenario, ids, id_sizes, params, sizes, invalid,
+                orjson.dumps(lines), orjson.dumps(Policy().to_dict()), orjson.dumps(version_attrs), row[11], row[12],
+            ),
+        )  # fmt: skip
+    if sequence is not None and sequence[0]:
+        conn.execute("INSERT OR REPLACE INTO sequences (provider, value) VALUES ('anthropic', ?)", (sequence[0],))
+
+
+_ROW = (
+    "seq, workspace, id, created_at, seed, scenario, custom_ids, id_sizes, params, params_sizes, invalid, canned, "
+    "policy, attrs, failed"
+)
 
 
 class SqliteStore:
-    """Batches in a SQLite database (see the module docstring for the guarantees)."""
+    """The batches of one provider in a SQLite database (see the module docstring for the
+    guarantees)."""
 
-    def __init__(self, db: Database | str) -> None:
+    durable = True
+
+    def __init__(self, db: Database | str, provider: str = "anthropic") -> None:
         self.db = db if isinstance(db, Database) else Database(db)
+        self.provider = provider
         self._cache: OrderedDict[int, Batch] = OrderedDict()  # rebuilt batches (they never change)
         self._cache_lock = threading.Lock()
         # (workspace, id) -> (seq, the change counter its cancel time was read at, cancel time)
@@ -246,26 +308,35 @@ class SqliteStore:
     # -- writes ---------------------------------------------------------------------------------
 
     def add(self, batch: Batch) -> None:
-        batch.check_params()  # what is stored must hold every params problem
+        """Keep ``batch``, whole: the service checks a durable store's batch before adding it."""
         params, sizes = _encode_params(batch.params)
-        canned = {cid: batch.canned[cid].decode() for cid in batch.custom_ids if cid in batch.canned}
+        ids, id_sizes = _encode_ids(batch.custom_ids)
+        canned = {
+            cid: [found.outcome, found.payload.decode()]
+            for cid in batch.custom_ids
+            if (found := batch.canned.get(cid)) is not None
+        } if batch.canned else {}  # fmt: skip
         with self.db.transaction() as conn:
             cursor = conn.execute(
-                "INSERT INTO batches (workspace, id, created_at, seed, scenario, custom_ids, params, "
-                "params_sizes, invalid, canned, cancel_initiated_at, deleted, api_version) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, ?)",
+                "INSERT INTO batches (provider, workspace, id, created_at, seed, scenario, custom_ids, id_sizes, "
+                "params, params_sizes, invalid, canned, policy, attrs, failed, cancel_initiated_at, deleted) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0)",
                 (
+                    self.provider,
                     batch.workspace,
                     batch.id,
                     batch.created_at,
                     batch.seed,
                     orjson.dumps(batch.scenario.to_dict()),
-                    orjson.dumps(batch.custom_ids),
+                    ids,
+                    id_sizes,
                     params,
                     sizes,
                     orjson.dumps({str(i): text for i, text in batch.invalid.items()}),
                     orjson.dumps(canned),
-                    batch.api_version,
+                    orjson.dumps(batch.policy.to_dict()),
+                    orjson.dumps(dict(batch.attrs)),
+                    int(batch.failed),
                 ),
             )
         if cursor.lastrowid is not None:
@@ -276,8 +347,8 @@ class SqliteStore:
         record as the database holds it, so concurrent cancels agree on the first cancel time."""
         with self.db.transaction() as conn:
             row = conn.execute(
-                "SELECT seq, cancel_initiated_at, deleted FROM batches WHERE workspace = ? AND id = ?",
-                (workspace, batch_id),
+                "SELECT seq, cancel_initiated_at, deleted FROM batches WHERE provider = ? AND workspace = ? AND id = ?",
+                (self.provider, workspace, batch_id),
             ).fetchone()
             if row is None or row[2]:
                 return None
@@ -296,13 +367,17 @@ class SqliteStore:
         return new
 
     def next_number(self) -> int:
-        row = self.db.write_one("UPDATE shared SET sequence = sequence + 1 WHERE id = 1 RETURNING sequence")
+        row = self.db.write_one(
+            "INSERT INTO sequences (provider, value) VALUES (?, 1) "
+            "ON CONFLICT (provider) DO UPDATE SET value = value + 1 RETURNING value",
+            (self.provider,),
+        )
         return int(row[0])
 
     def clear(self) -> None:
         with self.db.transaction() as conn:
-            conn.execute("DELETE FROM batches")
-            conn.execute("UPDATE shared SET sequence = 0 WHERE id = 1")
+            conn.execute("DELETE FROM batches WHERE provider = ?", (self.provider,))
+            conn.execute("DELETE FROM sequences WHERE provider = ?", (self.provider,))
         self.drop_cache()
 
     # -- reads ----------------------------------------------------------------------------------
@@ -317,8 +392,8 @@ class SqliteStore:
                 if batch is not None:  # nothing was canceled or deleted since it was read
                     return Entry(batch, known[2])
         row = self.db.read(
-            "SELECT seq, cancel_initiated_at, deleted FROM batches WHERE workspace = ? AND id = ?",
-            (workspace, batch_id),
+            "SELECT seq, cancel_initiated_at, deleted FROM batches WHERE provider = ? AND workspace = ? AND id = ?",
+            (self.provider, workspace, batch_id),
         )
         if row is None or row[2]:
             return None
@@ -330,33 +405,42 @@ class SqliteStore:
         return entry
 
     def knows(self, workspace: str, batch_id: str) -> bool:
-        row = self.db.read("SELECT 1 FROM batches WHERE workspace = ? AND id = ?", (workspace, batch_id))
+        row = self.db.read(
+            "SELECT 1 FROM batches WHERE provider = ? AND workspace = ? AND id = ?",
+            (self.provider, workspace, batch_id),
+        )
         return row is not None
 
     def page(self, workspace: str, limit: int, after_id: str | None, before_id: str | None) -> Page:
         cursor_id = before_id if before_id is not None else after_id
         bound: int | None = None
+        where = (self.provider, workspace)
         if cursor_id is not None:
-            found = self.db.read("SELECT seq FROM batches WHERE workspace = ? AND id = ?", (workspace, cursor_id))
+            found = self.db.read(
+                "SELECT seq FROM batches WHERE provider = ? AND workspace = ? AND id = ?", (*where, cursor_id)
+            )
             if found is None:
                 return Page([], False)
             bound = int(found[0])
-        live = "SELECT seq, cancel_initiated_at FROM batches WHERE workspace = ? AND deleted = 0"
+        live = "SELECT seq, cancel_initiated_at FROM batches WHERE provider = ? AND workspace = ? AND deleted = 0"
         if before_id is not None:
-            rows = self.db.read_all(f"{live} AND seq > ? ORDER BY seq ASC LIMIT ?", (workspace, bound, limit + 1))
+            rows = self.db.read_all(f"{live} AND seq > ? ORDER BY seq ASC LIMIT ?", (*where, bound, limit + 1))
             has_more = len(rows) > limit
             rows = rows[:limit][::-1]
         else:
             if bound is None:
-                rows = self.db.read_all(f"{live} ORDER BY seq DESC LIMIT ?", (workspace, limit + 1))
+                rows = self.db.read_all(f"{live} ORDER BY seq DESC LIMIT ?", (*where, limit + 1))
             else:
-                rows = self.db.read_all(f"{live} AND seq < ? ORDER BY seq DESC LIMIT ?", (workspace, bound, limit + 1))
+                rows = self.db.read_all(f"{live} AND seq < ? ORDER BY seq DESC LIMIT ?", (*where, bound, limit + 1))
             has_more = len(rows) > limit
             rows = rows[:limit]
         return Page([Entry(self._batch(r[0]), r[1]) for r in rows], has_more)
 
     def workspaces(self) -> list[str]:
-        return [row[0] for row in self.db.read_all("SELECT DISTINCT workspace FROM batches WHERE deleted = 0")]
+        rows = self.db.read_all(
+            "SELECT DISTINCT workspace FROM batches WHERE provider = ? AND deleted = 0", (self.provider,)
+        )
+        return [row[0] for row in rows]
 
     # -- the per-process cache of rebuilt batches ----------------------------------------------
 
@@ -387,16 +471,18 @@ class SqliteStore:
         row = self.db.read(f"SELECT {_ROW} FROM batches WHERE seq = ?", (seq,))
         if row is None:  # pragma: no cover - only a concurrent reset gets here
             raise LookupError(f"batch #{seq} vanished")
-        (_, workspace, batch_id, created_at, seed, scenario, custom_ids, params, sizes, invalid, canned) = row[:11]
+        (_, workspace, batch_id, created_at, seed, scenario, ids, id_sizes, params, sizes, invalid, canned) = row[:12]
         return Batch(
             id=batch_id,
             workspace=workspace,
             created_at=created_at,
-            custom_ids=orjson.loads(custom_ids),
+            custom_ids=_decode_ids(ids, id_sizes),
             params=_decode_params(params, sizes),
             invalid={int(i): text for i, text in orjson.loads(invalid).items()},
             scenario=Scenario.from_dict(orjson.loads(scenario)),
             seed=seed,
-            canned={cid: line.encode() for cid, line in orjson.loads(canned).items()},
-            api_version=row[11],
+            canned={cid: Canned(outcome, line.encode()) for cid, (outcome, line) in orjson.loads(canned).items()},
+            policy=Policy.from_dict(orjson.loads(row[12])),
+            attrs=orjson.loads(row[13]),
+            failed=bool(row[14]),
         )
