@@ -30,6 +30,8 @@ from ._http.app import ApiContext, build_app
 from ._http.control import control_routes
 from ._http.dashboard import dashboard_routes
 from ._http.journal import DEFAULT_BODY_PREFIX, DEFAULT_BYTES, Call, Journal
+from ._openai.provider import OpenAI
+from ._storage.files import DEFAULT_FILES_BYTES, MemoryFiles
 from ._storage.memory import MemoryStore
 from ._storage.results_files import MAX_FILE_BYTES, MAX_ONE_FILE_BYTES, ResultsFileStore
 from ._storage.shared import SharedState
@@ -37,6 +39,7 @@ from ._storage.sqlite import Database, Snapshot
 
 if TYPE_CHECKING:
     import anthropic
+    import openai
 
 __all__ = ["DEFAULT_API_KEY", "IN_PROCESS_URL", "BatchView", "Emulator", "Limits"]
 
@@ -89,6 +92,8 @@ class Limits:
     """The largest results file kept for one batch."""
     results_root: str | None = None
     """A results folder shared with other processes (whose files count together)."""
+    files_bytes: int = DEFAULT_FILES_BYTES
+    """What every provider's uploaded files may hold together, each provider's at most this."""
 
 
 def _httpx2() -> Any:
@@ -180,7 +185,17 @@ class Emulator:
         )
         self.service = self.anthropic.service
         self.api = self.anthropic.api
-        self._providers = [self.anthropic]
+        self.openai = OpenAI(
+            self.clock,
+            scenario,
+            self._shared.store("openai") if self._shared is not None else MemoryStore(),
+            self.results_files,
+            self._shared.files("openai", limits.files_bytes)
+            if self._shared is not None
+            else MemoryFiles(limits.files_bytes),
+            seed=scenario.seed,
+        )
+        self._providers: list[Any] = [self.anthropic, self.openai]
         self.faults = FaultInjector(scenario)
         self.journal = Journal(enabled=journal, max_bytes=limits.journal_bytes, body_prefix=limits.journal_body_prefix)
         keys = frozenset(api_keys) if api_keys else None
@@ -265,7 +280,7 @@ class Emulator:
         minted afterwards differ from those before (outcomes replay from the seed)."""
         self.scenario = self._initial_scenario
         for provider in self._providers:
-            provider.service.reset()
+            provider.reset()
         self.journal.clear()
         reset_clock = getattr(self.clock, "reset", None)
         if reset_clock is not None:
@@ -331,9 +346,10 @@ class Emulator:
         return self.results_files.pending()
 
     def close(self) -> None:
-        """Delete this emulator's results files and stop their writer (also done when it is
-        garbage-collected)."""
+        """Delete this emulator's results files and uploaded files and stop the results writer
+        (also done when it is garbage-collected)."""
         self.results_files.close()
+        self.openai.files.close()
 
     @contextmanager
     def autoadvance(self) -> Iterator[None]:
@@ -370,3 +386,41 @@ class Emulator:
         http_client = httpx2.AsyncClient(transport=AsyncASGITransport(self.app), base_url=IN_PROCESS_URL)
         kwargs.setdefault("base_url", IN_PROCESS_URL)
         return anthropic.AsyncAnthropic(api_key=api_key, http_client=http_client, **kwargs)
+
+    def openai_client(self, *, api_key: str = DEFAULT_API_KEY, **kwargs: Any) -> openai.OpenAI:
+        """An ``openai.OpenAI`` that reaches this emulator in-process (no socket); every keyword
+        argument of the SDK's client is accepted, and no ``OPENAI_*`` variable is needed."""
+        import openai
+
+        kwargs.setdefault("base_url", f"{IN_PROCESS_URL}/v1")
+        if "http_client" not in kwargs:
+            kwargs["http_client"] = _http_client(openai.DefaultHttpxClient, self.app, asynchronous=False)
+        return openai.OpenAI(api_key=api_key, **kwargs)
+
+    def async_openai_client(self, *, api_key: str = DEFAULT_API_KEY, **kwargs: Any) -> openai.AsyncOpenAI:
+        """An ``openai.AsyncOpenAI`` that reaches this emulator in-process (no socket)."""
+        import openai
+
+        kwargs.setdefault("base_url", f"{IN_PROCESS_URL}/v1")
+        if "http_client" not in kwargs:
+            kwargs["http_client"] = _http_client(openai.DefaultAsyncHttpxClient, self.app, asynchronous=True)
+        return openai.AsyncOpenAI(api_key=api_key, **kwargs)
+
+
+def _http_client(default: Any, app: Any, *, asynchronous: bool) -> Any:
+    """An HTTP client of the library an SDK is built on (``httpx2`` or ``httpx``: ``default`` is
+    the SDK's own client class) that reaches ``app`` in-process."""
+    if any(base.__module__.startswith("httpx2") for base in default.__mro__):
+        import httpx2
+
+        from ._http.transport import AsyncASGITransport, SyncASGITransport
+
+        if asynchronous:
+            return httpx2.AsyncClient(transport=AsyncASGITransport(app), base_url=IN_PROCESS_URL)
+        return httpx2.Client(transport=SyncASGITransport(app), base_url=IN_PROCESS_URL)
+    import httpx
+
+    from ._http.httpx_transport import httpx_transport
+
+    client = httpx.AsyncClient if asynchronous else httpx.Client
+    return client(transport=httpx_transport(app), base_url=IN_PROCESS_URL)

@@ -41,3 +41,7 @@ class Anthropic:
     def set_scenario(self, scenario: Scenario) -> None:
         """Make ``scenario`` apply to new batches (its canned lines of Anthropic's format read)."""
         self.service.set_scenario(scenario, canned_of(scenario))
+
+    def reset(self) -> None:
+        """Forget every batch."""
+        self.service.reset()

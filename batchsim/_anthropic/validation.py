@@ -7,15 +7,14 @@ Messages follow the API's pydantic style: ``requests.3.custom_id: String should 
 
 from __future__ import annotations
 
-import gc
 import re
-import threading
 from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any
 
 import orjson
 
+from .._engine.collector import collector as _collector
 from .._engine.errors import InvalidError, TooLargeError
 from .._engine.params import PackedIds, PackedParams
 from .features import features_problem
@@ -36,36 +35,6 @@ _get_plain_fields = itemgetter("model", "max_tokens", "messages")
 _get_role_content = itemgetter("role", "content")
 _REQUEST_KEYS = frozenset({"custom_id", "params"})
 _ROLES = frozenset({"user", "assistant"})
-
-
-class _CollectorPause:
-    """The garbage collector, paused while create bodies are parsed and held.
-
-    The collector is process-wide, so this is its one owner here: pauses nest (several creates
-    at once), and the collector runs again, if it ran before the first pause, once the last
-    pause ends. Parsing tens of megabytes allocates millions of objects; the collector would
-    only walk them again and again."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._count = 0
-        self._resume = False
-
-    def pause(self) -> None:
-        with self._lock:
-            if self._count == 0:
-                self._resume = gc.isenabled()
-                gc.disable()
-            self._count += 1
-
-    def resume(self) -> None:
-        with self._lock:
-            self._count -= 1
-            if self._count == 0 and self._resume:
-                gc.enable()
-
-
-_collector = _CollectorPause()
 
 
 class ParsedCreate:

@@ -557,6 +557,11 @@ class Batch:
             done = min(done, bisect_right(self._starts_in_order, cancel_at - self.created_at))
         return done
 
+    def planned_finish(self) -> array[int]:
+        """Each request's planned finish (offset from creation; never, for a request planned to
+        expire)."""
+        return self._timeline()[2]
+
     def schedule(self) -> tuple[bytes, array[int], array[int]]:
         """Each request's planned outcome code (before any cancel), start and finish (offsets from
         creation; a request planned to expire never starts): to show a batch still running."""

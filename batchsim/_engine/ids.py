@@ -57,15 +57,16 @@ class IdFormat:
 
 
 class RequestIds:
-    """Request ids (``prefix`` + 22 letters and digits) drawn from a seeded generator, made a
-    thousand at a time (one ``randbytes`` and one base64 pass), so handing one out costs a deque
-    pop. The same seed gives the same sequence."""
+    """Request ids (``prefix`` + 22 letters and digits, or ``prefix`` + 32 hex digits with
+    ``hex``) drawn from a seeded generator, made a thousand at a time (one ``randbytes`` and one
+    encoding pass), so handing one out costs a deque pop. The same seed gives the same sequence."""
 
     _BLOCK = 1024  # ids per refill; 33 random bytes encode to 44 characters: two ids
 
-    def __init__(self, rng: random.Random, prefix: bytes = b"req_01") -> None:
+    def __init__(self, rng: random.Random, prefix: bytes = b"req_01", *, hex: bool = False) -> None:
         self._rng = rng
         self._prefix = prefix
+        self._hex = hex
         self._ready: deque[bytes] = deque()
         self._lock = threading.Lock()
 
@@ -76,7 +77,11 @@ class RequestIds:
         except IndexError:
             with self._lock:
                 if not self._ready:
-                    text = b64encode(self._rng.randbytes(33 * self._BLOCK // 2), b"xz")
                     prefix = self._prefix
-                    self._ready.extend([prefix + text[k : k + 22] for k in range(0, len(text), 22)])
+                    if self._hex:
+                        text = self._rng.randbytes(16 * self._BLOCK).hex().encode()
+                        self._ready.extend([prefix + text[k : k + 32] for k in range(0, len(text), 32)])
+                    else:
+                        text = b64encode(self._rng.randbytes(33 * self._BLOCK // 2), b"xz")
+                        self._ready.extend([prefix + text[k : k + 22] for k in range(0, len(text), 22)])
             return self.next()

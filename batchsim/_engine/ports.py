@@ -123,6 +123,9 @@ class Files(Protocol):
     def get(self, workspace: str, file_id: str) -> FileRecord | None:
         """The live (not deleted) file, or ``None``."""
 
+    def gone(self, workspace: str, file_id: str) -> bool:
+        """Whether a file of that id was deleted (its id is never handed out again)."""
+
     def read(self, workspace: str, file_id: str) -> bytes:
         """The whole content (``KeyError`` if the file is gone)."""
 
@@ -130,7 +133,9 @@ class Files(Protocol):
         """The content in chunks of at most ``size`` bytes (``KeyError`` if the file is gone)."""
 
     def delete(self, workspace: str, file_id: str) -> bool:
-        """Forget the file and its bytes; whether it was there."""
+        """Forget the file's bytes (its id stays, :meth:`gone`); whether it was there. A file id
+        that was never stored can be deleted too (a file the provider derives, such as a batch's
+        output): it is then gone."""
 
     def page(self, workspace: str, limit: int, after_id: str | None = None) -> tuple[list[FileRecord], bool]:
         """Files newest first (after ``after_id`` when given) and whether more follow."""
@@ -138,8 +143,17 @@ class Files(Protocol):
     def all(self, workspace: str) -> list[FileRecord]:
         """Every live file of the workspace, newest first."""
 
+    def workspaces(self) -> list[str]:
+        """Every workspace holding files."""
+
+    def next_number(self) -> int:
+        """The next number of the files' creation sequence (ids derive from it)."""
+
     def used(self) -> int:
         """Bytes held by every file."""
 
     def clear(self) -> None:
         """Forget every file."""
+
+    def close(self) -> None:
+        """Free what the store holds outside the process's memory (its folder)."""

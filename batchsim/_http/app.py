@@ -30,7 +30,7 @@ from .._engine.clock import Clock
 from .._engine.errors import DomainError
 from .._engine.faults import FaultInjector
 from .._engine.scenario import Fault
-from .bodies import BodyBudget, read_body
+from .bodies import BodyBudget, read_body, read_upload
 from .connection import CLOSE_CONNECTION, DroppedConnectionError
 from .journal import Journal
 from .spec import Dialect, HttpError, Incoming, Operation, Outgoing, Provider
@@ -151,6 +151,8 @@ async def _serve(ctx: ApiContext, op: Operation, dialect: Dialect, scope: Scope,
     """One API call: auth, body, fault, handler, refusal, journal, answer."""
     rid = dialect.request_id()
     body = b""
+    upload: Any = None
+    size = 0
     injected: str | None = None
     fault: Fault | None = None
     dropped: str | None = None
@@ -162,8 +164,13 @@ async def _serve(ctx: ApiContext, op: Operation, dialect: Dialect, scope: Scope,
                 raise dialect.credential_error(False)
             if ctx.api_keys is not None and key not in ctx.api_keys:
                 raise dialect.credential_error(True)
-        if op.body:
+        if op.spool:
+            upload, size = await read_upload(Request(scope, receive), op.body, ctx.bodies)
+            body = upload.read(ctx.journal.body_prefix)  # what the journal keeps of it
+            upload.seek(0)
+        elif op.body:
             body = await read_body(Request(scope, receive), op.body, ctx.bodies)
+            size = len(body)
         fault = ctx.faults.pick(op.endpoint)
         if fault is not None:
             injected = f"status {fault.status}" if fault.kind == "status" else fault.kind
@@ -178,7 +185,8 @@ async def _serve(ctx: ApiContext, op: Operation, dialect: Dialect, scope: Scope,
             scope.get("query_string", b""),
             scope.get("path_params", {}),
             key or "",
-            body,
+            b"" if upload is not None else body,
+            upload,
             base_url=lambda: ctx.base_url(scope),
         )
         if dropped is None:
@@ -196,8 +204,10 @@ async def _serve(ctx: ApiContext, op: Operation, dialect: Dialect, scope: Scope,
     except Exception:  # an emulator bug: answer like the API would, log the details
         log.exception("unexpected error on %s %s", scope["method"], scope["path"])
         out = dialect.error(rid, HttpError(500, "Internal server error"))
+    if upload is not None:
+        upload.close()
     if dropped is not None:
-        ctx.bodies.give(len(body))
+        ctx.bodies.give(size)
         await _drop(scope, receive, send, dropped)
         return
     journal = ctx.journal
@@ -213,9 +223,10 @@ async def _serve(ctx: ApiContext, op: Operation, dialect: Dialect, scope: Scope,
             ctx.clock.now(),
             injected,
             key,
+            size,
         )
-    if body:
-        ctx.bodies.give(len(body))
+    if size:
+        ctx.bodies.give(size)
     await _answer(out, dialect.request_id_header, rid, scope, receive, send)
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import tempfile
 import threading
-from typing import Any
+from typing import Any, BinaryIO
 
 from starlette.requests import ClientDisconnect, Request
 
 from .._engine.errors import OverloadedError, TooLargeError
 
-__all__ = ["DEFAULT_BODY_BUDGET", "SPOOL_THRESHOLD", "BodyBudget", "read_body"]
+__all__ = ["DEFAULT_BODY_BUDGET", "SPOOL_THRESHOLD", "BodyBudget", "read_body", "read_upload"]
 
 SPOOL_THRESHOLD = 256 * 1024
 """A body still arriving is kept in memory up to this size, and in a temporary file past it."""
@@ -52,13 +52,24 @@ async def read_body(request: Request, limit: int, budget: BodyBudget | None = No
     whole). While more is to come, the body is kept in memory up to :data:`SPOOL_THRESHOLD`
     and in an unnamed temporary file past it. With a ``budget`` its bytes are taken from it as
     they arrive (529 when it is spent); the caller gives ``len(body)`` back when done."""
+    spool, _ = await read_upload(request, limit, budget)
+    try:
+        return spool.read()
+    finally:
+        spool.close()
+
+
+async def read_upload(request: Request, limit: int, budget: BodyBudget | None = None) -> tuple[BinaryIO, int]:
+    """The request body as a file positioned at its start, and its size: an upload, kept in memory
+    up to :data:`SPOOL_THRESHOLD` and in an unnamed temporary file past it (never whole in
+    memory). Bounds and budget as for :func:`read_body`; the caller closes the file and gives
+    the size back to the budget."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise TooLargeError(f"Request exceeds the maximum size of {limit} bytes")
     receive = request.receive
-    parts: list[bytes] = []
+    spool: Any = tempfile.SpooledTemporaryFile(max_size=SPOOL_THRESHOLD, prefix="batchsim-body-")  # noqa: SIM115
     size = 0
-    spool: Any = None
     try:
         while True:
             message = await receive()
@@ -72,24 +83,13 @@ async def read_body(request: Request, limit: int, budget: BodyBudget | None = No
                 if budget is not None:
                     budget.take(len(chunk))
                 size += len(chunk)
-                if spool is None and more and size > SPOOL_THRESHOLD:
-                    spool = tempfile.TemporaryFile(prefix="batchsim-body-")  # noqa: SIM115 (closed below)
-                    spool.writelines(parts)
-                    parts = []
-                if spool is not None:
-                    spool.write(chunk)
-                else:
-                    parts.append(chunk)
+                spool.write(chunk)
             if not more:
                 break
-        if spool is not None:
-            spool.seek(0)
-            return bytes(spool.read())
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        spool.seek(0)
+        return spool, size
     except BaseException:
         if budget is not None:
             budget.give(size)
+        spool.close()
         raise
-    finally:
-        if spool is not None:
-            spool.close()

@@ -185,15 +185,17 @@ class Journal:
         at: int | None = None,
         fault: str | None = None,
         key: str | None = None,
+        size: int | None = None,
     ) -> None:
         """Record a call from its raw parts; the :class:`Call` is only built when read. ``key``
         is the credential the call was served under (when a call carries two, the one the server
-        used)."""
+        used); ``size`` the body's size when ``body`` is only its start (an upload)."""
         kept = body[: self.body_prefix] if len(body) > self.body_prefix else body
         cost = _OVERHEAD + len(kept) + len(query) + len(path) + sum(map(len, chain.from_iterable(headers)))
         with self._lock:
             calls = self._calls
-            calls.append(((method, path, query, kept, status, endpoint, headers, at, fault, len(body), key), cost))
+            whole = len(body) if size is None else max(size, len(body))
+            calls.append(((method, path, query, kept, status, endpoint, headers, at, fault, whole, key), cost))
             self._bytes += cost
             while len(calls) > self.limit or self._bytes > self.max_bytes:
                 self._bytes -= calls.popleft()[1]

@@ -23,6 +23,7 @@ import orjson
 
 from .._engine.clock import DEFAULT_START, LATEST, Clock, ScaledClock, VirtualClock, advance_by, make_clock, to_micros
 from .._engine.scenario import Scenario
+from .files import DEFAULT_FILES_BYTES, SqliteFiles
 from .sqlite import SNAPSHOT_SQL, Database, Snapshot, SqliteStore
 
 __all__ = ["SharedScaledClock", "SharedState", "SharedVirtualClock"]
@@ -42,6 +43,10 @@ class SharedState:
         if found is None:
             found = self._stores[provider] = SqliteStore(self.db, provider)
         return found
+
+    def files(self, provider: str, max_bytes: int = DEFAULT_FILES_BYTES) -> SqliteFiles:
+        """The uploaded files of ``provider`` in the database."""
+        return SqliteFiles(self.db, provider, max_bytes)
 
     def clock(self, spec: str | Clock, start: datetime | float | None = None) -> Clock:
         """The clock ``spec`` names, shared through the database (virtual and scaled clocks)."""

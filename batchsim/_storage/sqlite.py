@@ -174,6 +174,11 @@ class Database:
             self._conn.execute("ALTER TABLE shared ADD COLUMN id_salt TEXT")
         self._conn.execute("UPDATE shared SET id_salt = ? WHERE id = 1 AND id_salt IS NULL", (secrets.token_hex(8),))
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The connection itself (hold :attr:`lock` while using it)."""
+        return self._conn
+
     def read(self, sql: str, args: Sequence[Any] = ()) -> Any:
         """The first row a query returns, or ``None``."""
         with self.lock:
