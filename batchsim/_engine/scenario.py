@@ -78,6 +78,8 @@ MAX_FAULTS = 1000
 MAX_PATTERN_CHARS = 1000
 MAX_MESSAGE_CHARS = 4096
 MAX_CANNED_LINES = 100_000
+MAX_CANNED_DEPTH = 64
+"""How deeply an inline canned line may nest (a results line nests a dozen levels at most)."""
 MAX_PROGRAM = 10_000
 """The most instructions one rule's compiled pattern may take (``^poison-`` takes 4,
 ``[a-zA-Z0-9_-]{64}`` 260): compiling one costs at most a few milliseconds."""
@@ -493,12 +495,27 @@ def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
 def canned_line(where: str, line: Any) -> Mapping[str, Any]:
     """``line`` if some provider reads it as a results line of its format (an Anthropic
     ``{"custom_id": ..., "result": {"type": ...}}``, an OpenAI output or error line...)."""
+    if _deeper_than(line, MAX_CANNED_DEPTH):
+        raise ScenarioError(f"{where}: nested more than {MAX_CANNED_DEPTH} levels deep")
     if isinstance(line, Mapping):
         for known in traits.registered():
             if known.canned is not None and known.canned(line) is not None:
                 return line
     formats = " or ".join(f"{t.canned_format} ({t.name})" for t in traits.registered() if t.canned is not None)
     raise ScenarioError(f"{where}: expected a results line: {formats or 'no provider reads canned lines'}")
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` (JSON data) nests more than ``limit`` levels (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping | list | tuple):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, Mapping) else item
+            stack.extend((child, depth + 1) for child in children if isinstance(child, Mapping | list | tuple))
+    return False
 
 
 def _items(where: str, value: Any, build: Any, limit: int) -> tuple[Any, ...]:
