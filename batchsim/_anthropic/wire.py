@@ -24,6 +24,7 @@ ARCHIVE_AFTER = 29 * DAY
 
 _NEVER = 1 << 62
 _CHUNK_LINES = 256
+_TRIM_SIZE = 1000
 _FIRST_CHUNK_LINES = 16
 _JSON_CACHE = 16
 
@@ -114,6 +115,8 @@ def result_chunks(batch: Batch, cancel_at: int | None, responder: Responder | No
             lines = _CHUNK_LINES
     if chunk:
         yield b"".join(chunk)
+    if batch.size >= _TRIM_SIZE:
+        batch.trim()  # written (or streamed) once: what is kept for it can go
 
 
 def cache_plan(batch: Batch, cancel_at: int | None, final: Final) -> dict[int, CacheUsage]:

@@ -64,7 +64,10 @@ class PackedParams(Sequence[bytes]):
         spaced[::2] = params
         # "[P0,\n,P1,\n,...,Pn]": with cuts -1, the newlines, then len(blob), item i is
         # blob[cuts[i] + 2 : cuts[i + 1] - 1].
-        return cls(orjson.dumps(spaced), None, 2, 1, count=len(params))
+        # orjson's output keeps the capacity it grew to (up to ~4x the bytes for a large output):
+        # a copy holds only the bytes, where the params live as long as their batch.
+        blob = orjson.dumps(spaced)
+        return cls(bytes(memoryview(blob)), None, 2, 1, count=len(params))
 
     @classmethod
     def join(cls, parts: Iterable[bytes]) -> PackedParams:

@@ -25,7 +25,7 @@ import orjson
 
 from .._engine.batch import DAY, Ending, Policy
 from .._engine.clock import MICROS
-from .._engine.collector import collector
+from .._engine.collector import collector, release_memory
 from .._engine.errors import InvalidError, NotFoundError, TooLargeError, WrongStateError
 from .._engine.ids import HEX, IdFormat
 from .._engine.ports import Entry, FileRecord, Files
@@ -58,6 +58,7 @@ MAX_UPLOAD_BYTES = MAX_FILE_BYTES + 1024 * 1024
 """The largest upload body (the file and the form around it)."""
 MAX_CREATE_BYTES = 1024 * 1024
 FILE_MIN_REQUESTS = 1000
+_LARGE_FILE = 8 * 1024 * 1024  # an input file this large gives the memory its parsing took back
 PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
 _CREATE_KEYS = frozenset({"input_file_id", "endpoint", "completion_window", "metadata", "output_expires_after"})
 _MIN_EXPIRY, _MAX_EXPIRY = 3600, 2_592_000
@@ -379,6 +380,8 @@ class OpenAIApi:
                 found = parse_input(self.files.read(workspace, input_id), endpoint, settings.models)
             finally:
                 collector.resume()
+            if record.size >= _LARGE_FILE:
+                release_memory()
             errors = found.errors
             attrs["model"] = found.model
             if not errors:

@@ -268,6 +268,8 @@ def output_chunks(batch: Batch, cancel_at: int | None, errors: bool) -> Iterator
             chunk = []
     if chunk:
         yield b"".join(chunk)
+    if batch.size >= 1000:
+        batch.trim()  # written (or streamed) once: what is kept for it can go
 
 
 def output_file(batch: Batch, cancel_at: int | None, errors: bool) -> dict[str, Any]:
