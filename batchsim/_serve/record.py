@@ -719,7 +719,7 @@ def _rewrite_results_urls(body: bytes, origin: str) -> bytes:
 # -- the command --------------------------------------------------------------------------------
 
 
-def record(upstream: str, out: str, host: str, port: int, log_level: str = "warning") -> int:
+def record(upstream: str, out: str, host: str, port: int, log_level: str = "warning", http: str = "auto") -> int:
     """Run the recording proxy until Ctrl-C/SIGTERM (``batchsim record``)."""
     import sys
 
@@ -727,25 +727,30 @@ def record(upstream: str, out: str, host: str, port: int, log_level: str = "warn
 
     from .server import _quiet_injected_drops, _Server, _uvicorn_options, bind
 
-    parts = urlsplit(upstream)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        print(f"batchsim: --upstream must be an http(s) URL, got {upstream!r}", file=sys.stderr)
+    try:
+        parts = urlsplit(upstream)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a port out of range, a broken IPv6 address
+        usable = False
+    if not usable:
+        print(f"batchsim record: --upstream must be an http(s) URL, got {upstream!r}", file=sys.stderr)
+        return 2
+    sock = bind(host, port)  # first: a port that is taken leaves no empty cassette folder behind
+    if isinstance(sock, str):
+        print(f"batchsim record: {sock}", file=sys.stderr)
         return 2
     try:
         cassette = Cassette(out, upstream)
     except OSError as exc:
-        print(f"batchsim: cannot record into {out}: {exc}", file=sys.stderr)
-        return 2
-    sock = bind(host, port)
-    if isinstance(sock, str):
-        print(f"batchsim: {sock}", file=sys.stderr)
+        sock.close()
+        print(f"batchsim record: cannot record into {out}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     where = f"http://{shown}:{bound_port} -> {cassette.upstream} into {cassette.root}"
     print(f"batchsim recording on {where}; Ctrl-C stops it", flush=True)
     proxy = RecordingProxy(upstream, cassette)
-    server = _Server(uvicorn.Config(proxy, **_uvicorn_options(log_level)))
+    server = _Server(uvicorn.Config(proxy, **_uvicorn_options(log_level, http)))
     _quiet_injected_drops()
     server.run(sockets=[sock])
     print("batchsim recording stopped", flush=True)

@@ -32,8 +32,10 @@ def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
     ("args", "env", "says"),
     [
         (["--db", "{missing}/dir/x.db"], {}, "cannot open database {missing}/dir/x.db: folder {missing}/dir"),
-        (["--port", "99999"], {}, "argument --port: a port is a number from 0 to 65535"),
-        (["--port", "http"], {}, "argument --port: a port is a number from 0 to 65535"),
+        (["--port", "99999"], {}, "batchsim serve: --port: a port is a number from 0 to 65535"),
+        (["--port", "http"], {}, "batchsim serve: --port: a port is a number from 0 to 65535"),
+        (["--workers", "many"], {}, "batchsim serve: --workers: invalid int value: 'many'"),
+        (["--bogus"], {}, "batchsim: unrecognized arguments: --bogus"),
         ([], {"BATCHSIM_PORT": "abc"}, "BATCHSIM_PORT='abc': a port is a number from 0 to 65535"),
         ([], {"BATCHSIM_SEED": "1.5"}, "BATCHSIM_SEED='1.5': not a valid integer (as --seed)"),
         ([], {"BATCHSIM_HTTP": "h3"}, "BATCHSIM_HTTP='h3': expected one of auto, httptools, h11"),
@@ -41,8 +43,14 @@ def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
         ([], {"BATCHSIM_WORKERS": "2"}, "--workers > 1 needs --db PATH"),
         (["--clock", "scaled:0"], {}, "clock 'scaled:0': the speed-up N of scaled:N must be a finite number > 0"),
         (["--clock", "scaled:fast"], {}, "clock 'scaled:fast': scaled:N needs a number N > 0"),
+        (["--clock", "scaled:1e12"], {}, "clock 'scaled:1e12': the speed-up N of scaled:N is at most 100000"),
         (["--clock", "sundial"], {}, "unknown clock 'sundial'"),
-        (["--log-level", "loud"], {}, "argument --log-level: invalid choice: 'loud'"),
+        (["--log-level", "loud"], {}, "batchsim serve: --log-level: invalid choice: 'loud'"),
+        (
+            ["--scenario", "{folder}"],
+            {},
+            "batchsim serve: --scenario: {folder} is a folder without scenario.toml; give a scenario file",
+        ),
         (
             ["--scenario", "flakey"],
             {},
@@ -52,15 +60,29 @@ def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
 )
 def test_user_mistakes_are_one_line_errors(args: list[str], env: dict[str, str], says: str, tmp_path: Path) -> None:
     missing = str(tmp_path / "missing")  # a folder that surely does not exist
-    args = [a.format(missing=missing) for a in args]
-    says = says.format(missing=missing)
+    args = [a.format(missing=missing, folder=tmp_path) for a in args]
+    says = says.format(missing=missing, folder=tmp_path)
     done = serve(*args, env=env)
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert "Traceback" not in done.stderr
     assert done.stdout == ""
-    last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("batchsim"), done.stderr
-    assert says in last, done.stderr
+    (line,) = done.stderr.strip().splitlines()  # one line: no usage block
+    assert line.startswith("batchsim"), done.stderr
+    assert says in line, done.stderr
+
+
+@pytest.mark.server
+def test_a_cassette_folder_is_a_scenario(tmp_path: Path) -> None:
+    """``--scenario DIR`` takes a recorded cassette folder as ``--batchsim-replay DIR`` does."""
+    (tmp_path / "canned.jsonl").write_text('{"custom_id": "r-0", "result": {"type": "canceled"}}\n')
+    (tmp_path / "scenario.toml").write_text('seed = 123\ncanned = "canned.jsonl"\n')
+    with running_server("--scenario", str(tmp_path)) as server:
+        assert server.control("GET", "scenario").json()["seed"] == 123
+        batches = f"{server.url}/v1/messages/batches"
+        created = httpx2.post(batches, headers={"x-api-key": "k"}, json={"requests": requests_body(1)}, timeout=30)
+        server.advance(3600)
+        results = httpx2.get(f"{batches}/{created.json()['id']}/results", headers={"x-api-key": "k"}, timeout=30)
+        assert results.json()["result"] == {"type": "canceled"}
 
 
 @pytest.mark.server
