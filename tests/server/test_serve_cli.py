@@ -4,6 +4,9 @@ also reads from a ``BATCHSIM_*`` environment variable."""
 from __future__ import annotations
 
 import os
+import shutil
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +16,8 @@ import pytest
 from serverproc import running_server
 
 from .conftest import requests_body
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -111,3 +116,42 @@ def test_every_setting_reads_from_the_environment() -> None:
     log = "".join(server.output)
     assert "(clock scaled:2, in memory)" in log
     assert "INFO:     Application startup complete." in log  # --log-level info
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.server
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+@pytest.mark.parametrize("how", ["environment", "make variable"])
+def test_make_serve_takes_the_port_from_batchsim_port_or_port(how: str) -> None:
+    """``BATCHSIM_PORT=8123 make serve`` serves on 8123, as ``batchsim serve`` would; ``make serve
+    PORT=...`` still works. (The installed environment is taken as it is: ``-o`` skips the
+    install step, and BIN names this interpreter's scripts.)"""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHSIM_") and k not in ("HOST", "PORT")}
+    args = ["make", "--no-print-directory", "-o", ".venv/.installed", "serve", f"BIN={Path(sys.executable).parent}"]
+    if how == "environment":
+        env.update(BATCHSIM_PORT=str(port), BATCHSIM_HOST="127.0.0.1")
+    else:
+        args.append(f"PORT={port}")
+    proc = subprocess.Popen(
+        args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:  # make echoes its command, then the server says where it serves
+            lines.append(line)
+            if "serving on" in line or len(lines) > 20:
+                break
+        assert f"batchsim serving on http://127.0.0.1:{port} " in "".join(lines), "".join(lines)
+        assert httpx2.get(f"http://127.0.0.1:{port}/_batchsim/health", timeout=30).status_code == 200
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+        if proc.stdout is not None:
+            proc.stdout.close()
