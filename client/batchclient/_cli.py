@@ -18,7 +18,15 @@ import anthropic
 
 from ._errors import BatchClientError, JobTimeoutError
 from ._input import MAX_BATCH_BYTES, MAX_BATCH_REQUESTS
-from ._job import Job, check_writable, default_state_path, open_existing, recorded_batch, work_dir
+from ._job import (
+    Job,
+    check_ours,
+    check_writable,
+    default_state_path,
+    open_existing,
+    recorded_batch,
+    work_dir,
+)
 from ._progress import Progress
 from ._report import load_prices
 from ._runner import BatchRunner
@@ -241,7 +249,9 @@ def _status(args: argparse.Namespace, stack: ExitStack) -> int:
             where = "results saved: " + ", ".join(f"{n} {k}" for k, n in sorted(c.counts.items()))
         else:
             with recorded_batch(runner.api, Path(args.target), c.batch_id):
-                where = runner.api.retrieve(c.batch_id).processing_status
+                batch = runner.api.retrieve(c.batch_id)
+                check_ours(runner.api, Path(args.target), c, batch)
+                where = batch.processing_status
         print(f"round {c.round} batch {c.chunk}: {c.batch_id or '-'} {c.requests:,} requests, {where}")
     return 0
 
