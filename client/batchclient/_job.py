@@ -58,8 +58,10 @@ from ._state import ChunkState, JobState, load_state, save_state
 from ._store import ForeignLineError, WorkStore
 
 __all__ = [
+    "VIRTUAL_CLOCK_HINT",
     "Job",
     "JobSettings",
+    "StallHint",
     "batch_total",
     "check_ours",
     "check_writable",
@@ -159,6 +161,45 @@ def foreign_batch(api: Api, state_path: Path, batch_id: str, why: str) -> StateE
         " the server lost the job's batches (restarted without --db, reset) and gave the id to another batch."
         f" Nothing was written; delete {state_path} to start over (every request is submitted again)"
     )
+
+
+VIRTUAL_CLOCK_HINT = (
+    "the server is batchsim on a virtual clock: nothing moves until you run `batchsim advance 1h`"
+    " (or serve it with --clock scaled:3600)"
+)
+
+
+def progress_of(batch: MessageBatch) -> tuple[object, ...]:
+    """What changes while a batch moves: its status, counts and end."""
+    c = batch.request_counts
+    return (batch.processing_status, c.processing, c.succeeded, c.errored, c.canceled, c.expired, batch.ended_at)
+
+
+class StallHint:
+    """Watches the batches a wait polls. Once they have not moved for ``polls`` polls in a row,
+    asks the server, once, whether it is batchsim on a virtual clock (which moves only when told)
+    and if so logs :data:`VIRTUAL_CLOCK_HINT`. Against production (no such route) it stays silent."""
+
+    def __init__(self, api: Api, progress: Progress, polls: int = 3) -> None:
+        self.api = api
+        self.progress = progress
+        self.polls = polls
+        self._last: object = None
+        self._still = 0
+        self._asked = False
+
+    def observe(self, state: object) -> None:
+        """``state``: what the latest poll saw of every batch waited for."""
+        if self._asked:
+            return
+        if state != self._last:
+            self._last, self._still = state, 0
+            return
+        self._still += 1
+        if self._still >= self.polls:
+            self._asked = True
+            if self.api.virtual_clock():
+                self.progress.log(VIRTUAL_CLOCK_HINT)
 
 
 def poll(check: Callable[[], bool], settings: JobSettings, max_wait: float | None, what: str) -> None:
@@ -370,11 +411,11 @@ class Job:
     def _wait(self, round_: int) -> None:
         chunks = self.state.round_chunks(round_)
         total = sum(c.requests for c in chunks)
+        stall = StallHint(self.api, self.progress)
 
         def check() -> bool:
-            for chunk in chunks:
-                if chunk.batch_id is not None and not chunk.saved:
-                    self._check(chunk)
+            seen = [self._check(chunk) for chunk in chunks if chunk.batch_id is not None and not chunk.saved]
+            stall.observe(seen)
             done = sum(c.requests for c in chunks if c.ended)
             shown = [(c.batch_id or "-", c.requests if c.ended else 0, c.requests) for c in chunks]
             self.progress.status(round_, shown, done, total)
@@ -386,15 +427,19 @@ class Job:
             self.progress.close()
             raise
 
-    def _check(self, chunk: ChunkState) -> None:
+    def _check(self, chunk: ChunkState) -> object:
+        """Look at a batch of the job, saving its results once it has ended; what was seen of it
+        (:func:`progress_of`), or ``None`` when it had ended already."""
         assert chunk.batch_id is not None
         batch_id = chunk.batch_id
+        seen = None
         with recorded_batch(self.api, self.state_path, batch_id):
             if not chunk.ended:
                 batch = self.api.retrieve(batch_id)
                 check_ours(self.api, self.state_path, chunk, batch)
+                seen = progress_of(batch)
                 if batch.processing_status != "ended":
-                    return
+                    return seen
                 chunk.ended = True
                 self.save()
 
@@ -411,6 +456,7 @@ class Job:
         self.save()
         counts = ", ".join(f"{n:,} {k}" for k, n in sorted(chunk.counts.items()))
         self.progress.log(f"batch {batch_id} ended: {counts}; results saved")
+        return seen
 
     def _write_output(self) -> None:
         output = Path(self.state.output)
