@@ -40,7 +40,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx2
 import orjson
 
-from .._engine.ids import make_id
+from .._engine.ids import IdFormat
 from .._engine.scenario import REQUEST_ERROR_TYPES, Scenario, Timing
 from .._http.connection import CLOSE_CONNECTION, DroppedConnectionError
 
@@ -49,6 +49,7 @@ __all__ = ["Cassette", "RecordingProxy", "fit_timing", "record"]
 log = logging.getLogger("batchsim.record")
 _T = TypeVar("_T")
 _RANDOM = random.SystemRandom()
+_REQUEST_IDS = IdFormat("req_", 22, lead="01")
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -876,7 +877,7 @@ async def _raw(response: httpx2.Response) -> AsyncIterator[bytes]:
 
 async def _error(send: Send, status: int, kind: str, message: str) -> None:
     """An answer of the proxy's own, in the API's error envelope."""
-    request_id = make_id("req_", _RANDOM)
+    request_id = _REQUEST_IDS.make(_RANDOM)
     body = orjson.dumps({"type": "error", "error": {"type": kind, "message": message}, "request_id": request_id})
     headers = [
         (b"content-type", b"application/json"),
