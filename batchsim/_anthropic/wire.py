@@ -69,7 +69,7 @@ def batch_dict(batch: Batch, cancel_at: int | None, now: int, base_url: str) -> 
     ended_at = batch.ended_at(cancel_at)
     ended = now >= ended_at
     if ended:
-        done = batch.final(cancel_at).counts
+        done = batch.counts(cancel_at)
         counts = {
             "processing": 0,
             "succeeded": done["succeeded"],

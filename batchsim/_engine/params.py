@@ -110,6 +110,11 @@ class PackedParams(Sequence[bytes]):
         for start, end in pairwise(cuts):
             yield blob[start + head : end - tail]
 
+    @property
+    def nbytes(self) -> int:
+        """The bytes the items take (their buffer)."""
+        return len(self._blob)
+
     def sizes(self) -> array[int]:
         """Each item's size in bytes."""
         cuts, pad = self._cuts, self._head + self._tail
@@ -206,6 +211,11 @@ class PackedIds(Sequence[str]):
     def joined(self) -> bytes:
         """The UTF-8 of every id back to back (what :meth:`from_sizes` takes)."""
         return self._blob
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes the ids take (their buffer and offsets)."""
+        return len(self._blob) + self._cuts.itemsize * len(self._cuts)
 
     def sizes(self) -> array[int]:
         """Each id's size in bytes."""

@@ -42,7 +42,9 @@ class Store(Protocol):
     """Whether what is added survives the process (a durable store takes a batch whole: its
     params checked before it is added)."""
 
-    def add(self, batch: Batch) -> None: ...
+    def add(self, batch: Batch) -> Batch:
+        """Keep ``batch``; returns the batch to use from now on (a durable store's twin, which
+        reads its requests back from storage when it needs them)."""
 
     def get(self, workspace: str, batch_id: str) -> Entry | None:
         """The live (not deleted) batch, or ``None``."""

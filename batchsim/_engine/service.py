@@ -112,7 +112,7 @@ class BatchService:
             )
             if later and check is not None:
                 batch.check_params_later(check)
-            self.store.add(batch)
+            batch = self.store.add(batch)
         return batch
 
     @staticmethod

@@ -196,7 +196,7 @@ def batch_row(console: Console, entry: Entry, now: int) -> dict[str, Any]:
     n = batch.size
     created, ended_at = batch.created_at, batch.ended_at(cancel)
     if ended:
-        counts = {"processing": 0, **batch.final(cancel).counts}
+        counts = {"processing": 0, **batch.counts(cancel)}
         finished = n
     else:
         counts = {"processing": n, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}

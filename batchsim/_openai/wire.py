@@ -111,7 +111,7 @@ def made_files(batch: Batch, cancel_at: int | None, now: int) -> tuple[str | Non
         return None, None
     if cancel_at is not None and cancel_at <= batch.created_at + batch.policy.validating:
         return None, None
-    succeeded = batch.final(cancel_at).counts["succeeded"]
+    succeeded = batch.counts(cancel_at)["succeeded"]
     return (
         output_id(batch.id, False) if succeeded else None,
         output_id(batch.id, True) if succeeded < batch.size else None,
@@ -145,7 +145,7 @@ def batch_dict(batch: Batch, cancel_at: int | None, now: int, count_expired: boo
         succeeded, errored = batch.progress(now, cancel_at)
         counts = {"total": batch.size, "completed": succeeded, "failed": errored}
         if ended and count_expired:
-            done = batch.final(cancel_at).counts
+            done = batch.counts(cancel_at)
             counts["failed"] += done["expired"] + done["canceled"]
     output, error = made_files(batch, cancel_at, now)
     usage = {

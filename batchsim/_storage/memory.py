@@ -36,7 +36,7 @@ class MemoryStore:
         self._number = 0
         self._lock = threading.Lock()
 
-    def add(self, batch: Batch) -> None:
+    def add(self, batch: Batch) -> Batch:
         with self._lock:
             space = self._spaces.get(batch.workspace)
             if space is None:
@@ -44,6 +44,7 @@ class MemoryStore:
             space.position[batch.id] = len(space.entries)
             space.entries.append(Entry(batch))
             space.live += 1
+        return batch
 
     def get(self, workspace: str, batch_id: str) -> Entry | None:
         space = self._spaces.get(workspace)

@@ -38,11 +38,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import partial
 from typing import Any, NamedTuple
 
 import orjson
 
-from .._engine.batch import Batch, Canned, Policy
+from .._engine.batch import Batch, Body, Canned, Policy, Summary
 from .._engine.params import PackedIds, PackedParams
 from .._engine.ports import Entry, Page
 from .._engine.scenario import Scenario
@@ -70,6 +71,7 @@ CREATE TABLE IF NOT EXISTS batches (
     failed INTEGER NOT NULL DEFAULT 0,
     cancel_initiated_at INTEGER,
     deleted INTEGER NOT NULL DEFAULT 0,
+    summary BLOB,
     UNIQUE (provider, workspace, id)
 );
 CREATE INDEX IF NOT EXISTS batches_by_workspace ON batches (provider, workspace, seq);
@@ -91,7 +93,11 @@ CREATE TABLE IF NOT EXISTS shared (
 );
 INSERT OR IGNORE INTO shared (id) VALUES (1);
 """
-_CACHE_SIZE = 256
+_CACHE_SIZE = 20_000
+"""Batches rebuilt from their summaries kept per process (each a few hundred bytes)."""
+DEFAULT_BODY_BUDGET = 128 * 1024 * 1024
+"""What the requests of the batches a process has loaded may take together before the least
+recently used are let go (see :meth:`~batchsim._engine.batch.Batch.release`)."""
 _KNOWN_SIZE = 100_000
 
 
@@ -169,6 +175,8 @@ class Database:
         for statement in _SCHEMA.split(";"):
             if statement.strip():
                 self._conn.execute(statement)
+        if "summary" not in {row[1] for row in self._conn.execute("PRAGMA table_info(batches)")}:
+            self._conn.execute("ALTER TABLE batches ADD COLUMN summary BLOB")
         columns = {row[1] for row in self._conn.execute("PRAGMA table_info(shared)")}
         if "id_salt" not in columns:
             self._conn.execute("ALTER TABLE shared ADD COLUMN id_salt TEXT")
@@ -290,10 +298,8 @@ def _migrate_to_3(conn: sqlite3.Connection, version: int) -> None:
         conn.execute("INSERT OR REPLACE INTO sequences (provider, value) VALUES ('anthropic', ?)", (sequence[0],))
 
 
-_ROW = (
-    "seq, workspace, id, created_at, seed, scenario, custom_ids, id_sizes, params, params_sizes, invalid, canned, "
-    "policy, attrs, failed"
-)
+_HEADER = "workspace, id, created_at, seed, scenario, policy, attrs, failed, summary"
+_BODY = "custom_ids, id_sizes, params, params_sizes, invalid, canned"
 
 
 class SqliteStore:
@@ -302,20 +308,29 @@ class SqliteStore:
 
     durable = True
 
-    def __init__(self, db: Database | str, provider: str = "anthropic") -> None:
+    def __init__(
+        self, db: Database | str, provider: str = "anthropic", *, body_budget: int = DEFAULT_BODY_BUDGET
+    ) -> None:
         self.db = db if isinstance(db, Database) else Database(db)
         self.provider = provider
+        self.body_budget = body_budget
         self._cache: OrderedDict[int, Batch] = OrderedDict()  # rebuilt batches (they never change)
         self._cache_lock = threading.Lock()
+        self._bodies: OrderedDict[int, tuple[Batch, int]] = OrderedDict()  # loaded requests, by size
+        self._body_bytes = 0
+        self._scenarios: dict[bytes, Scenario] = {}
         # (workspace, id) -> (seq, the change counter its cancel time was read at, cancel time)
         self._known: dict[tuple[str, str], tuple[int, int, int | None]] = {}
 
     # -- writes ---------------------------------------------------------------------------------
 
-    def add(self, batch: Batch) -> None:
-        """Keep ``batch``, whole: the service checks a durable store's batch before adding it."""
+    def add(self, batch: Batch) -> Batch:
+        """Keep ``batch``, whole (the service checks a durable store's batch before adding it);
+        returns its twin that reads its requests back from the database when it needs them, so
+        this process holds a batch's requests only while they are used."""
         params, sizes = _encode_params(batch.params)
         ids, id_sizes = _encode_ids(batch.custom_ids)
+        summary = batch.summary()
         canned = {
             cid: [found.outcome, found.payload.decode()]
             for cid in batch.custom_ids
@@ -324,8 +339,8 @@ class SqliteStore:
         with self.db.transaction() as conn:
             cursor = conn.execute(
                 "INSERT INTO batches (provider, workspace, id, created_at, seed, scenario, custom_ids, id_sizes, "
-                "params, params_sizes, invalid, canned, policy, attrs, failed, cancel_initiated_at, deleted) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0)",
+                "params, params_sizes, invalid, canned, policy, attrs, failed, cancel_initiated_at, deleted, summary) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, ?)",
                 (
                     self.provider,
                     batch.workspace,
@@ -342,10 +357,15 @@ class SqliteStore:
                     orjson.dumps(batch.policy.to_dict()),
                     orjson.dumps(dict(batch.attrs)),
                     int(batch.failed),
+                    orjson.dumps(summary.to_dict()),
                 ),
             )
-        if cursor.lastrowid is not None:
-            self._remember(cursor.lastrowid, batch)
+        seq = cursor.lastrowid
+        assert seq is not None
+        twin = self._rebuilt(seq, batch.workspace, batch.id, batch.created_at, batch.seed, batch.scenario,
+                             batch.policy, batch.attrs, batch.failed, summary)  # fmt: skip
+        self._remember(seq, twin)
+        return twin
 
     def update(self, workspace: str, batch_id: str, change: Callable[[Entry], Entry]) -> Entry | None:
         """Decide and record a cancel or a delete in one write transaction: every process sees the
@@ -454,6 +474,14 @@ class SqliteStore:
         with self._cache_lock:
             self._cache.clear()
             self._known.clear()
+            bodies, self._bodies, self._body_bytes = list(self._bodies.values()), OrderedDict(), 0
+        for batch, _ in bodies:
+            batch.release()
+
+    def loaded_bytes(self) -> int:
+        """What the requests this process has loaded take (at most :attr:`body_budget`, beyond
+        the batches in use)."""
+        return self._body_bytes
 
     def _remember(self, seq: int, batch: Batch) -> None:
         with self._cache_lock:
@@ -473,21 +501,112 @@ class SqliteStore:
         return batch
 
     def _load(self, seq: int) -> Batch:
-        row = self.db.read(f"SELECT {_ROW} FROM batches WHERE seq = ?", (seq,))
+        row = self.db.read(f"SELECT {_HEADER} FROM batches WHERE seq = ?", (seq,))
         if row is None:  # pragma: no cover - only a concurrent reset gets here
             raise LookupError(f"batch #{seq} vanished")
-        (_, workspace, batch_id, created_at, seed, scenario, ids, id_sizes, params, sizes, invalid, canned) = row[:12]
-        return Batch(
-            id=batch_id,
-            workspace=workspace,
-            created_at=created_at,
-            custom_ids=_decode_ids(ids, id_sizes),
-            params=_decode_params(params, sizes),
-            invalid={int(i): text for i, text in orjson.loads(invalid).items()},
-            scenario=Scenario.from_dict(orjson.loads(scenario)),
-            seed=seed,
-            canned={cid: Canned(outcome, line.encode()) for cid, (outcome, line) in orjson.loads(canned).items()},
-            policy=Policy.from_dict(orjson.loads(row[12])),
-            attrs=orjson.loads(row[13]),
-            failed=bool(row[14]),
+        workspace, batch_id, created_at, seed, scenario, policy, attrs, failed, summary = row
+        return self._rebuilt(
+            seq,
+            workspace,
+            batch_id,
+            created_at,
+            seed,
+            self._scenario(scenario),
+            Policy.from_dict(orjson.loads(policy)),
+            orjson.loads(attrs),
+            bool(failed),
+            Summary.from_dict(orjson.loads(summary)) if summary is not None else None,
         )
+
+    def _scenario(self, data: bytes) -> Scenario:
+        """The scenario stored as ``data`` (one object for every batch created under it)."""
+        found = self._scenarios.get(data)
+        if found is None:
+            if len(self._scenarios) >= 1024:
+                self._scenarios.clear()
+            found = self._scenarios[data] = Scenario.from_dict(orjson.loads(data))
+        return found
+
+    def _rebuilt(
+        self,
+        seq: int,
+        workspace: str,
+        batch_id: str,
+        created_at: int,
+        seed: str,
+        scenario: Scenario,
+        policy: Policy,
+        attrs: Any,
+        failed: bool,
+        summary: Summary | None,
+    ) -> Batch:
+        """A batch whose requests are read from the database when first needed (and let go again
+        when the loaded requests pass the budget), or at once without a summary (a batch stored
+        before summaries were)."""
+        holder: list[Batch] = []
+
+        def load() -> Body:
+            body = self._body(seq)
+            if holder:
+                self._loaded(seq, holder[0], body)
+            return body
+
+        path = self.db.path
+        origin = (
+            None if path == ":memory:" or path.startswith("file:") else partial(load_batch, path, self.provider, seq)
+        )
+        batch = Batch(
+            batch_id, workspace, created_at, (), (), {}, scenario, seed, None, policy, attrs, failed,
+            summary=summary, loader=load, origin=origin,
+        )  # fmt: skip
+        holder.append(batch)
+        if batch.loaded:
+            self._loaded(seq, batch, (batch.custom_ids, batch.params, batch.invalid, batch.canned))
+        return batch
+
+    def _body(self, seq: int) -> Body:
+        row = self.db.read(f"SELECT {_BODY} FROM batches WHERE seq = ?", (seq,))
+        if row is None:  # pragma: no cover - only a concurrent reset gets here
+            raise LookupError(f"batch #{seq} vanished")
+        ids, id_sizes, params, sizes, invalid, canned = row
+        return (
+            _decode_ids(ids, id_sizes),
+            _decode_params(params, sizes),
+            {int(i): text for i, text in orjson.loads(invalid).items()},
+            {cid: Canned(outcome, line.encode()) for cid, (outcome, line) in orjson.loads(canned).items()},
+        )
+
+    def _loaded(self, seq: int, batch: Batch, body: Body) -> None:
+        """Count a batch's requests against the budget, letting the least recently loaded go."""
+        ids, params = body[0], body[1]
+        size = params.nbytes if isinstance(params, PackedParams) else sum(map(len, params))
+        size += ids.nbytes if isinstance(ids, PackedIds) else 64 * len(ids)
+        size += 40 * len(ids)  # the plan: outcomes, ranks, starts, finishes, once computed
+        released: list[Batch] = []
+        with self._cache_lock:
+            old = self._bodies.pop(seq, None)
+            if old is not None:
+                self._body_bytes -= old[1]
+            self._bodies[seq] = (batch, size)
+            self._body_bytes += size
+            while self._body_bytes > self.body_budget and len(self._bodies) > 1:
+                _, (other, other_size) = self._bodies.popitem(last=False)
+                self._body_bytes -= other_size
+                released.append(other)
+        for other in released:
+            other.release()
+
+
+_opened: dict[str, Database] = {}
+
+
+def load_batch(path: str, provider: str, seq: int) -> Batch:
+    """Batch ``seq`` of ``provider`` in the database at ``path``, its requests loaded: how a batch
+    of a durable store travels to another process (the results writer) without its requests."""
+    db = _opened.get(path)
+    if db is None:
+        db = _opened[path] = Database(path)
+    batch = SqliteStore(db, provider)._load(seq)
+    batch.check_params()
+    _ = batch.custom_ids  # loaded here, in the process that needs them
+    return batch
