@@ -2,7 +2,7 @@
 
 Without ``--db`` the emulator lives in the one server process's memory. With ``--db PATH``
 batches, the creation sequence, the virtual clock and the active scenario live in SQLite
-(:mod:`batchsim._sqlite`, :mod:`batchsim._sharedstate`): the server can be killed and restarted
+(:mod:`batchsim._storage.sqlite`, :mod:`batchsim._storage.shared`): the server can be killed and restarted
 without losing anything it acknowledged, and ``--workers N`` runs N uvicorn worker processes
 over the one database. Workers are started by uvicorn's supervisor with the app factory
 :func:`create_app`, which reads the settings ``serve`` put in ``BATCHSIM_SERVE_CONFIG``.
