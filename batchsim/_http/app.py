@@ -15,6 +15,7 @@ the first provider whose dialect claims it (Anthropic's claims calls that carry
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from typing import Any
 
@@ -38,6 +39,7 @@ from .spec import Dialect, HttpError, Incoming, Operation, Outgoing, Provider
 __all__ = ["ApiContext", "build_app"]
 
 log = logging.getLogger("batchsim")
+_SUFFIXED = re.compile(r"\}[^/]")
 JSON = "application/json"
 
 
@@ -303,9 +305,10 @@ def build_app(ctx: ApiContext, control_routes: list[Route] | None = None) -> Sta
     for provider in ctx.providers:
         for op in provider.operations:
             groups.setdefault((op.method, op.path), []).append((op, provider.dialect))
-    routes: list[Any] = [
-        Route(path, _Endpoint(ctx, choices), methods=[method]) for (method, path), choices in groups.items()
-    ]
+    # A path with text after a parameter in the same segment (Gemini's ``/v1/files/{file_id}:download``)
+    # goes first: the plain ``/v1/files/{file_id}`` would match it too.
+    ordered = sorted(groups.items(), key=lambda item: _SUFFIXED.search(item[0][1]) is None)
+    routes: list[Any] = [Route(path, _Endpoint(ctx, choices), methods=[method]) for (method, path), choices in ordered]
     routes.extend(control_routes or [])
 
     async def http_error(request: Request, exc: Exception) -> Response:
