@@ -43,6 +43,15 @@ _DIMENSIONS = {
 _DEFAULT_DIMENSION = 3072
 _MAX_DIMENSION = 16_384
 _MAX_CANDIDATES = 8
+_SCHEMA_NAMES = {  # the SDK sends a Schema's fields by their protobuf names
+    "min_items": "minItems",
+    "max_items": "maxItems",
+    "min_length": "minLength",
+    "max_length": "maxLength",
+    "any_of": "anyOf",
+    "min_properties": "minProperties",
+    "max_properties": "maxProperties",
+}
 _REFUSAL_RATINGS = [
     {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": True},
 ]
@@ -99,6 +108,7 @@ def _json_schema(schema: Any, depth: int = 0) -> Any:
         return {}
     out: dict[str, Any] = {}
     for key, value in schema.items():
+        key = _SCHEMA_NAMES.get(key, key)
         if key == "type" and isinstance(value, str):
             out["type"] = value.lower()
         elif key in ("properties", "$defs", "definitions") and isinstance(value, dict):
