@@ -107,8 +107,8 @@ def _json_schema(schema: Any, depth: int = 0) -> Any:
     if not isinstance(schema, dict) or depth > 32:
         return {}
     out: dict[str, Any] = {}
-    for key, value in schema.items():
-        key = _SCHEMA_NAMES.get(key, key)
+    for given, value in schema.items():
+        key = str(_SCHEMA_NAMES.get(given, given))
         if key == "type" and isinstance(value, str):
             out["type"] = value.lower()
         elif key in ("properties", "$defs", "definitions") and isinstance(value, dict):

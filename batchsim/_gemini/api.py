@@ -94,6 +94,26 @@ class Created:
         self.large = large
 
 
+class _Held:
+    """A parsed create body, kept (with the collector paused: it must never walk those objects)
+    until the answer is sent; released at the latest when this object is freed."""
+
+    __slots__ = ("_paused", "data")
+
+    def __init__(self) -> None:
+        collector.pause()
+        self._paused = True
+        self.data: Any = None
+
+    def release(self) -> None:
+        self.data = None  # the parsed body goes first
+        if self._paused:
+            self._paused = False
+            collector.resume()
+
+    __del__ = release
+
+
 class Upload:
     """What an upload call answers: status ``active`` (more to come) or ``final`` (the file)."""
 
@@ -174,24 +194,21 @@ class GeminiApi:
             raise InvalidError(f"* model: invalid model name {model!r}\n")
         if not body.strip():
             raise InvalidError("* batch: a batch is required\n")
-        collector.pause()
-        held: list[Any] = []
+        held = _Held()
         try:
             try:
-                data = orjson.loads(body)
+                held.data = orjson.loads(body)
             except orjson.JSONDecodeError:
                 raise InvalidError(_NOT_JSON) from None
-            held.append(data)
-            del data
-            parsed = read_create(held[0], kind)
+            parsed = read_create(held.data, kind)
         except BaseException:
-            held.clear()
-            collector.resume()
+            held.release()
             raise
         attrs: dict[str, Any] = {"model": f"models/{model}", "kind": kind}
         if parsed.display_name is not None:
             attrs["displayName"] = parsed.display_name
-        keys, params, invalid = parsed.keys, parsed.params, parsed.invalid
+        keys, params = parsed.keys, parsed.params
+        check = Checked(parsed.requests, kind, params=params)
         failed = False
         try:
             if parsed.file_name is not None:
@@ -208,20 +225,18 @@ class GeminiApi:
                     if found.failure is not None:
                         failed, attrs["failure"] = True, found.failure
                     else:
-                        keys, params, invalid = found.keys, found.params, found.invalid
-            batch = self.service.create(workspace, keys, params, Checked(invalid), attrs=attrs, failed=failed)
+                        keys, params, check = found.keys, found.params, Checked(invalid=found.invalid)
+            batch = self.service.create(workspace, keys, params, check, attrs=attrs, failed=failed)
         except BaseException:
-            held.clear()
-            collector.resume()
+            held.release()
             raise
         answer = orjson.dumps(operation(batch, None, self.service.clock.now()))
         results = self.service.results
         ahead = results is not None and parsed.file_name is not None and batch.size >= FILE_MIN_REQUESTS
 
         def finish() -> None:
-            if held:
-                held.clear()  # the parsed body goes first: the collector must never walk it
-                collector.resume()
+            self.service.finish(batch)  # the requests' check, when the engine left it for now
+            held.release()
             if ahead and results is not None:
                 results.write_ahead(results_key(batch, None), partial(response_chunks, batch, None))
 
@@ -238,15 +253,25 @@ class GeminiApi:
         return entry
 
     def _json(self, entry: Entry) -> bytes:
+        """The operation, encoded; kept for as long as it reads the same (what it says changes
+        only when the batch starts, a request finishes, a cancel comes or the batch ends)."""
         batch, cancel = entry.batch, entry.cancel_initiated_at
         now = self.service.clock.now()
-        if now >= batch.ended_at(cancel):  # fixed from now on: kept
-            key = ("gemini-json", cancel)
-            found: bytes | None = batch.memo.get(key)
-            if found is None:
-                found = batch.memo[key] = orjson.dumps(operation(batch, cancel, now))
+        memo = batch.memo
+        ended = now >= batch.ended_at(cancel)
+        if ended:  # fixed from now on
+            state: tuple[Any, ...] = (cancel,)
+        else:
+            first = batch.first_start()
+            started = first is not None and now > first
+            state = (cancel, batch.phase(now, cancel), batch.progress(now, cancel) if started else None)
+        last = memo.get("gemini-json")
+        if last is not None and last[0] == state:
+            found: bytes = last[1]
             return found
-        return orjson.dumps(operation(batch, cancel, now))
+        found = orjson.dumps(operation(batch, cancel, now))
+        memo["gemini-json"] = (state, found)
+        return found
 
     def list_batches(self, workspace: str, page_size: str | None, page_token: str | None) -> bytes:
         limit = _page_size(page_size, _BATCHES_PAGE, _BATCHES_MAX)

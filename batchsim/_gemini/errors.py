@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 import orjson
 
@@ -107,8 +107,10 @@ class GeminiDialect:
                 text = value.decode("latin-1").strip()
                 return text or None
         if query_string and b"key=" in query_string:
-            for name_, value_ in parse_qsl(query_string.decode("latin-1")):
-                if name_ == "key":
+            for part in query_string.split(b"&"):
+                if part.startswith(b"key="):
+                    raw = part[4:].decode("latin-1")
+                    value_ = unquote_plus(raw) if "%" in raw or "+" in raw else raw
                     return value_.strip() or None
         return None
 

@@ -16,11 +16,13 @@ re-encoded (one ``orjson.dumps`` for the whole batch), or the file's line itself
 
 from __future__ import annotations
 
+import threading
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter, methodcaller
-from typing import Any
+from itertools import accumulate
+from operator import itemgetter
+from typing import Any, overload
 
 import orjson
 
@@ -34,11 +36,11 @@ GENERATE = "generate"
 EMBED = "embed"
 _get_request = itemgetter("request")
 _get_key = itemgetter("key")
-_get_metadata = methodcaller("get", "metadata")
-_get_contents = methodcaller("get", "contents")
-_get_content = methodcaller("get", "content")
+_get_metadata = itemgetter("metadata")
+_get_contents = itemgetter("contents")
 _NO_CONTENTS = "* GenerateContentRequest.contents: contents is not specified\n"
 _NO_CONTENT = "* EmbedContentRequest.content: content is not specified\n"
+_TOO_DEEP = "* The request is nested too deeply.\n"
 _BATCH_FIELDS = frozenset(
     {"displayName", "display_name", "inputConfig", "input_config", "model", "name", "priority", "webhookConfig",
      "webhook_config", "output", "state", "batchStats", "batch_stats", "createTime", "create_time", "updateTime",
@@ -58,22 +60,105 @@ class Parsed:
     file_name: str | None = None
     keys: Sequence[str] = ()
     params: Sequence[bytes] = ()
-    invalid: dict[int, str] = field(default_factory=dict)
+    requests: list[Any] = field(default_factory=list)
     held: Any = None
     """The parsed body, kept alive (with the collector paused) until the answer is sent."""
 
 
-class Checked:
-    """The requests' problems, found at the create (a :class:`~batchsim._engine.batch.ParamsCheck`)."""
+class LazyParams(Sequence[bytes]):
+    """Inline requests' params, encoded (one ``orjson.dumps`` for all, see
+    :meth:`PackedParams.encode`) on first use: at the latest by the requests' check, which runs
+    once the create has been answered. An item too deeply nested to encode is kept as ``{}``
+    (:attr:`unencodable` names it; its request ends with an error)."""
 
-    def __init__(self, invalid: dict[int, str]) -> None:
-        self.invalid = invalid
+    __slots__ = ("_count", "_items", "_lock", "_packed", "unencodable")
+
+    def __init__(self, items: list[Any]) -> None:
+        self._items: list[Any] | None = items
+        self._count = len(items)
+        self._packed: PackedParams | None = None
+        self._lock = threading.Lock()
+        self.unencodable: list[int] = []
+
+    def pack(self) -> PackedParams:
+        packed = self._packed
+        if packed is None:
+            with self._lock:
+                packed = self._packed
+                if packed is None:
+                    items = self._items or []
+                    try:
+                        packed = PackedParams.encode(items)
+                    except orjson.JSONEncodeError:
+                        parts = []
+                        for i, item in enumerate(items):
+                            try:
+                                parts.append(orjson.dumps(item))
+                            except orjson.JSONEncodeError:
+                                parts.append(b"{}")
+                                self.unencodable.append(i)
+                        packed = PackedParams.join(parts)
+                    self._packed, self._items = packed, None
+        return packed
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> bytes: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[bytes]: ...
+
+    def __getitem__(self, index: int | slice) -> bytes | list[bytes]:
+        return self.pack()[index]
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.pack())
+
+    def joined(self) -> bytes:
+        return self.pack().joined()
+
+    def sizes(self) -> array[int]:
+        return self.pack().sizes()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_same, (self.pack(),))
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+class Checked:
+    """The requests' problems (a :class:`~batchsim._engine.batch.ParamsCheck`): found when the
+    engine asks, at the create or after its answer."""
+
+    def __init__(
+        self,
+        requests: list[Any] | None = None,
+        kind: str = GENERATE,
+        invalid: dict[int, str] | None = None,
+        params: Sequence[bytes] | None = None,
+    ) -> None:
+        self._requests = requests
+        self._kind = kind
+        self._invalid = invalid
+        self._params = params
 
     def check_params(self) -> dict[int, str]:
-        return self.invalid
+        if self._invalid is None:
+            self._invalid = _problems(self._requests or [], self._kind)
+            self._requests = None
+            if isinstance(self._params, LazyParams):
+                self._params.pack()
+                for i in self._params.unencodable:
+                    self._invalid[i] = _TOO_DEEP
+            self._params = None
+        return self._invalid
 
     def release(self) -> None:
-        """Nothing is held."""
+        self._requests = None
 
 
 def read_create(data: Any, kind: str) -> Parsed:
@@ -109,14 +194,14 @@ def read_create(data: Any, kind: str) -> Parsed:
         raise InvalidError("* batch.input_config.requests.requests: a list of requests is required\n")
     if not items:
         raise InvalidError("* batch.input_config.requests.requests: at least one request is required\n")
-    keys, params, invalid = parse_inline(items, kind)
-    return Parsed(display, keys=keys, params=params, invalid=invalid, held=data)
+    keys, params, found = parse_inline(items)
+    return Parsed(display, keys=keys, params=params, requests=found, held=data)
 
 
-def parse_inline(items: list[Any], kind: str) -> tuple[Sequence[str], Sequence[bytes], dict[int, str]]:
-    """Keys, params and per-request problems of inline requests (C-level passes when every item
-    has the common shape, a loop naming the first bad item otherwise)."""
-    found = _wholesale(items, kind)
+def parse_inline(items: list[Any]) -> tuple[Sequence[str], Sequence[bytes], list[dict[str, Any]]]:
+    """Keys, params and requests of inline requests (C-level passes when every item has the
+    common shape, a loop naming the first bad item otherwise)."""
+    found = _wholesale(items)
     if found is not None:
         return found
     keys: list[str] = []
@@ -134,36 +219,37 @@ def parse_inline(items: list[Any], kind: str) -> tuple[Sequence[str], Sequence[b
             raise InvalidError(f"Invalid value at '{where}': expected an object")
         key = metadata.get("key") if metadata else None
         keys.append(key if isinstance(key, str) else str(i))
-    requests = [item["request"] for item in items]
-    return PackedIds.of(keys), PackedParams.encode(items), _problems(requests, kind)
+    return PackedIds.of(keys), LazyParams(items), [item["request"] for item in items]
 
 
-def _wholesale(items: list[Any], kind: str) -> tuple[Sequence[str], Sequence[bytes], dict[int, str]] | None:
+def _wholesale(items: list[Any]) -> tuple[Sequence[str], Sequence[bytes], list[dict[str, Any]]] | None:
+    """Every item has the common shape: ``request`` and ``metadata`` with a string ``key`` (a
+    getter raises on any other shape, so no pass checks types)."""
     try:
-        if set(map(type, items)) != {dict}:
+        if set(map(len, items)) != {2}:
             return None
         requests = list(map(_get_request, items))
-        metadata = list(map(_get_metadata, items))
-        if set(map(type, requests)) != {dict} or set(map(type, metadata)) != {dict}:
-            return None
-        keys = list(map(_get_key, metadata))
-        joined = "\n".join(keys)
-    except (KeyError, TypeError):
+        keys = list(map(_get_key, map(_get_metadata, items)))
+        flat = "".join(keys)
+    except (KeyError, TypeError, IndexError):
         return None
-    if set(map(len, items)) != {2} or joined.count("\n") != len(keys) - 1:
-        return None
-    try:
-        params = PackedParams.encode(items)
-    except orjson.JSONEncodeError:
-        return None
-    return PackedIds.split(joined), params, _problems(requests, kind)
+    params = LazyParams(items)
+    if flat.isascii():  # one character a byte: the cuts are the keys' lengths
+        packed = PackedIds(flat.encode(), array("q", accumulate(map(len, keys), initial=0)))
+    else:
+        packed = PackedIds.of(keys)
+    return packed, params, requests
 
 
 def _problems(requests: list[dict[str, Any]], kind: str) -> dict[int, str]:
     """The requests the model cannot run, by index."""
     if kind == EMBED:
-        return {i: _NO_CONTENT for i, c in enumerate(map(_get_content, requests)) if not isinstance(c, dict)}
-    values = list(map(_get_contents, requests))
+        contents = (r.get("content") if isinstance(r, dict) else None for r in requests)
+        return {i: _NO_CONTENT for i, c in enumerate(contents) if not isinstance(c, dict)}
+    try:
+        values = list(map(_get_contents, requests))
+    except (KeyError, TypeError, IndexError):
+        values = [r.get("contents") if isinstance(r, dict) else None for r in requests]
     if all(values) and set(map(type, values)) == {list}:
         return {}
     return {i: _NO_CONTENTS for i, c in enumerate(values) if not c or not isinstance(c, list | dict)}

@@ -120,5 +120,8 @@ def _operations(api: GeminiApi, v: str) -> tuple[Operation, ...]:
 
 
 def operations(api: GeminiApi) -> tuple[Operation, ...]:
-    """Every route of the provider, under each API version."""
-    return tuple(op for v in VERSIONS for op in _operations(api, v))
+    """Every route of the provider, under each API version; a batch's get first (routes are
+    matched in order, and polling is what a batch client does most)."""
+    every = [op for v in VERSIONS for op in _operations(api, v)]
+    gets = [op for op in every if op.endpoint == "gemini.batches.get"]
+    return (*gets, *(op for op in every if op.endpoint != "gemini.batches.get"))

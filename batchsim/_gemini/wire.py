@@ -208,9 +208,11 @@ def _stats(batch: Batch, now: int, cancel_at: int | None, ended: bool) -> dict[s
     if ended:
         counts = batch.final(cancel_at).counts
         done, bad, pending = counts["succeeded"], n - counts["succeeded"], 0
-    else:
+    elif (first := batch.first_start()) is not None and now > first:
         done, bad = batch.progress(now, cancel_at)
         pending = n - done - bad
+    else:  # nothing started yet (a new batch): no need to work out which requests finished
+        done, bad, pending = 0, 0, n
     stats = {
         "requestCount": n,
         "successfulRequestCount": done,

@@ -324,3 +324,29 @@ def test_the_async_client(sim: Emulator, client: genai.Client) -> None:
 
     done = asyncio.run(flow())
     assert done.state == types.JobState.JOB_STATE_SUCCEEDED and len(done.dest.inlined_responses) == 2  # type: ignore[union-attr, arg-type]
+
+
+def test_a_request_nested_too_deeply_errors_alone(sim: Emulator) -> None:
+    """Requests are encoded after the create's answer: one orjson cannot encode (nested past 254
+    levels, which it still parses) ends with an error, the others run."""
+    deep = '{"a":' * 300 + '"leaf"' + "}" * 300
+    body = (
+        '{"batch": {"inputConfig": {"requests": {"requests": ['
+        '{"request": {"contents": [{"parts": [{"text": "fine"}]}]}, "metadata": {"key": "ok"}},'
+        '{"request": {"contents": [{"parts": [{"text": "deep"}]}], "labels": '
+        + deep
+        + '}, "metadata": {"key": "deep"}}'
+        "]}}}}"
+    ).encode()
+    raw = sim.gemini_client()._api_client
+    created = raw._httpx_client.post(  # type: ignore[union-attr]
+        f"http://batchsim.local/v1beta/models/{MODEL}:batchGenerateContent",
+        content=body,
+        headers={"x-goog-api-key": "k", "content-type": "application/json"},
+    )
+    assert created.status_code == 200, created.text
+    sim.advance(minutes=5)
+    done = sim.gemini_client(api_key="k").batches.get(name=created.json()["name"])
+    ok, bad = done.dest.inlined_responses  # type: ignore[union-attr, misc]
+    assert ok.response.text.startswith("Simulated reply to ok")
+    assert bad.error.code == 3 and "nested too deeply" in bad.error.message
