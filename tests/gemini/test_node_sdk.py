@@ -70,3 +70,4 @@ def test_the_node_sdk_runs_a_whole_batch_flow(node_modules: Path) -> None:
     assert len(seen["listed"]) == 2 and seen["name"] in seen["listed"]
     assert seen["cancelled"] == "JOB_STATE_CANCELLED" and seen["deleted"] == 404
     assert any(c["endpoint"] == "gemini.files.download" and c["status"] == 200 for c in calls)
+    assert {c["path"].split("/")[1] for c in calls if not c["path"].startswith("/upload")} == {"v1"}
