@@ -106,6 +106,8 @@ def test_the_rest_workflow_of_googles_guide(fresh_server: ServerProcess) -> None
         # The key may come in the query string instead.
         by_query = http.get(f"/v1beta/{op['name']}", params={"key": "rest-key"})
         assert by_query.status_code == 200 and by_query.json()["name"] == op["name"]
+        journaled = fresh_server.control("GET", "journal").json()["calls"][-1]
+        assert journaled["query"] == "key=\u2026ey"  # redacted as a credential header is
         listed = http.get("/v1beta/batches", params={"pageSize": 1}, headers=headers).json()
         assert len(listed["operations"]) == 1 and listed["nextPageToken"]
         nxt = http.get("/v1beta/batches", params={"pageSize": 1, "pageToken": listed["nextPageToken"]}, headers=headers)
