@@ -504,6 +504,9 @@ class GeminiApi:
 
     def _chunk(self, upload_id: str, headers: dict[str, str], source: BinaryIO, base_url: str) -> Upload:
         session = self.files.get(_UPLOADS, upload_id)
+        if session is not None and session.expires_at is not None and self.service.clock.now() >= session.expires_at:
+            self._end_session(upload_id, self._chunks(upload_id))  # a week old: Google's sessions last that long
+            session = None
         if session is None:
             raise NotFoundError("upload", upload_id, "The upload session does not exist or has ended.")
         commands = {c.strip() for c in headers.get("x-goog-upload-command", "").lower().split(",") if c.strip()}

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import subprocess
+import sys
 from typing import Any
 
 import jsonschema
@@ -350,3 +352,44 @@ def test_a_request_nested_too_deeply_errors_alone(sim: Emulator) -> None:
     ok, bad = done.dest.inlined_responses  # type: ignore[union-attr, misc]
     assert ok.response.text.startswith("Simulated reply to ok")
     assert bad.error.code == 3 and "nested too deeply" in bad.error.message
+
+
+def test_no_google_genai_until_a_client_is_built() -> None:
+    """An emulator (what ``batchsim serve`` builds) serves Gemini without importing the SDK."""
+    code = (
+        "import sys, batchsim; sim = batchsim.Emulator(); app = sim.app; "
+        "print('google.genai' in sys.modules); sim.gemini_client(); print('google.genai' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True"]
+
+
+def test_an_upload_session_refuses_a_wrong_offset_and_ends_after_a_week(sim: Emulator) -> None:
+    http = sim.gemini_client()._api_client._httpx_client
+    start = {
+        "x-goog-api-key": "k",
+        "X-Goog-Upload-Protocol": "resumable",
+        "X-Goog-Upload-Command": "start",
+        "X-Goog-Upload-Header-Content-Length": "10",
+    }
+    url = http.post("http://batchsim.local/upload/v1beta/files", headers=start).headers["x-goog-upload-url"]
+    first = http.post(url, headers={"X-Goog-Upload-Command": "upload", "X-Goog-Upload-Offset": "0"}, content=b"12345")
+    assert first.status_code == 200 and first.headers["x-goog-upload-status"] == "active"
+    query = http.post(url, headers={"X-Goog-Upload-Command": "query"})
+    assert query.headers["x-goog-upload-size-received"] == "5"
+    wrong = http.post(
+        url, headers={"X-Goog-Upload-Command": "upload, finalize", "X-Goog-Upload-Offset": "3"}, content=b"x"
+    )
+    assert wrong.status_code == 400 and wrong.headers["x-goog-upload-status"] == "final"
+    assert http.post(url, headers={"X-Goog-Upload-Command": "query"}).status_code == 404  # the session ended
+    url = http.post("http://batchsim.local/upload/v1beta/files", headers=start).headers["x-goog-upload-url"]
+    sim.advance(days=8)
+    late = http.post(
+        url, headers={"X-Goog-Upload-Command": "upload, finalize", "X-Goog-Upload-Offset": "0"}, content=b"1234567890"
+    )
+    assert late.status_code == 404 and late.json()["error"]["status"] == "NOT_FOUND"
+    too_big = http.post(
+        "http://batchsim.local/upload/v1beta/files",
+        headers={**start, "X-Goog-Upload-Header-Content-Length": str(3 * 1024**3)},
+    )
+    assert too_big.status_code == 400 and "2 GB" in too_big.json()["error"]["message"]
