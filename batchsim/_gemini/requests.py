@@ -61,8 +61,7 @@ class Parsed:
     keys: Sequence[str] = ()
     params: Sequence[bytes] = ()
     requests: list[Any] = field(default_factory=list)
-    held: Any = None
-    """The parsed body, kept alive (with the collector paused) until the answer is sent."""
+    """The inline requests (parsed), for their check."""
 
 
 class LazyParams(Sequence[bytes]):
@@ -195,7 +194,7 @@ def read_create(data: Any, kind: str) -> Parsed:
     if not items:
         raise InvalidError("* batch.input_config.requests.requests: at least one request is required\n")
     keys, params, found = parse_inline(items)
-    return Parsed(display, keys=keys, params=params, requests=found, held=data)
+    return Parsed(display, keys=keys, params=params, requests=found)
 
 
 def parse_inline(items: list[Any]) -> tuple[Sequence[str], Sequence[bytes], list[dict[str, Any]]]:

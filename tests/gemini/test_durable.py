@@ -4,6 +4,7 @@ one connection may finish on another, that is on another worker)."""
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +28,7 @@ def test_batches_and_files_survive_kill_9(tmp_path: Path) -> None:
         client = over_http(server.url)
         job = client.batches.create(model=MODEL, src=inline(2), config={"display_name": "durable"})
         data = b"".join(orjson.dumps(line(k)) + b"\n" for k in ("x", "y"))
-        uploaded = client.files.upload(file=__import__("io").BytesIO(data), config={"mime_type": "application/jsonl"})
+        uploaded = client.files.upload(file=io.BytesIO(data), config={"mime_type": "application/jsonl"})
         from_file = client.batches.create(model=MODEL, src=uploaded.name)  # type: ignore[arg-type]
         assert stop_server(server, signal.SIGKILL) == -signal.SIGKILL
         server = start_server("--db", db)

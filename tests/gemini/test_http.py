@@ -5,8 +5,8 @@ calls, ``v1beta``, snake_case bodies, ``response.inlinedResponses``), the plugin
 
 from __future__ import annotations
 
+import io
 import json
-from typing import Any
 
 import httpx2
 import orjson
@@ -25,7 +25,7 @@ def test_the_sdk_over_http(fresh_server: ServerProcess) -> None:
     job = client.batches.create(model=MODEL, src=inline(3), config={"display_name": "http"})
     assert job.state == types.JobState.JOB_STATE_PENDING
     data = b"".join(orjson.dumps(line(f"f{i}")) + b"\n" for i in range(4))
-    uploaded = client.files.upload(file=_file(data), config={"mime_type": "application/jsonl"})
+    uploaded = client.files.upload(file=io.BytesIO(data), config={"mime_type": "application/jsonl"})
     from_file = client.batches.create(model=MODEL, src=uploaded.name)  # type: ignore[arg-type]
     fresh_server.advance(600)
     done = client.batches.get(name=job.name)  # type: ignore[arg-type]
@@ -40,12 +40,6 @@ def test_the_sdk_over_http(fresh_server: ServerProcess) -> None:
     assert {c["path"].split("/")[1] for c in calls if not c["path"].startswith("/upload")} == {"v1"}
     finalize = [c for c in calls if c["headers"].get("x-goog-upload-command") == "upload, finalize"]
     assert len(finalize) == 1 and "x-goog-api-key" not in finalize[0]["headers"]
-
-
-def _file(data: bytes) -> Any:
-    import io
-
-    return io.BytesIO(data)
 
 
 def test_the_rest_workflow_of_googles_guide(fresh_server: ServerProcess) -> None:

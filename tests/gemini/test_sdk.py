@@ -8,6 +8,7 @@ import io
 import json
 import subprocess
 import sys
+from datetime import timedelta
 from typing import Any
 
 import jsonschema
@@ -249,7 +250,7 @@ def test_a_batch_still_running_after_48_hours_expires_without_results(sim: Emula
     sim.advance(minutes=1)
     expired = client.batches.get(name=job.name)  # type: ignore[arg-type]
     assert expired.state == types.JobState.JOB_STATE_EXPIRED and expired.dest is None
-    assert expired.end_time == expired.create_time + __import__("datetime").timedelta(hours=48)  # type: ignore[operator]
+    assert expired.end_time == expired.create_time + timedelta(hours=48)  # type: ignore[operator]
 
 
 def test_rules_and_canned_results_match_a_request_by_its_key(sim: Emulator) -> None:
