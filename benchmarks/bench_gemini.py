@@ -1,8 +1,8 @@
 """Gemini batch mode: a batch get over HTTP against a bare route, a 50,000-request inline create
 against ``orjson`` parsing its body, and a responses-file download against a bare stream.
 
-* get: ``batchsim serve`` answering ``GET /v1beta/batches/{id}`` (a new 1-request batch, as a client polls it)
-  vs a bare Starlette route answering a pre-built JSON of the same size, same uvicorn settings;
+* get: ``batchsim serve`` answering ``GET /v1beta/batches/{id}`` (a new 1-request batch, as a
+  client polls it) vs a bare Starlette route answering a pre-built JSON of the same size, same uvicorn settings;
 * inline create: the whole ASGI call in this process (routing, body reading, parsing, the plan,
   the store, the answer) until the answer's last byte, as :mod:`benchmarks.bench_create` measures
   Anthropic's create, vs ``orjson.loads`` of the same body with the collector paused;
@@ -181,7 +181,8 @@ def _get_rows(tmp: str) -> list[dict[str, Any]]:
     value, baseline = c.median_rps(runs["get"]), c.median_rps(runs["bare"])
     ratio = statistics.median(a.rps / b.rps for a, b in zip(runs["get"], runs["bare"], strict=True))
     note = (
-        f"batchsim serve GET /v1beta/batches/{{id}} (a new 1-request batch, polled) vs bare Starlette JSON route ({len(body)} B); "
+        "batchsim serve GET /v1beta/batches/{id} (a new 1-request batch, polled) vs bare Starlette JSON route "
+        f"({len(body)} B); "
         f"median of per-round ratios; {c.load_note(runs['get'], runs['bare'])}"
     )
     return [
