@@ -8,6 +8,7 @@ only a prefix of each body (:data:`DEFAULT_BODY_PREFIX`). Over HTTP
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import deque
 from collections.abc import Sequence
@@ -30,6 +31,10 @@ _OVERHEAD = 256  # what one entry costs besides its body and headers, roughly
 _SECRET_HEADERS = frozenset(
     {"x-api-key", "x-goog-api-key", "authorization", "proxy-authorization", "cookie", "x-batchsim-admin-token"}
 )
+
+
+_QUERY_KEY = re.compile(r"((?:^|&)key=)([^&]*)")
+"""A credential in a query string (Gemini's ``?key=``), redacted like a credential header."""
 
 
 def key_tail(key: str) -> str:
@@ -137,7 +142,7 @@ class Call:
         return {
             "method": self.method,
             "path": self.path,
-            "query": self.query,
+            "query": _QUERY_KEY.sub(lambda m: m.group(1) + key_tail(m.group(2)), self.query),
             "headers": headers,
             "body": text,
             "body_truncated": self.body_size > min(body_limit, len(self.body)),
