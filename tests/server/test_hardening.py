@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -43,7 +44,7 @@ def rss(pid: int) -> int:
     raise AssertionError(f"no VmRSS for {pid}")
 
 
-def results_files(pids: list[int]) -> list[int]:
+def open_results_files(pids: list[int]) -> list[int]:
     """The sizes of the results files the processes hold open (deleted files included)."""
     sizes = []
     for pid in pids:
@@ -54,6 +55,17 @@ def results_files(pids: list[int]) -> list[int]:
                     sizes.append(os.stat(fd_dir / fd).st_size)
             except FileNotFoundError:
                 continue  # closed meanwhile
+    return sizes
+
+
+def results_on_disk(pids: list[int]) -> list[int]:
+    """The sizes of the results files the processes' stores keep on disk (each store's folder is
+    named after its process, in a ``batchsim-results-*`` folder of the temporary folder)."""
+    sizes = []
+    for pid in pids:
+        for path in Path(tempfile.gettempdir()).glob(f"batchsim-results-*/{pid}-*/results-*.jsonl"):
+            with contextlib.suppress(FileNotFoundError):  # dropped meanwhile
+                sizes.append(path.stat().st_size)
     return sizes
 
 
@@ -253,7 +265,8 @@ def test_a_results_file_never_exceeds_its_cap(small_results: ServerProcess) -> N
         lines = response.text.splitlines()
         assert len(lines) == 1000 and all("m" * 4096 in line for line in lines)
         assert len(response.content) > 4 * MiB
-        assert all(size <= MiB for size in results_files([pid])), results_files([pid])
+        kept = results_on_disk([pid])
+        assert kept and all(size <= MiB for size in kept), kept
 
 
 # -- 5. the journal is bounded in bytes --------------------------------------------------------
@@ -463,7 +476,7 @@ def test_results_files_are_bounded_across_workers(tmp_path: Path) -> None:
         for batch_id in ids:
             assert len(_fresh(server, "GET", f"{BATCHES}/{batch_id}/results").text.splitlines()) == 1000
             workers = worker_pids(server)
-            assert sum(results_files(workers)) <= 3 * MiB, results_files(workers)
+            assert sum(results_on_disk(workers)) <= 3 * MiB, results_on_disk(workers)
         assert len(worker_pids(server)) == 2
 
 
@@ -474,12 +487,14 @@ def test_reset_and_delete_release_results_files_at_once(plain: ServerProcess) ->
         batch = create(plain, {"requests": requests_body(1000)}).json()
         plain.advance(3600)
         assert len(call(plain, "GET", f"{BATCHES}/{batch['id']}/results").text.splitlines()) == 1000
-        assert results_files([pid]), "a 1,000-request batch keeps a results file"
+        assert results_on_disk([pid]), "a 1,000-request batch keeps a results file"
+        assert open_results_files([pid]) == [], "a file nobody reads holds no descriptor"
         if ending == "reset":
             plain.control("POST", "reset").raise_for_status()
         else:
             assert call(plain, "DELETE", f"{BATCHES}/{batch['id']}").status_code == 200
-        assert results_files([pid]) == [], f"{ending} left results files open"
+        assert results_on_disk([pid]) == [], f"{ending} left results files"
+        assert open_results_files([pid]) == [], f"{ending} left results files open"
 
 
 # -- 10. workers survive a machine too busy to answer health checks in 5 s ------------------------
