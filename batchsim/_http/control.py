@@ -27,7 +27,7 @@ from .._engine.errors import ApiError
 from .._engine.scenario import Scenario, ScenarioError
 from .app import ApiContext, JsonResponse, error_response, json_response
 from .bodies import read_body
-from .journal import Call, Journal
+from .journal import Call, Journal, journal_response
 
 __all__ = ["Controlled", "control_routes", "guarded"]
 
@@ -169,7 +169,7 @@ def control_routes(sim: Controlled, ctx: ApiContext) -> list[Route]:
         return {"status": "ok", "now": rfc3339(sim.clock.now())}
 
     async def journal(request: Request) -> Any:
-        return {"calls": [c.to_dict() for c in sim.calls]}
+        return journal_response(sim.journal, ctx.next_request_id())
 
     async def clear_journal(request: Request) -> Any:
         sim.journal.clear()
