@@ -36,6 +36,7 @@ from .._http.connection import DroppedConnectionError
 from .._storage.results_files import sweep_stale_roots
 from .._storage.shared import SharedScaledClock, SharedState, SharedVirtualClock
 from .._storage.sqlite import Database, Snapshot, SqliteStore
+from . import connections
 from .protocols import PROTOCOLS
 
 __all__ = ["SharedEmulator", "create_app", "serve"]
@@ -174,6 +175,7 @@ def _emulator(config: dict[str, Any]) -> Emulator:
     ctx.data_dir = config.get("data_dir")
     # The budget of body bytes in flight is the server's: each worker takes its share.
     ctx.bodies.limit = max(1, config.get("body_budget", ctx.bodies.limit) // max(1, config.get("workers", 1)))
+    ctx.bodies.timeout = config.get("body_timeout")
     results = sim.results_files
     results.max_bytes = config.get("results_disk", results.max_bytes)
     results.max_file_bytes = config.get("results_file_max", results.max_file_bytes)
@@ -181,8 +183,15 @@ def _emulator(config: dict[str, Any]) -> Emulator:
     return sim
 
 
-def _app(sim: Emulator, *, name_worker: bool = False) -> ASGIApp:
-    return _syncing(sim.app, sim, name_worker=name_worker) if isinstance(sim, SharedEmulator) else sim.app
+def _app(sim: Emulator, config: dict[str, Any], *, name_worker: bool = False) -> ASGIApp:
+    """The served app: the emulator's, synced with the other workers (``--db``); the connection
+    bounds set for this process."""
+    connections.configure(**config.get("limits", {}))
+    app: ASGIApp = sim.app
+    if isinstance(sim, SharedEmulator):
+        app = _syncing(app, sim, name_worker=name_worker)
+        connections.every_second(sim.sync)  # a reset elsewhere frees this worker's results files
+    return app
 
 
 def create_app() -> ASGIApp:
@@ -192,7 +201,8 @@ def create_app() -> ASGIApp:
     if parent is not None:
         _exit_with_parent(int(parent))
     # This factory only runs with several workers: each names itself in its answers.
-    app = _app(_emulator(json.loads(os.environ[_CONFIG_ENV])), name_worker=True)
+    config = json.loads(os.environ[_CONFIG_ENV])
+    app = _app(_emulator(config), config, name_worker=True)
     gc.freeze()  # what is loaded by now lives as long as the worker: keep it out of collections
     return app
 
@@ -331,6 +341,14 @@ def serve(args: argparse.Namespace) -> int:
         "results_file_max": args.results_file_max,
         "workers": args.workers,
         "results_root": None,
+        "body_timeout": args.body_timeout,
+        "limits": {
+            "headers_max": args.headers_max,
+            "url_max": args.url_max,
+            "header_timeout": args.header_timeout,
+            "send_timeout": args.send_timeout,
+            "connections_max": args.connections_max,
+        },
     }
     try:
         # Validates the settings and prepares the database before binding. A scenario or seed
@@ -351,10 +369,11 @@ def serve(args: argparse.Namespace) -> int:
         f"batchsim serving on http://{shown}:{port} (clock {sim.clock.kind}, {where}{workers}); Ctrl-C stops it",
         flush=True,
     )
+    connections.raise_descriptor_limit()  # workers inherit it
     options = _uvicorn_options(args.log_level, args.http)
     sweep_stale_roots()  # results files a killed server left behind
     if args.workers == 1:
-        server = _Server(uvicorn.Config(_app(sim), **options))
+        server = _Server(uvicorn.Config(_app(sim, config), **options))
         _quiet_injected_drops()  # after uvicorn has configured its loggers
         gc.freeze()  # what is loaded by now lives as long as the server: keep it out of collections
         try:

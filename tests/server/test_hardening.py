@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -25,55 +24,23 @@ import orjson
 import pytest
 from serverproc import ServerProcess, running_server
 
-from .conftest import PARAMS, assert_envelope, call, no_traceback, requests_body, sdk
+from .conftest import (
+    PARAMS,
+    assert_envelope,
+    call,
+    no_traceback,
+    open_results_files,
+    requests_body,
+    results_on_disk,
+    rss,
+    sdk,
+    worker_pids,
+)
 
 pytestmark = pytest.mark.server
 
 BATCHES = "/v1/messages/batches"
 MiB = 1024 * 1024
-
-
-# -- measuring the server process ---------------------------------------------------------------
-
-
-def rss(pid: int) -> int:
-    """The resident memory of ``pid`` in bytes."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError(f"no VmRSS for {pid}")
-
-
-def open_results_files(pids: list[int]) -> list[int]:
-    """The sizes of the results files the processes hold open (deleted files included)."""
-    sizes = []
-    for pid in pids:
-        fd_dir = Path(f"/proc/{pid}/fd")
-        for fd in os.listdir(fd_dir):
-            try:
-                if "batchsim-results" in os.readlink(fd_dir / fd):
-                    sizes.append(os.stat(fd_dir / fd).st_size)
-            except FileNotFoundError:
-                continue  # closed meanwhile
-    return sizes
-
-
-def results_on_disk(pids: list[int]) -> list[int]:
-    """The sizes of the results files the processes' stores keep on disk (each store's folder is
-    named after its process, in a ``batchsim-results-*`` folder of the temporary folder)."""
-    sizes = []
-    for pid in pids:
-        for path in Path(tempfile.gettempdir()).glob(f"batchsim-results-*/{pid}-*/results-*.jsonl"):
-            with contextlib.suppress(FileNotFoundError):  # dropped meanwhile
-                sizes.append(path.stat().st_size)
-    return sizes
-
-
-def worker_pids(server: ServerProcess) -> list[int]:
-    """The uvicorn worker processes of a ``--workers N`` server (its children serving requests)."""
-    pid = server.process.pid
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [int(c) for c in children if "resource_tracker" not in Path(f"/proc/{c}/cmdline").read_text()]
 
 
 def health_answers_within(server: ServerProcess, seconds: float) -> bool:
