@@ -169,6 +169,16 @@ def _parser() -> argparse.ArgumentParser:
         "(default 0: half the file descriptors the process may open)",
     )
     serve.add_argument(
+        "--allowed-host",
+        action="append",
+        dest="allowed_hosts",
+        default=None,
+        metavar="NAME",
+        help="also answer requests naming this host (repeatable; '*' for any). Bound to a loopback "
+        "address the server answers only loopback names and addresses; bound elsewhere, any host unless "
+        "names are given (a guard against DNS rebinding)",
+    )
+    serve.add_argument(
         "--log-level",
         type=str.lower,
         choices=_LOG_LEVELS,

@@ -37,6 +37,7 @@ from .._storage.results_files import sweep_stale_roots
 from .._storage.shared import SharedScaledClock, SharedState, SharedVirtualClock
 from .._storage.sqlite import Database, Snapshot, SqliteStore
 from . import connections
+from .guard import allowed_hosts, guarded, is_loopback
 from .protocols import PROTOCOLS
 
 __all__ = ["SharedEmulator", "create_app", "serve"]
@@ -184,14 +185,15 @@ def _emulator(config: dict[str, Any]) -> Emulator:
 
 
 def _app(sim: Emulator, config: dict[str, Any], *, name_worker: bool = False) -> ASGIApp:
-    """The served app: the emulator's, synced with the other workers (``--db``); the connection
-    bounds set for this process."""
+    """The served app: the emulator's, synced with the other workers (``--db``), behind the
+    checks of :mod:`batchsim._serve.guard`; the connection bounds set for this process."""
     connections.configure(**config.get("limits", {}))
     app: ASGIApp = sim.app
     if isinstance(sim, SharedEmulator):
         app = _syncing(app, sim, name_worker=name_worker)
         connections.every_second(sim.sync)  # a reset elsewhere frees this worker's results files
-    return app
+    bind = config.get("host", "127.0.0.1")
+    return guarded(app, allowed_hosts(bind, config.get("allowed_hosts")), any_address=not is_loopback(bind))
 
 
 def create_app() -> ASGIApp:
@@ -341,6 +343,8 @@ def serve(args: argparse.Namespace) -> int:
         "results_file_max": args.results_file_max,
         "workers": args.workers,
         "results_root": None,
+        "host": args.host,
+        "allowed_hosts": args.allowed_hosts,
         "body_timeout": args.body_timeout,
         "limits": {
             "headers_max": args.headers_max,
@@ -369,6 +373,13 @@ def serve(args: argparse.Namespace) -> int:
         f"batchsim serving on http://{shown}:{port} (clock {sim.clock.kind}, {where}{workers}); Ctrl-C stops it",
         flush=True,
     )
+    if args.api_keys and not args.admin_token:
+        print(
+            "batchsim: warning: --api-key without --admin-token: every key can read every key's calls and "
+            "batches on the control plane and reset the server (set --admin-token)",
+            file=sys.stderr,
+            flush=True,
+        )
     connections.raise_descriptor_limit()  # workers inherit it
     options = _uvicorn_options(args.log_level, args.http)
     sweep_stale_roots()  # results files a killed server left behind
