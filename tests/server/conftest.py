@@ -157,6 +157,18 @@ def results_on_disk(pids: list[int]) -> list[int]:
     return sizes
 
 
+def spooled(pid: int) -> list[int]:
+    """The sizes of the request bodies ``pid`` spooled to temporary files (unnamed files in the
+    temporary folder, results files apart)."""
+    sizes = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if target.startswith(tempfile.gettempdir()) and target.endswith("(deleted)") and "results" not in target:
+                sizes.append(os.stat(f"/proc/{pid}/fd/{fd}").st_size)
+    return sizes
+
+
 def worker_pids(server: ServerProcess) -> list[int]:
     """The uvicorn worker processes of a ``--workers N`` server (its children serving requests)."""
     pid = server.process.pid

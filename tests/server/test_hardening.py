@@ -34,6 +34,7 @@ from .conftest import (
     results_on_disk,
     rss,
     sdk,
+    spooled,
     worker_pids,
 )
 
@@ -374,7 +375,7 @@ def test_slow_uploads_hold_neither_memory_nor_health(tmp_path: Path) -> None:
         before = rss(pid)
         uploads = [_start_upload(server, 200 * MiB, 8 * MiB) for _ in range(12)]  # 96 MiB in flight
         try:
-            time.sleep(0.5)
+            _wait_until(lambda: sum(spooled(pid)) >= 96 * MiB, "the server to take in the 96 MiB sent")
             grown = rss(pid) - before
             assert grown < 40 * MiB, f"12 stalled uploads of 8 MiB grew the server by {grown / MiB:.0f} MiB"
             assert health_answers_within(server, 1.0)
@@ -389,7 +390,7 @@ def test_slow_uploads_hold_neither_memory_nor_health(tmp_path: Path) -> None:
         finally:
             for sock in uploads:
                 sock.close()
-        time.sleep(0.5)
+        _wait_until(lambda: spooled(pid) == [], "the server to let the uploads' spool files go")
         assert rss(pid) - before < 40 * MiB
         # The budget is back: an ordinary create goes through.
         assert create(server, {"requests": requests_body(3)}).status_code == 200
@@ -474,12 +475,30 @@ def test_a_worker_paused_past_uvicorns_default_health_check_is_not_restarted(tmp
         assert len(workers) == 2
         os.kill(workers[0], signal.SIGSTOP)  # as starved of CPU as a process can be
         try:
-            time.sleep(9)
+            # Stopped for longer than uvicorn's default of 5 s (and the supervisor's 0.5 s between
+            # checks): the worker stays the same process throughout.
+            paused_until = time.monotonic() + 9
+            while time.monotonic() < paused_until:
+                assert sorted(worker_pids(server)) == sorted(workers), "a worker was killed and restarted"
+                time.sleep(0.1)
         finally:
             os.kill(workers[0], signal.SIGCONT)
-        time.sleep(1)
+        _wait_until(lambda: _answered_by(server) == workers[0], "the resumed worker to answer a request")
         assert sorted(worker_pids(server)) == sorted(workers), "a worker was killed and restarted"
-        assert health_answers_within(server, 5.0)
+
+
+def _answered_by(server: ServerProcess) -> int | None:
+    """The worker that answered a health check on a new connection."""
+    with contextlib.suppress(httpx2.TransportError):
+        return int(httpx2.get(f"{server.url}/_batchsim/health", timeout=10).headers["x-batchsim-worker"])
+    return None
+
+
+def _wait_until(condition: Any, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {timeout:g} s for {what}"
+        time.sleep(0.05)
 
 
 def test_the_worker_health_check_timeout_is_an_option() -> None:
