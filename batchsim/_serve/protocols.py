@@ -110,8 +110,6 @@ class ClosingHttpToolsProtocol(HttpToolsProtocol):
 
     _head_since: float | None = None
     """When the head being read began (or the connection opened, before its first request)."""
-    _head_begun = False
-    """Whether a byte of the head being read has arrived."""
     _head_bytes = 0
     """Bytes read so far while the head was incomplete."""
     _read = 0
@@ -125,6 +123,11 @@ class ClosingHttpToolsProtocol(HttpToolsProtocol):
         self.app = _closing(self.app, transport)
         self._head_since = self.loop.time()
         _admitted(self)
+
+    def _head_open(self) -> bool:
+        """Whether a head has begun (uvicorn made its scope) and not ended (no cycle has it)."""
+        scope = self.scope
+        return scope is not None and (self.cycle is None or self.cycle.scope is not scope)
 
     def data_received(self, data: bytes) -> None:
         # uvicorn's own, plus the head's bound and a refusal raised by a callback.
@@ -146,18 +149,15 @@ class ClosingHttpToolsProtocol(HttpToolsProtocol):
             else:
                 self._unsupported_upgrade_warning()
             return
-        if self._head_begun:  # still incomplete: refused once it outgrows both bounds
-            self._head_bytes += len(data)
+        scope = self.scope  # a head begun (uvicorn made its scope) and not ended (no cycle has it)
+        if scope is not None and (self.cycle is None or self.cycle.scope is not scope):
+            if self._head_since is None:
+                self._head_since = self.loop.time()
+            self._head_bytes += len(data)  # refused once it outgrows both bounds
             limits = LIMITS
             if self._head_bytes > limits.headers_max + limits.url_max:
                 too_long = len(self.url) > limits.url_max
                 _send_and_close(self.transport, _url_too_long(limits) if too_long else _headers_too_large(limits))
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self._head_begun = True
-        if self._head_since is None:
-            self._head_since = self.loop.time()
 
     def on_headers_complete(self) -> None:
         limits = LIMITS
@@ -168,7 +168,6 @@ class ClosingHttpToolsProtocol(HttpToolsProtocol):
         if self._head_bytes + self._read > limits.headers_max and header_bytes(self.headers) > limits.headers_max:
             self._refusal = _headers_too_large(limits)
             raise _RefusedHeadError
-        self._head_begun = False
         self._head_since = None
         self._head_bytes = 0
         super().on_headers_complete()
@@ -186,7 +185,7 @@ class ClosingHttpToolsProtocol(HttpToolsProtocol):
         if self._paused_since is not None and now - self._paused_since >= limits.send_timeout:
             self.transport.abort()
         elif self._head_since is not None and now - self._head_since >= limits.header_timeout:
-            if self._head_begun:
+            if self._head_open():
                 _send_and_close(self.transport, _head_too_slow(limits))
             else:
                 self.transport.close()  # never sent a byte: nobody to answer
@@ -212,10 +211,14 @@ class _BoundedConnection(h11.Connection):
             return self._refuse(None)  # incomplete, and past h11's bound
         if type(event) is h11.Request:
             protocol = self._protocol()
+            received = 0
             if protocol is not None:
                 protocol._head_since = None
+                received, protocol._received = protocol._received, 0
             limits = LIMITS
-            if len(event.target) > limits.url_max or header_bytes(event.headers.raw_items()) > limits.headers_max:
+            if len(event.target) > limits.url_max or (
+                received > limits.headers_max and header_bytes(event.headers.raw_items()) > limits.headers_max
+            ):
                 return self._refuse(event)
         return event
 
@@ -238,6 +241,8 @@ class ClosingH11Protocol(H11Protocol):
 
     _head_since: float | None = None
     _paused_since: float | None = None
+    _received = 0
+    """Bytes received since the last request head ended: only past the bound can one be too large."""
 
     def __init__(
         self,
@@ -258,6 +263,7 @@ class ClosingH11Protocol(H11Protocol):
     def data_received(self, data: bytes) -> None:
         if self._head_since is None and self.conn.their_state is h11.IDLE:
             self._head_since = self.loop.time()
+        self._received += len(data)
         super().data_received(data)
 
     def pause_writing(self) -> None:
