@@ -25,14 +25,21 @@ class BodyBudget:
     """The request body bytes in flight (received and not yet done with) in one process, at
     most ``limit``: past it, a body is refused with 529 ``overloaded_error`` and a
     ``retry-after`` header instead of being read on (memory and temporary files stay bounded
-    whatever the number of slow uploads). ``timeout``: the longest a body may stop arriving
-    (``None``: no limit, as in process, where a body arrives whole)."""
+    whatever the number of slow uploads).
+
+    ``timeout``: the longest a body may stop arriving (``None``: no limit, as in process, where a
+    body arrives whole). Receives are timed out by one timer of the budget's, which looks at the
+    waiting ones every :data:`_SWEEP_EVERY` seconds while there are any (a receive costs two dict
+    operations, not a timer of its own); a budget with a timeout serves one event loop."""
 
     def __init__(self, limit: int = DEFAULT_BODY_BUDGET, timeout: float | None = None) -> None:
         self.limit = limit
         self.timeout = timeout
         self.used = 0
         self._lock = threading.Lock()
+        self._waiting: dict[asyncio.Task[Any], float] = {}  # receives in progress: their deadline
+        self._expired: set[asyncio.Task[Any]] = set()
+        self._sweeping = False
 
     def take(self, size: int) -> None:
         with self._lock:
@@ -43,6 +50,43 @@ class BodyBudget:
     def give(self, size: int) -> None:
         with self._lock:
             self.used -= size
+
+    def _watch(self) -> asyncio.Task[Any] | None:
+        """Time out the current task's receives from now on (``None``: no timeout)."""
+        if self.timeout is None:
+            return None
+        task = asyncio.current_task()
+        if task is None:  # pragma: no cover - read_body always runs in a task
+            return None
+        loop = task.get_loop()
+        self._waiting[task] = loop.time() + self.timeout
+        if not self._sweeping:
+            self._sweeping = True
+            loop.call_later(_SWEEP_EVERY, self._sweep, loop)
+        return task
+
+    def _timed_out(self, task: asyncio.Task[Any], error: BaseException) -> ApiError | None:
+        """The 408 to raise if ``error`` is this budget's cancellation of ``task``."""
+        if task not in self._expired:
+            return None
+        self._expired.discard(task)
+        if isinstance(error, asyncio.CancelledError) and task.uncancel() == 0:
+            return _RefusedBodyError(408, f"The request body stopped arriving for {self.timeout:g} s", "timeout_error")
+        return None
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        for task, deadline in list(self._waiting.items()):
+            if deadline <= now and task not in self._expired:
+                self._expired.add(task)
+                task.cancel()
+        if self._waiting:
+            loop.call_later(_SWEEP_EVERY, self._sweep, loop)
+        else:
+            self._sweeping = False
+
+
+_SWEEP_EVERY = 0.5
 
 
 class _RefusedBodyError(ApiError):
@@ -63,14 +107,6 @@ def _too_large(limit: int) -> ApiError:
     return _RefusedBodyError(413, f"Request exceeds the maximum size of {limit} bytes", "request_too_large")
 
 
-async def _receive_within(receive: Any, seconds: float) -> Any:
-    try:
-        async with asyncio.timeout(seconds):
-            return await receive()
-    except TimeoutError:
-        raise _RefusedBodyError(408, f"The request body stopped arriving for {seconds:g} s", "timeout_error") from None
-
-
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES, budget: BodyBudget | None = None) -> bytes:
     """The request body, refused with 413 as soon as it grows past ``limit`` (never buffered
     whole). While more is to come, the body is kept in memory up to :data:`SPOOL_THRESHOLD`
@@ -82,13 +118,17 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES, budget: BodyB
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     receive = request.receive
-    timeout = budget.timeout if budget is not None else None
+    watched = budget._watch() if budget is not None else None
+    if watched is not None and budget is not None:  # each chunk renews the deadline
+        waiting, clock, timeout = budget._waiting, watched.get_loop().time, budget.timeout or 0.0
     parts: list[bytes] = []
     size = 0
     spool: Any = None
     try:
         while True:
-            message = await (receive() if timeout is None else _receive_within(receive, timeout))
+            message = await receive()  # the only await: a timeout's cancellation lands here
+            if watched is not None:
+                waiting[watched] = clock() + timeout
             if message["type"] == "http.disconnect":
                 raise ClientDisconnect()
             chunk: bytes = message.get("body", b"")
@@ -113,10 +153,18 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES, budget: BodyB
             spool.seek(0)
             return bytes(spool.read())
         return parts[0] if len(parts) == 1 else b"".join(parts)
-    except BaseException:
+    except BaseException as exc:
         if budget is not None:
             budget.give(size)
+            if watched is not None:
+                del waiting[watched]
+                timed_out = budget._timed_out(watched, exc)
+                watched = None
+                if timed_out is not None:
+                    raise timed_out from None
         raise
     finally:
+        if watched is not None:
+            del waiting[watched]
         if spool is not None:
             spool.close()
