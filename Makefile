@@ -5,8 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 LEGACY_SDK := anthropic==0.75.0
 LEGACY_DIR := $(VENV)/legacy-sdk
-HOST ?= 127.0.0.1
-PORT ?= 8000
+# `make serve` serves on BATCHSIM_HOST/BATCHSIM_PORT when set (else 127.0.0.1:8000), like
+# `batchsim serve` itself; `make serve HOST=0.0.0.0 PORT=9000` overrides both.
+HOST ?=
+PORT ?=
 ARGS ?=
 
 .PHONY: install test lint serve bench clean
@@ -31,7 +33,7 @@ lint: install
 	$(BIN)/lint-imports
 
 serve: install
-	$(BIN)/batchsim serve --host $(HOST) --port $(PORT) $(ARGS)
+	$(BIN)/batchsim serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT)) $(ARGS)
 
 bench: install
 	# wrk is the load generator when it can be had; without it a Python load client is used.

@@ -1,4 +1,4 @@
-"""batchsim: a faithful, offline emulator of Anthropic's Message Batches API.
+"""batchsim: a faithful, offline emulator of the batch APIs of Anthropic, OpenAI and Gemini.
 
 Public names: :class:`Emulator` (with :class:`BatchView`), :class:`Scenario` (with
 :class:`Timing`, :class:`Outcomes`, :class:`Rule`, :class:`Fault`), :class:`ScenarioError`, the
@@ -10,6 +10,11 @@ from typing import TYPE_CHECKING, Any
 from ._engine.clock import Clock, RealClock, ScaledClock, VirtualClock
 from ._engine.scenario import Fault, Outcomes, Rule, Scenario, ScenarioError, Timing
 from ._http.journal import Call
+
+# Every provider's traits (its scenario section, fault endpoints, canned-line format), so that a
+# scenario read anywhere knows them all.
+from ._anthropic import traits as _anthropic_traits  # noqa: F401  # isort: skip
+from ._openai import traits as _openai_traits  # noqa: F401  # isort: skip
 
 if TYPE_CHECKING:
     from ._emulator import BatchView, Emulator

@@ -2,7 +2,13 @@
 
 This is the moto-style "responses" layer: it parses and validates create bodies, calls the
 provider-neutral :class:`~batchsim._engine.service.BatchService`, and encodes its answers as the
-API does. The HTTP layer above only reads the request and sends what this returns.
+API does. The routes (:mod:`.routes`) only read the request and send what this returns.
+
+Wrong-state answers (the API does not document them; these are our choices): cancel of an ended
+batch, delete of one that has not ended ("cancel it first"), results of one that has not ended:
+400 ``invalid_request_error``; results after archiving (29 days after creation), anything on an
+unknown or deleted id or another key's batch: 404 ``not_found_error``; a list cursor this key
+never created, or both cursors (unless the scenario's ``list_both_cursors`` makes one win): 400.
 """
 
 from __future__ import annotations
@@ -12,25 +18,43 @@ from functools import partial
 
 import orjson
 
-from .._engine.errors import ApiError
+from .._engine.batch import DAY, Canned, Policy
+from .._engine.errors import InvalidError, NotFoundError
+from .._engine.ids import IdFormat
 from .._engine.ports import Entry
 from .._engine.scenario import Scenario
 from .._engine.service import BatchService, results_key
 from .responder import Responder, load_canned
 from .validation import parse_create
-from .wire import batch_json, result_chunks
+from .wire import ARCHIVE_AFTER, batch_json, result_chunks, status_name
 
-__all__ = ["DEFAULT_LIMIT", "FILE_MIN_REQUESTS", "MAX_LIMIT", "Created", "MessageBatches", "canned_of"]
+__all__ = [
+    "BATCH_IDS",
+    "DEFAULT_LIMIT",
+    "FILE_MIN_REQUESTS",
+    "MAX_LIMIT",
+    "Created",
+    "MessageBatches",
+    "canned_of",
+    "policy",
+]
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 1000
 FILE_MIN_REQUESTS = 1000
 """Batches with fewer requests generate their results at each download (a few milliseconds at
 most); larger ones have their results file written ahead after the create and read back."""
+BATCH_IDS = IdFormat("msgbatch_", 22, lead="01")
+WHAT = "message batch"
 
 
-def canned_of(scenario: Scenario) -> dict[str, bytes]:
-    """The canned results a scenario names (read from its file)."""
+def policy(scenario: Scenario) -> Policy:
+    """Anthropic's batches: a 24-hour window, no validating or finalizing phase to see."""
+    return Policy(window=DAY)
+
+
+def canned_of(scenario: Scenario) -> dict[str, Canned]:
+    """The canned results of Anthropic's format a scenario names (read from its file)."""
     return load_canned(scenario.canned) if scenario.canned else {}
 
 
@@ -58,37 +82,35 @@ class MessageBatches:
     def scenario(self) -> Scenario:
         return self.service.scenario
 
-    @scenario.setter
-    def scenario(self, scenario: Scenario) -> None:
-        self.service.set_scenario(scenario, canned_of(scenario))
-
     def create(self, workspace: str, body: bytes, base_url: str, *, version: str | None = None) -> Created:
         """Create a batch from a create body sent with ``anthropic-version: version`` (its params
-        are judged by that version's rules, see ``versions``; the version is stored with the
-        batch). The answer is ready at once; :attr:`Created.finish`
-        does what the answer does not need, to run once it is sent: checking each request's
-        params where the plan does not depend on them (the API too checks them after accepting
-        a batch), freeing the parsed body, and starting the write-ahead of large results."""
+        are judged by that version's rules, see ``versions``; the version is kept with the
+        batch). The answer is ready at once; :attr:`Created.finish` does what the answer does not
+        need, to run once it is sent: checking each request's params where the plan does not
+        depend on them (the API too checks them after accepting a batch), freeing the parsed
+        body, and starting the write-ahead of large results."""
         service = self.service
         parsed = parse_create(body, keep_body=True, check_params=False, version=version)
         try:
-            batch = service.create(workspace, parsed.custom_ids, parsed.params, parsed, api_version=version)
+            batch = service.create(
+                workspace, parsed.custom_ids, parsed.params, parsed, attrs={"version": version} if version else None
+            )
         except BaseException:
             parsed.release()
             raise
         answer = batch_json(batch, None, service.clock.now(), base_url)
         results = service.results
-        write = results is not None and self.responder is None and len(batch.custom_ids) >= FILE_MIN_REQUESTS
+        write = results is not None and self.responder is None and batch.size >= FILE_MIN_REQUESTS
 
         def finish() -> None:
             try:
-                batch.check_params()
+                service.finish(batch)
             finally:
                 parsed.release()
             if write and results is not None:
                 results.write_ahead(results_key(batch, None), partial(result_chunks, batch, None))
 
-        return Created(answer, finish, len(batch.custom_ids) >= FILE_MIN_REQUESTS)
+        return Created(answer, finish, batch.size >= FILE_MIN_REQUESTS)
 
     def retrieve(self, workspace: str, batch_id: str, base_url: str) -> bytes:
         entry = self.service.get(workspace, batch_id)
@@ -103,11 +125,11 @@ class MessageBatches:
         before_id: str | None = None,
     ) -> bytes:
         if not 1 <= limit <= MAX_LIMIT:
-            raise ApiError.invalid(f"limit: Input should be between 1 and {MAX_LIMIT}")
+            raise InvalidError(f"limit: Input should be between 1 and {MAX_LIMIT}")
         if after_id is not None and before_id is not None:
             both = self.service.scenario.list_both_cursors
             if both == "error":
-                raise ApiError.invalid("Only one of after_id and before_id may be given")
+                raise InvalidError("Only one of after_id and before_id may be given")
             after_id, before_id = (after_id, None) if both == "after_id" else (None, before_id)
         page = self.service.page(workspace, limit, after_id, before_id)
         now = self.service.clock.now()
@@ -128,15 +150,34 @@ class MessageBatches:
         self.service.delete(workspace, batch_id)
         return orjson.dumps({"id": batch_id, "type": "message_batch_deleted"})
 
+    def ended(self, workspace: str, batch_id: str) -> Entry:
+        """The batch whose results are asked for: it must have ended and not be archived."""
+        entry = self.service.get(workspace, batch_id)
+        batch = entry.batch
+        now = self.service.clock.now()
+        status = status_name(batch, now, entry.cancel_initiated_at)
+        if status != "ended":
+            raise InvalidError(
+                f"Message batch {batch_id} is {status}; results are available once processing has ended."
+            )
+        if now >= batch.created_at + ARCHIVE_AFTER:
+            raise NotFoundError(
+                WHAT,
+                batch_id,
+                f"Results of message batch {batch_id} are no longer available: results are kept for "
+                "29 days after creation.",
+            )
+        return entry
+
     def results(self, workspace: str, batch_id: str) -> AsyncIterator[bytes]:
         """The results JSONL in chunks. Checks happen here, before the first chunk is asked for."""
-        entry = self.service.ended(workspace, batch_id)
-        return self._stream(entry)
+        return self.stream(self.ended(workspace, batch_id))
 
-    def _stream(self, entry: Entry) -> AsyncIterator[bytes]:
+    def stream(self, entry: Entry) -> AsyncIterator[bytes]:
+        """The results JSONL of an ended batch (from its results file when it is large)."""
         batch, cancel_at = entry.batch, entry.cancel_initiated_at
         results = self.service.results
-        if self.responder is not None or results is None or len(batch.custom_ids) < FILE_MIN_REQUESTS:
+        if self.responder is not None or results is None or batch.size < FILE_MIN_REQUESTS:
             return _generated(result_chunks(batch, cancel_at, self.responder))
         return results.stream(results_key(batch, cancel_at), partial(result_chunks, batch, cancel_at))
 

@@ -9,46 +9,54 @@
 * a Python callable ``(custom_id, params) -> dict`` whose result is completed into a full
   ``Message`` (missing ``id``, ``usage``… are filled in);
 * canned results: lines of a results JSONL file (for example saved from a real batch), or the
-  lines themselves, replayed by ``custom_id``. A file is read only if it is a regular file of at
-  most :data:`MAX_CANNED_BYTES` (never a FIFO or a device).
+  lines themselves, replayed by ``custom_id`` (files are read by :mod:`batchsim._engine.canned`).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import random
-import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import orjson
 
-from .._engine.ids import derived_id
-from .._engine.scenario import ScenarioError, canned_line
+from .._engine.batch import Canned
+from .._engine.canned import MAX_CANNED_BYTES, read_canned
+from .._engine.ids import IdFormat
+from .._engine.schema_values import value_for
 from .caching import CacheUsage
 from .features import output_schema, thinking_config
-from .schema_values import value_for
+from .traits import canned_key
 
 __all__ = [
     "MAX_CANNED_BYTES",
     "Extras",
     "Responder",
+    "canned_key",
     "default_message",
     "default_message_json",
     "load_canned",
-    "read_regular",
 ]
 
-MAX_CANNED_BYTES = 64 * 1024 * 1024
-
 Responder = Callable[[str, dict[str, Any]], Mapping[str, Any]]
+_ID_FORMATS: dict[str, IdFormat] = {}
+
+
+def derived_id(prefix: str, key: str) -> str:
+    """An id of the API's shape (``prefix`` + ``01`` + 22 letters and digits) derived from ``key``."""
+    found = _ID_FORMATS.get(prefix)
+    if found is None:
+        found = _ID_FORMATS[prefix] = IdFormat(prefix, 22, lead="01")
+    return found.derive(key)
+
+
 """``(custom_id, params) -> Message`` (partial dicts are completed)."""
 
 _ERROR_MESSAGES = {
-    "invalid_request_error": "Invalid request",
+    "invalid_request_error": "InvalidError request",
     "authentication_error": "invalid x-api-key",
     "billing_error": "Your credit balance is too low to access the Anthropic API.",
     "permission_error": "Your API key does not have permission to use the specified resource.",
@@ -57,7 +65,7 @@ _ERROR_MESSAGES = {
     "rate_limit_error": "Number of request tokens has exceeded your per-minute rate limit",
     "api_error": "Internal server error",
     "timeout_error": "Request timed out",
-    "overloaded_error": "Overloaded",
+    "overloaded_error": "OverloadedError",
 }
 
 
@@ -148,9 +156,11 @@ def default_message(
     params_size: int,
     key: str,
     extras: Extras | None = None,
+    draw: str | None = None,
 ) -> dict[str, Any]:
-    """The default ``Message`` for a succeeded request; its ids and draws are derived from
-    ``key``; ``extras`` are what the batch decided for it (cache usage, a rule's stop reason)."""
+    """The default ``Message`` for a succeeded request; its ids are derived from ``key`` and its
+    draws (structured output) from ``draw`` (``key`` by default); ``extras`` are what the batch
+    decided for it (cache usage, a rule's stop reason)."""
     cache, stop_reason = extras or (None, None)
     max_tokens = params.get("max_tokens")
     limit = max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else 1024
@@ -161,7 +171,7 @@ def default_message(
         block, thinking_tokens = _thinking_block(custom_id, params, thinking, key, limit)
         content.append(block)
     room = max(1, limit - thinking_tokens)
-    answer, stop, stop_sequence, output_tokens = _answer(custom_id, params, key, room, stop_reason)
+    answer, stop, stop_sequence, output_tokens = _answer(custom_id, params, key, draw or key, room, stop_reason)
     content.extend(answer)
     return {
         "id": derived_id("msg_", key),
@@ -178,7 +188,7 @@ def default_message(
 
 
 def _answer(
-    custom_id: str, params: dict[str, Any], key: str, limit: int, stop_reason: str | None
+    custom_id: str, params: dict[str, Any], key: str, draw: str, limit: int, stop_reason: str | None
 ) -> tuple[list[dict[str, Any]], str, str | None, int]:
     """What follows any thinking: ``(blocks, stop_reason, stop_sequence, output_tokens)``."""
     tool = _forced_tool(params)
@@ -200,7 +210,7 @@ def _answer(
         return blocks, "pause_turn", None, min(limit, estimate_tokens(len(orjson.dumps(blocks))))
     schema = output_schema(params)
     if schema is not None:
-        text = orjson.dumps(value_for(schema, random.Random(f"{key}/output"))).decode()
+        text = orjson.dumps(value_for(schema, random.Random(f"{draw}/output"))).decode()
         stop, stop_sequence, tokens = "end_turn", None, estimate_tokens(len(text.encode()))
     else:
         text, stop, stop_sequence, tokens = _text_reply(custom_id, params, limit)
@@ -289,6 +299,7 @@ def default_message_json(
     params_size: int,
     key: str,
     extras: Extras | None = None,
+    draw: str | None = None,
 ) -> bytes:
     """``orjson.dumps(default_message(...))``, the same bytes; a plain text answer (the usual
     case) is written into a template instead of going through a dict."""
@@ -301,7 +312,7 @@ def default_message_json(
         or "output_format" in params
         or _forced_tool(params) is not None
     ):
-        return orjson.dumps(default_message(custom_id, params, params_size, key, extras))
+        return orjson.dumps(default_message(custom_id, params, params_size, key, extras, draw))
     text, stop_reason, stop_sequence, output_tokens = _text_reply(custom_id, params, limit)
     return _TEXT_MESSAGE % (
         derived_id("msg_", key).encode(),
@@ -321,72 +332,30 @@ def complete_message(
     params_size: int,
     key: str,
     extras: Extras | None = None,
+    draw: str | None = None,
 ) -> dict[str, Any]:
     """Fill what a callable responder left out from the default message."""
-    message = default_message(custom_id, params, params_size, key, extras)
+    message = default_message(custom_id, params, params_size, key, extras, draw)
     message.update(partial)
     if "usage" in partial and isinstance(partial["usage"], Mapping):
         message["usage"] = {**usage(0, 0), **partial["usage"]}
     return message
 
 
-def read_regular(path: str | Path, limit: int) -> bytes:
-    """The content of ``path`` if it is a regular file of at most ``limit`` bytes; ``OSError``
-    otherwise. Opening never blocks (a FIFO is refused, not waited on)."""
-    return _read_regular(path, limit)[1]
+def load_canned(source: str | Path | tuple[Mapping[str, Any], ...]) -> dict[str, Canned]:
+    """The Anthropic results lines among canned lines (a JSONL file's path, or the lines), as
+    ``{custom_id: Canned(outcome, encoded result object)}``; lines of other providers' formats
+    are theirs.
 
-
-def _read_regular(path: str | Path, limit: int, known: tuple[Any, ...] | None = None) -> tuple[tuple[Any, ...], bytes]:
-    """``(identity, content)`` of a regular file; the content is ``b""`` when the file's identity
-    (device, inode, size, modification time) is ``known``."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(f"{path}: not a regular file")
-        if info.st_size > limit:
-            raise OSError(f"{path}: larger than {limit} bytes")
-        identity = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
-        if identity == known:
-            return identity, b""
-        with os.fdopen(os.dup(fd), "rb") as handle:
-            data = handle.read(limit + 1)
-        if len(data) > limit:
-            raise OSError(f"{path}: larger than {limit} bytes")
-        return identity, data
-    finally:
-        os.close(fd)
-
-
-_loaded: dict[str, tuple[tuple[Any, ...], dict[str, bytes]]] = {}
-
-
-def load_canned(source: str | Path | tuple[Mapping[str, Any], ...]) -> dict[str, bytes]:
-    """Results lines (a JSONL file's path, or the lines) as ``{custom_id: encoded result object}``.
-
-    Raises ``ValueError`` naming the line for anything that is not a results line, ``OSError``
-    for a path that is not a regular file of at most :data:`MAX_CANNED_BYTES`. A file read
-    before and unchanged since is not read again (a reset re-applies its scenario).
+    Raises ``ValueError`` naming the line for anything that is not a results line of any
+    provider, ``OSError`` for a path that is not a regular file of at most
+    :data:`MAX_CANNED_BYTES`. A file read before and unchanged since is not read again (a reset
+    re-applies its scenario).
     """
-    if isinstance(source, tuple):
-        return {line["custom_id"]: orjson.dumps(line["result"]) for line in source}
-    key = os.fspath(source)
-    known = _loaded.get(key)
-    identity, data = _read_regular(source, MAX_CANNED_BYTES, known[0] if known else None)
-    if known is not None and identity == known[0]:
-        return known[1]
-    canned: dict[str, bytes] = {}
-    for number, raw in enumerate(data.splitlines(), 1):
-        if not raw.strip():
-            continue
-        try:
-            line = canned_line(f"{source}:{number}", orjson.loads(raw))
-        except orjson.JSONDecodeError as exc:
-            raise ValueError(f"{source}:{number}: not JSON ({exc})") from None
-        except ScenarioError as exc:
-            raise ValueError(str(exc)) from None
-        canned[line["custom_id"]] = orjson.dumps(line["result"])
-    if len(_loaded) >= 8:
-        _loaded.clear()
-    _loaded[key] = (identity, canned)
+    lines = source if isinstance(source, tuple) else read_canned(source)
+    canned: dict[str, Canned] = {}
+    for line in lines:
+        found = canned_key(line)
+        if found is not None:
+            canned[found[0]] = Canned(found[1], orjson.dumps(line["result"]))
     return canned

@@ -7,17 +7,17 @@ Messages follow the API's pydantic style: ``requests.3.custom_id: String should 
 
 from __future__ import annotations
 
-import gc
 import re
-import threading
 from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any
 
 import orjson
 
-from .._engine.errors import ApiError
-from .._engine.params import PackedParams
+from .._engine.collector import collector as _collector
+from .._engine.collector import release_memory
+from .._engine.errors import InvalidError, TooLargeError
+from .._engine.params import PackedIds, PackedParams
 from .features import features_problem
 from .versions import version_problem
 
@@ -25,6 +25,8 @@ __all__ = ["MAX_BODY_BYTES", "MAX_PARAMS_DEPTH", "MAX_REQUESTS", "ParsedCreate",
 
 MAX_REQUESTS = 100_000
 MAX_BODY_BYTES = 256 * 1024 * 1024
+_LARGE = 1000
+"""A create of this many requests gives the memory its parsing took back to the system."""
 MAX_PARAMS_DEPTH = 254
 """How deeply a request's ``params`` may nest (orjson encodes no deeper); deeper is a 400 at create."""
 CUSTOM_ID_PATTERN = "^[a-zA-Z0-9_-]{1,64}$"
@@ -38,43 +40,13 @@ _REQUEST_KEYS = frozenset({"custom_id", "params"})
 _ROLES = frozenset({"user", "assistant"})
 
 
-class _CollectorPause:
-    """The garbage collector, paused while create bodies are parsed and held.
-
-    The collector is process-wide, so this is its one owner here: pauses nest (several creates
-    at once), and the collector runs again, if it ran before the first pause, once the last
-    pause ends. Parsing tens of megabytes allocates millions of objects; the collector would
-    only walk them again and again."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._count = 0
-        self._resume = False
-
-    def pause(self) -> None:
-        with self._lock:
-            if self._count == 0:
-                self._resume = gc.isenabled()
-                gc.disable()
-            self._count += 1
-
-    def resume(self) -> None:
-        with self._lock:
-            self._count -= 1
-            if self._count == 0 and self._resume:
-                gc.enable()
-
-
-_collector = _CollectorPause()
-
-
 class ParsedCreate:
     """The requests of a valid create body: ids, re-encoded params and params problems."""
 
     __slots__ = ("_held", "_unchecked", "custom_ids", "invalid", "params", "version")
 
     def __init__(
-        self, custom_ids: list[str], params: Sequence[bytes], invalid: dict[int, str], version: str | None = None
+        self, custom_ids: Sequence[str], params: Sequence[bytes], invalid: dict[int, str], version: str | None = None
     ) -> None:
         self.custom_ids = custom_ids
         self.params = params
@@ -105,6 +77,8 @@ class ParsedCreate:
             held.clear()  # the parsed body goes first: the collector must never walk it
             del held
             _collector.resume()
+            if len(self.custom_ids) >= _LARGE:
+                release_memory()
 
     __del__ = release
 
@@ -112,7 +86,8 @@ class ParsedCreate:
 def parse_create(
     body: bytes, *, keep_body: bool = False, check_params: bool = True, version: str | None = None
 ) -> ParsedCreate:
-    """Parse and validate a create body, raising :class:`ApiError` (400/413) on the first problem.
+    """Parse and validate a create body, raising :class:`~batchsim._engine.errors.InvalidError` (or
+    ``TooLargeError``) on the first problem.
 
     Freeing the million objects a 100,000-request body parses into takes tens of milliseconds:
     with ``keep_body`` they stay alive (and the collector paused) until
@@ -121,16 +96,16 @@ def parse_create(
     accepting the batch) are checked by :meth:`ParsedCreate.check_params`, also after the answer.
     ``version`` is the create call's ``anthropic-version``: the params are judged by its rules."""
     if len(body) > MAX_BODY_BYTES:
-        raise ApiError(413, f"Request exceeds the maximum size of {MAX_BODY_BYTES} bytes", "request_too_large")
+        raise TooLargeError(f"Request exceeds the maximum size of {MAX_BODY_BYTES} bytes")
     if not body.strip():
-        raise ApiError.invalid("requests: Field required")
+        raise InvalidError("requests: Field required")
     _collector.pause()
     data: Any = None
     try:
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            raise ApiError.invalid(f"The request body is not valid JSON: {exc}") from None
+            raise InvalidError(f"The request body is not valid JSON: {exc}") from None
         parsed = _validate(data, check_params=check_params or not keep_body, version=version)
     except BaseException:
         del data
@@ -146,20 +121,20 @@ def parse_create(
 
 def _validate(data: Any, *, check_params: bool, version: str | None) -> ParsedCreate:
     if not isinstance(data, dict):
-        raise ApiError.invalid("Input should be a valid dictionary")
+        raise InvalidError("Input should be a valid dictionary")
     for key in data:
         if key != "requests":
-            raise ApiError.invalid(f"{key}: Extra inputs are not permitted")
+            raise InvalidError(f"{key}: Extra inputs are not permitted")
     if "requests" not in data:
-        raise ApiError.invalid("requests: Field required")
+        raise InvalidError("requests: Field required")
     requests = data["requests"]
     if not isinstance(requests, list):
-        raise ApiError.invalid("requests: Input should be a valid list")
+        raise InvalidError("requests: Input should be a valid list")
     count = len(requests)
     if count < 1:
-        raise ApiError.invalid("requests: List should have at least 1 item after validation, not 0")
+        raise InvalidError("requests: List should have at least 1 item after validation, not 0")
     if count > MAX_REQUESTS:
-        raise ApiError.invalid(f"requests: List should have at most {MAX_REQUESTS} items after validation, not {count}")
+        raise InvalidError(f"requests: List should have at most {MAX_REQUESTS} items after validation, not {count}")
     return _validate_wholesale(requests, check_params=check_params, version=version) or _validate_each(
         requests, version
     )
@@ -180,15 +155,14 @@ def _validate_wholesale(requests: list[Any], *, check_params: bool, version: str
         return None
     if joined.count("\n") != len(custom_ids) - 1 or _CUSTOM_IDS.fullmatch(joined) is None:
         return None
-    # Fresh strings: the parsed ones are scattered over all the memory the parsed body took.
-    custom_ids = joined.split("\n")
     if len(set(custom_ids)) != len(custom_ids):
         return None
     try:
         packed = PackedParams.encode(params)
     except orjson.JSONEncodeError:  # nested too deeply to encode: the loop names the request
         return None
-    parsed = ParsedCreate(custom_ids, packed, {}, version)
+    # Packed: the parsed strings are scattered over all the memory the parsed body took.
+    parsed = ParsedCreate(PackedIds.split(joined), packed, {}, version)
     if check_params:
         parsed.invalid = _params_problems(params, version)
     else:
@@ -219,30 +193,30 @@ def _validate_each(requests: list[Any], version: str | None = None) -> ParsedCre
     dumps = orjson.dumps
     for i, item in enumerate(requests):
         if type(item) is not dict:
-            raise ApiError.invalid(f"requests.{i}: Input should be a valid dictionary")
+            raise InvalidError(f"requests.{i}: Input should be a valid dictionary")
         if len(item) != 2 or item.keys() != _REQUEST_KEYS:
             _bad_item_keys(i, item)
         cid = item["custom_id"]
         if type(cid) is not str or fullmatch(cid) is None:
             _bad_custom_id(i, cid)
         if cid in seen:
-            raise ApiError.invalid(
+            raise InvalidError(
                 f"requests.{i}.custom_id: Duplicate custom_id {cid!r}: each request in a batch needs a unique custom_id"
             )
         seen.add(cid)
         params = item["params"]
         if type(params) is not dict:
-            raise ApiError.invalid(f"requests.{i}.params: Input should be a valid dictionary")
+            raise InvalidError(f"requests.{i}.params: Input should be a valid dictionary")
         custom_ids.append(cid)
         all_params.append(params)
         try:
             encoded.append(dumps(params))
         except orjson.JSONEncodeError:  # parsed (up to 1,024 levels) but too deep to encode again
-            raise ApiError.invalid(
+            raise InvalidError(
                 f"requests.{i}.params: Input is nested too deeply (at most {MAX_PARAMS_DEPTH} levels)"
             ) from None
-    fresh = "\n".join(custom_ids).split("\n")  # not strings of the parsed body (see above)
-    return ParsedCreate(fresh, PackedParams.join(encoded), _params_problems(all_params, version), version)
+    packed = PackedIds.split("\n".join(custom_ids))  # not strings of the parsed body (see above)
+    return ParsedCreate(packed, PackedParams.join(encoded), _params_problems(all_params, version), version)
 
 
 def _plainly_valid(params: dict[str, Any]) -> bool:
@@ -274,20 +248,20 @@ def _plainly_valid(params: dict[str, Any]) -> bool:
 def _bad_item_keys(i: int, item: dict[str, Any]) -> None:
     for key in ("custom_id", "params"):
         if key not in item:
-            raise ApiError.invalid(f"requests.{i}.{key}: Field required")
+            raise InvalidError(f"requests.{i}.{key}: Field required")
     extra = next(k for k in item if k not in _REQUEST_KEYS)
-    raise ApiError.invalid(f"requests.{i}.{extra}: Extra inputs are not permitted")
+    raise InvalidError(f"requests.{i}.{extra}: Extra inputs are not permitted")
 
 
 def _bad_custom_id(i: int, cid: Any) -> None:
     where = f"requests.{i}.custom_id"
     if not isinstance(cid, str):
-        raise ApiError.invalid(f"{where}: Input should be a valid string")
+        raise InvalidError(f"{where}: Input should be a valid string")
     if len(cid) == 0:
-        raise ApiError.invalid(f"{where}: String should have at least 1 character")
+        raise InvalidError(f"{where}: String should have at least 1 character")
     if len(cid) > 64:
-        raise ApiError.invalid(f"{where}: String should have at most 64 characters")
-    raise ApiError.invalid(f"{where}: String should match pattern '{CUSTOM_ID_PATTERN}'")
+        raise InvalidError(f"{where}: String should have at most 64 characters")
+    raise InvalidError(f"{where}: String should match pattern '{CUSTOM_ID_PATTERN}'")
 
 
 def validate_params(params: dict[str, Any], version: str | None = None) -> str | None:

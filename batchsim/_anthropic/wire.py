@@ -12,16 +12,19 @@ from typing import Any
 
 import orjson
 
-from .._engine.batch import ARCHIVE_AFTER, CANCELED, ERRORED, EXPIRED, EXPIRES_AFTER, SUCCEEDED, Batch, Final
-from .._engine.clock import rfc3339
-from .._engine.ids import derived_id
+from .._engine.batch import CANCELED, DAY, ERRORED, EXPIRED, SUCCEEDED, Batch, Final
+from .._engine.times import rfc3339
 from .caching import CacheUsage, mentions_cache_control, plan_cache
-from .responder import Extras, Responder, complete_message, default_error_message, default_message_json
+from .responder import Extras, Responder, complete_message, default_error_message, default_message_json, derived_id
 
-__all__ = ["batch_dict", "batch_json", "result_chunks"]
+__all__ = ["ARCHIVE_AFTER", "batch_dict", "batch_json", "result_chunks", "status_name"]
+
+ARCHIVE_AFTER = 29 * DAY
+"""Results are kept for 29 days after a batch's creation."""
 
 _NEVER = 1 << 62
 _CHUNK_LINES = 256
+_TRIM_SIZE = 1000
 _FIRST_CHUNK_LINES = 16
 _JSON_CACHE = 16
 
@@ -55,12 +58,18 @@ def batch_json(batch: Batch, cancel_at: int | None, now: int, base_url: str) -> 
     return found
 
 
+def status_name(batch: Batch, now: int, cancel_at: int | None) -> str:
+    """``in_progress``, ``canceling`` or ``ended`` (the batch's validating, running and
+    finalizing phases all show as ``in_progress``)."""
+    return batch.status(now, cancel_at)
+
+
 def batch_dict(batch: Batch, cancel_at: int | None, now: int, base_url: str) -> dict[str, Any]:
     """The ``MessageBatch`` object as the API shows it at ``now``."""
     ended_at = batch.ended_at(cancel_at)
     ended = now >= ended_at
     if ended:
-        done = batch.final(cancel_at).counts
+        done = batch.counts(cancel_at)
         counts = {
             "processing": 0,
             "succeeded": done["succeeded"],
@@ -69,7 +78,7 @@ def batch_dict(batch: Batch, cancel_at: int | None, now: int, base_url: str) -> 
             "expired": done["expired"],
         }
     else:
-        counts = {"processing": len(batch.custom_ids), "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
+        counts = {"processing": batch.size, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
     archived = now >= batch.created_at + ARCHIVE_AFTER
     return {
         "id": batch.id,
@@ -78,7 +87,7 @@ def batch_dict(batch: Batch, cancel_at: int | None, now: int, base_url: str) -> 
         "request_counts": counts,
         "ended_at": rfc3339(ended_at) if ended else None,
         "created_at": rfc3339(batch.created_at),
-        "expires_at": rfc3339(batch.created_at + EXPIRES_AFTER),
+        "expires_at": rfc3339(batch.created_at + batch.policy.window),
         "archived_at": rfc3339(batch.created_at + ARCHIVE_AFTER) if archived else None,
         "cancel_initiated_at": rfc3339(cancel_at) if cancel_at is not None else None,
         "results_url": f"{base_url}v1/messages/batches/{batch.id}/results" if ended else None,
@@ -93,17 +102,21 @@ def result_chunks(batch: Batch, cancel_at: int | None, responder: Responder | No
     chunk: list[bytes] = []
     lines = _FIRST_CHUNK_LINES  # a small first chunk: the first byte leaves sooner
     custom_ids, outcomes = batch.custom_ids, final.outcomes
+    raw_id = getattr(custom_ids, "raw", None)
     cache = cache_plan(batch, cancel_at, final)
     for i in batch.results_order(final):
         # custom ids match [a-zA-Z0-9_-]{1,64} (checked at create): nothing to escape
         result = result_json(batch, i, outcomes[i], responder, cache.get(i))
-        chunk.append(b'{"custom_id":"%b","result":%b}\n' % (custom_ids[i].encode(), result))
+        cid = raw_id(i) if raw_id is not None else custom_ids[i].encode()
+        chunk.append(b'{"custom_id":"%b","result":%b}\n' % (cid, result))
         if len(chunk) >= lines:
             yield b"".join(chunk)
             chunk = []
             lines = _CHUNK_LINES
     if chunk:
         yield b"".join(chunk)
+    if batch.size >= _TRIM_SIZE:
+        batch.trim()  # written (or streamed) once: what is kept for it can go
 
 
 def cache_plan(batch: Batch, cancel_at: int | None, final: Final) -> dict[int, CacheUsage]:
@@ -133,8 +146,8 @@ def result_json(batch: Batch, i: int, outcome: int, responder: Responder | None,
     cid = batch.custom_ids[i]
     canned = batch.canned.get(cid)
     if canned is not None:
-        return canned
-    key = f"{batch.seed}/{i}"
+        return canned.payload
+    key, draw = f"{batch.id}/{i}", f"{batch.seed}/{i}"  # ids follow the batch, content its seed
     if outcome == ERRORED:
         kind, text = batch.errors[i]
         error = {
@@ -145,10 +158,10 @@ def result_json(batch: Batch, i: int, outcome: int, responder: Responder | None,
         return orjson.dumps({"type": "errored", "error": error})
     raw = batch.params[i]
     params = orjson.loads(raw)
-    stop_reason = batch.stop_reasons.get(i) if batch.stop_reasons else None
+    stop_reason = batch.hints.get(i) if batch.hints else None
     extras = Extras(cache, stop_reason) if cache is not None or stop_reason is not None else None
     if responder is None:
-        encoded = default_message_json(cid, params, len(raw), key, extras)
+        encoded = default_message_json(cid, params, len(raw), key, extras, draw)
     else:
-        encoded = orjson.dumps(complete_message(responder(cid, params), cid, params, len(raw), key, extras))
+        encoded = orjson.dumps(complete_message(responder(cid, params), cid, params, len(raw), key, extras, draw))
     return b'{"type":"succeeded","message":' + encoded + b"}"

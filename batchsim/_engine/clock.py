@@ -6,7 +6,7 @@ reproducible. Three kinds share one protocol:
 * ``virtual`` — stands still until :meth:`VirtualClock.advance` moves it (the default in tests);
 * ``real`` — the wall clock;
 * ``scaled:N`` — starts at the wall clock and runs N times faster (``scaled:3600`` turns an hour of
-  emulator time into a second of wall time).
+  emulator time into a second of wall time); N is at most :data:`MAX_SCALE`.
 """
 
 from __future__ import annotations
@@ -14,16 +14,19 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Clock", "RealClock", "ScaledClock", "VirtualClock", "make_clock"]
+__all__ = ["MAX_SCALE", "Clock", "RealClock", "ScaledClock", "VirtualClock", "make_clock"]
 
 MICROS = 1_000_000
 DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
 LATEST = 222_615_820_800 * MICROS  # 9024-06-01T00:00:00Z: far enough for any test, and every
 # timestamp a batch created before it can reach (its start plus a scenario's bounded timings,
 # 29 days of archive) still formats as a four-digit year.
+MAX_SCALE = 100_000
+"""The fastest scaled clock (a day of emulator time in 0.86 s): started today it reaches
+:data:`LATEST`, where it stops, only after 25 days of wall time. Faster clocks gave five-digit
+years within hours, which no SDK parses."""
 
 
 def advance_by(now: int, seconds: float) -> int:
@@ -92,8 +95,8 @@ class ScaledClock:
     """Wall time sped up by ``factor``, starting from the wall clock at construction."""
 
     def __init__(self, factor: float) -> None:
-        if factor <= 0:
-            raise ValueError("a scaled clock needs a factor > 0")
+        if not 0 < factor <= MAX_SCALE:
+            raise ValueError(f"a scaled clock needs a factor > 0 and at most {MAX_SCALE}")
         self.factor = factor
         self.kind = f"scaled:{factor:g}"
         self._origin_wall = time.time_ns() // 1000
@@ -101,7 +104,7 @@ class ScaledClock:
 
     def now(self) -> int:
         elapsed = time.monotonic_ns() // 1000 - self._origin_mono
-        return self._origin_wall + round(elapsed * self.factor)
+        return min(LATEST, self._origin_wall + round(elapsed * self.factor))
 
     def reset(self) -> None:
         self._origin_wall = time.time_ns() // 1000
@@ -124,15 +127,10 @@ def make_clock(spec: str | Clock) -> Clock:
             raise ValueError(f"clock {spec!r}: scaled:N needs a number N > 0 (the speed-up), got {arg!r}") from None
         if not factor > 0 or factor == float("inf"):
             raise ValueError(f"clock {spec!r}: the speed-up N of scaled:N must be a finite number > 0")
+        if factor > MAX_SCALE:
+            raise ValueError(
+                f"clock {spec!r}: the speed-up N of scaled:N is at most {MAX_SCALE} (a day per 0.86 s); "
+                "faster clocks would run past the year 9024"
+            )
         return ScaledClock(factor)
     raise ValueError(f"unknown clock {spec!r}: use 'virtual', 'real' or 'scaled:N' (N > 0)")
-
-
-@lru_cache(maxsize=8192)
-def rfc3339(micros: int) -> str:
-    """Format epoch microseconds as the API does: ``2024-09-24T18:37:24.100435Z``.
-
-    Cached: a batch's timestamps are fixed, and formatting them was a noticeable part of a
-    retrieve."""
-    seconds, frac = divmod(micros, MICROS)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{frac:06d}Z"

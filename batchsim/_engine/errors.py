@@ -1,52 +1,107 @@
-"""Domain errors: each carries the HTTP status and the API's ``error.type``.
+"""Domain errors: what the engine (or a provider's validation) refuses, and why, without HTTP.
 
-The HTTP layer turns them into the API's error envelope; nothing here knows about HTTP
-frameworks.
+Each error has a ``kind`` (invalid, not_found, wrong_state, too_large, overloaded, timeout,
+unauthenticated, forbidden); a provider decides the status, the error type and the envelope an
+error of each kind answers with (Anthropic answers a cancel of an ended batch with 400, OpenAI
+with 409). ``param`` and ``code`` are optional details an envelope may show (OpenAI's does).
+Errors the engine raises about one object also name it (``what``, ``ident``), so a provider can
+word them its own way.
 """
 
 from __future__ import annotations
 
-__all__ = ["ERROR_TYPE_BY_STATUS", "ApiError", "error_type_for"]
+from typing import ClassVar
 
-ERROR_TYPE_BY_STATUS: dict[int, str] = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    402: "billing_error",
-    403: "permission_error",
-    404: "not_found_error",
-    405: "invalid_request_error",
-    409: "conflict_error",
-    413: "request_too_large",
-    422: "invalid_request_error",
-    429: "rate_limit_error",
-    500: "api_error",
-    502: "api_error",
-    503: "api_error",
-    504: "timeout_error",
-    529: "overloaded_error",
-}
+__all__ = [
+    "DomainError",
+    "ForbiddenError",
+    "InvalidError",
+    "NotFoundError",
+    "OverloadedError",
+    "TimedOutError",
+    "TooLargeError",
+    "UnauthenticatedError",
+    "WrongStateError",
+]
 
 
-def error_type_for(status: int) -> str:
-    """The API's error type for an HTTP status (``api_error`` for unlisted 5xx)."""
-    if status in ERROR_TYPE_BY_STATUS:
-        return ERROR_TYPE_BY_STATUS[status]
-    return "api_error" if status >= 500 else "invalid_request_error"
+class DomainError(Exception):
+    """Something the API refuses: ``message`` (the default wording), with optional ``param`` and
+    ``code`` details and ``headers`` an answer should carry (``retry-after``)."""
 
+    kind: ClassVar[str] = "invalid"
 
-class ApiError(Exception):
-    """An error the API answers with: ``status`` plus ``{"type": ..., "message": ...}``."""
-
-    def __init__(self, status: int, message: str, error_type: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
-        self.status = status
         self.message = message
-        self.error_type = error_type or error_type_for(status)
+        self.param = param
+        self.code = code
+        self.headers = headers
 
-    @classmethod
-    def invalid(cls, message: str) -> ApiError:
-        return cls(400, message)
 
-    @classmethod
-    def not_found(cls, message: str) -> ApiError:
-        return cls(404, message)
+class InvalidError(DomainError):
+    """The request is malformed or asks for something impossible."""
+
+    kind = "invalid"
+
+
+class NotFoundError(DomainError):
+    """No such object (or one of another workspace): ``what`` names its kind, ``ident`` its id."""
+
+    kind = "not_found"
+
+    def __init__(self, what: str, ident: str, message: str | None = None) -> None:
+        super().__init__(message or f"No {what} with id {ident!r} was found.")
+        self.what = what
+        self.ident = ident
+
+
+class WrongStateError(DomainError):
+    """``action`` is not possible on object ``ident`` in its current ``state`` (the engine's
+    phase name, see :class:`~batchsim._engine.batch.Phase`)."""
+
+    kind = "wrong_state"
+
+    def __init__(self, what: str, ident: str, state: str, action: str, message: str | None = None) -> None:
+        super().__init__(message or f"The {what} {ident} is {state}: it cannot be {action}.")
+        self.what = what
+        self.ident = ident
+        self.state = state
+        self.action = action
+
+
+class TooLargeError(DomainError):
+    """The request (or an upload) is larger than the API takes."""
+
+    kind = "too_large"
+
+
+class OverloadedError(DomainError):
+    """The server cannot take this now; retry shortly."""
+
+    kind = "overloaded"
+
+
+class TimedOutError(DomainError):
+    """The client stopped sending its request."""
+
+    kind = "timeout"
+
+
+class UnauthenticatedError(DomainError):
+    """No credential, or one that is not accepted."""
+
+    kind = "unauthenticated"
+
+
+class ForbiddenError(DomainError):
+    """A credential that may not do this."""
+
+    kind = "forbidden"

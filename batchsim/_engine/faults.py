@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import threading
 
+from . import traits
 from .scenario import Fault, Scenario
 
 __all__ = ["FaultInjector"]
@@ -27,6 +28,7 @@ class FaultInjector:
             self._faults = scenario.faults
             self._remaining = [f.times for f in scenario.faults]
             self._rng = random.Random(f"faults:{scenario.seed}")
+            self._streams = traits.stream_endpoints()
 
     def pick(self, endpoint: str) -> Fault | None:
         if not self._faults:
@@ -35,7 +37,7 @@ class FaultInjector:
             for n, fault in enumerate(self._faults):
                 if fault.endpoint not in ("*", endpoint):
                     continue
-                if fault.kind == "truncate" and endpoint != "results":
+                if fault.kind == "truncate" and endpoint not in self._streams:
                     continue
                 remaining = self._remaining[n]
                 if remaining is not None:

@@ -1,7 +1,8 @@
-"""The requests' ``params`` of a batch, as compact JSON packed into one buffer.
+"""The requests of a batch, packed: their ``params`` as compact JSON in one buffer
+(:class:`PackedParams`) and their keys (``custom_id``) as UTF-8 in another (:class:`PackedIds`).
 
-A batch holds up to 100,000 of them: one ``bytes`` object each would cost an object header and
-allocator slack apiece; one buffer and one offset array cost 8 bytes per request.
+A batch holds up to 100,000 requests: one ``bytes`` or ``str`` object each would cost an object
+header and allocator slack apiece; one buffer and one offset array cost a few bytes per request.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, overload
 
 import orjson
 
-__all__ = ["PackedParams"]
+__all__ = ["PackedIds", "PackedParams"]
 
 _NEWLINE = orjson.Fragment(b"\n")
 
@@ -63,7 +64,10 @@ class PackedParams(Sequence[bytes]):
         spaced[::2] = params
         # "[P0,\n,P1,\n,...,Pn]": with cuts -1, the newlines, then len(blob), item i is
         # blob[cuts[i] + 2 : cuts[i + 1] - 1].
-        return cls(orjson.dumps(spaced), None, 2, 1, count=len(params))
+        # orjson's output keeps the capacity it grew to (up to ~4x the bytes for a large output):
+        # a copy holds only the bytes, where the params live as long as their batch.
+        blob = orjson.dumps(spaced)
+        return cls(bytes(memoryview(blob)), None, 2, 1, count=len(params))
 
     @classmethod
     def join(cls, parts: Iterable[bytes]) -> PackedParams:
@@ -106,6 +110,11 @@ class PackedParams(Sequence[bytes]):
         for start, end in pairwise(cuts):
             yield blob[start + head : end - tail]
 
+    @property
+    def nbytes(self) -> int:
+        """The bytes the items take (their buffer)."""
+        return len(self._blob)
+
     def sizes(self) -> array[int]:
         """Each item's size in bytes."""
         cuts, pad = self._cuts, self._head + self._tail
@@ -124,3 +133,105 @@ class PackedParams(Sequence[bytes]):
 
     def __repr__(self) -> str:
         return f"PackedParams({self._count} items, {len(self._blob)} bytes)"
+
+
+class PackedIds(Sequence[str]):
+    """A read-only sequence of strings stored as UTF-8, back to back in one buffer, with their
+    offsets: item ``i`` is ``blob[cuts[i]:cuts[i + 1]].decode()``."""
+
+    __slots__ = ("_blob", "_cuts")
+
+    def __init__(self, blob: bytes, cuts: array[int]) -> None:
+        self._blob = blob
+        self._cuts = cuts
+
+    @classmethod
+    def of(cls, ids: Iterable[str]) -> PackedIds:
+        """Pack ``ids`` (any strings)."""
+        encoded = [i.encode() for i in ids]
+        return cls(b"".join(encoded), _offsets(map(len, encoded)))
+
+    @classmethod
+    def split(cls, joined: str, separator: str = "\n") -> PackedIds:
+        """The ids of ``joined``, which holds them separated by ``separator`` (which none holds)."""
+        if not joined:
+            return cls(b"", array("I", [0]))
+        if joined.isascii() and len(separator) == 1:
+            blob = joined.encode()
+            cuts = array("I" if len(blob) < 1 << 32 else "q", [0])
+            find, cut, sep, at = blob.find, cuts.append, separator.encode(), 0
+            hit = find(sep)
+            while hit >= 0:  # one find loop; the separators are dropped below
+                cut(hit - at)
+                at += 1
+                hit = find(sep, hit + 1)
+            cut(len(blob) - at)
+            return cls(blob.replace(sep, b""), cuts)
+        return cls.of(joined.split(separator))
+
+    def raw(self, index: int) -> bytes:
+        """Item ``index`` as its UTF-8 bytes."""
+        cuts = self._cuts
+        return self._blob[cuts[index] : cuts[index + 1]]
+
+    def __len__(self) -> int:
+        return len(self._cuts) - 1
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        n = len(self)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError("id index out of range")
+        cuts = self._cuts
+        return self._blob[cuts[index] : cuts[index + 1]].decode()
+
+    def __iter__(self) -> Iterator[str]:
+        blob = self._blob
+        for start, end in pairwise(self._cuts):
+            yield blob[start:end].decode()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PackedIds):
+            return self._blob == other._blob and self._cuts == other._cuts
+        if isinstance(other, Sequence) and not isinstance(other, str | bytes):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=False))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def joined(self) -> bytes:
+        """The UTF-8 of every id back to back (what :meth:`from_sizes` takes)."""
+        return self._blob
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes the ids take (their buffer and offsets)."""
+        return len(self._blob) + self._cuts.itemsize * len(self._cuts)
+
+    def sizes(self) -> array[int]:
+        """Each id's size in bytes."""
+        return array("q", [end - start for start, end in pairwise(self._cuts)])
+
+    @classmethod
+    def from_sizes(cls, blob: bytes, sizes: Iterable[int]) -> PackedIds:
+        return cls(blob, _offsets(sizes))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (PackedIds, (self._blob, self._cuts))
+
+    def __repr__(self) -> str:
+        return f"PackedIds({len(self)} ids, {len(self._blob)} bytes)"
+
+
+def _offsets(sizes: Iterable[int]) -> array[int]:
+    cuts = array("q", accumulate(sizes, initial=0))
+    return array("I", cuts) if cuts[-1] < 1 << 32 else cuts

@@ -1,5 +1,5 @@
-"""The ports the engine's service needs from storage: where batches live (:class:`Store`) and
-where finished results are kept (:class:`ResultsFiles`).
+"""The ports the engine's service needs from storage: where batches live (:class:`Store`), where
+finished results are kept (:class:`ResultsFiles`) and where uploaded files live (:class:`Files`).
 
 Batches are keyed by workspace (one per API key), so keys never see each other's batches.
 Within a workspace a store keeps creation order, which is what list pagination walks. A deleted
@@ -13,12 +13,13 @@ batch at once agree on one cancel time.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import NamedTuple, Protocol
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, NamedTuple, Protocol
 
 from .batch import Batch
 
-__all__ = ["Entry", "Page", "ResultsFiles", "Store"]
+__all__ = ["Entry", "FileRecord", "Files", "Page", "ResultsFiles", "Store"]
 
 
 class Entry(NamedTuple):
@@ -37,7 +38,13 @@ class Page(NamedTuple):
 
 
 class Store(Protocol):
-    def add(self, batch: Batch) -> None: ...
+    durable: bool
+    """Whether what is added survives the process (a durable store takes a batch whole: its
+    params checked before it is added)."""
+
+    def add(self, batch: Batch) -> Batch:
+        """Keep ``batch``; returns the batch to use from now on (a durable store's twin, which
+        reads its requests back from storage when it needs them)."""
 
     def get(self, workspace: str, batch_id: str) -> Entry | None:
         """The live (not deleted) batch, or ``None``."""
@@ -89,3 +96,66 @@ class ResultsFiles(Protocol):
 
     def clear(self) -> None:
         """Delete every file."""
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """An uploaded file's metadata. ``attrs`` are the provider's own facts (JSON values): its
+    purpose, status, whether it may be downloaded..."""
+
+    id: str
+    workspace: str
+    filename: str
+    size: int
+    created_at: int
+    expires_at: int | None = None
+    mime_type: str | None = None
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Files(Protocol):
+    """Uploaded files of one provider, by workspace: metadata and bytes. Newest first in pages.
+
+    Bytes may be large (hundreds of megabytes): they arrive as a readable binary file and leave
+    as chunks, never as one ``bytes`` object unless asked for (:meth:`read`)."""
+
+    def add(self, record: FileRecord, source: BinaryIO) -> None:
+        """Keep ``record`` and the bytes read from ``source`` (``record.size`` of them)."""
+
+    def get(self, workspace: str, file_id: str) -> FileRecord | None:
+        """The live (not deleted) file, or ``None``."""
+
+    def gone(self, workspace: str, file_id: str) -> bool:
+        """Whether a file of that id was deleted (its id is never handed out again)."""
+
+    def read(self, workspace: str, file_id: str) -> bytes:
+        """The whole content (``KeyError`` if the file is gone)."""
+
+    def chunks(self, workspace: str, file_id: str, size: int = 1 << 20) -> Iterator[bytes]:
+        """The content in chunks of at most ``size`` bytes (``KeyError`` if the file is gone)."""
+
+    def delete(self, workspace: str, file_id: str) -> bool:
+        """Forget the file's bytes (its id stays, :meth:`gone`); whether it was there. A file id
+        that was never stored can be deleted too (a file the provider derives, such as a batch's
+        output): it is then gone."""
+
+    def page(self, workspace: str, limit: int, after_id: str | None = None) -> tuple[list[FileRecord], bool]:
+        """Files newest first (after ``after_id`` when given) and whether more follow."""
+
+    def all(self, workspace: str) -> list[FileRecord]:
+        """Every live file of the workspace, newest first."""
+
+    def workspaces(self) -> list[str]:
+        """Every workspace holding files."""
+
+    def next_number(self) -> int:
+        """The next number of the files' creation sequence (ids derive from it)."""
+
+    def used(self) -> int:
+        """Bytes held by every file."""
+
+    def clear(self) -> None:
+        """Forget every file."""
+
+    def close(self) -> None:
+        """Free what the store holds outside the process's memory (its folder)."""

@@ -1,4 +1,5 @@
-"""Scenarios: the seeded script a batch follows (timing, outcomes, rules, HTTP faults).
+"""Scenarios: the seeded script a batch follows (timing, outcomes, rules, HTTP faults), for every
+provider at once.
 
 A scenario is a plain frozen data object. It loads from a TOML or JSON file, from a mapping with
 the same keys, or from Python keyword arguments. Unknown keys and out-of-range values raise
@@ -6,7 +7,14 @@ the same keys, or from Python keyword arguments. Unknown keys and out-of-range v
 
 Every value has an upper bound (the ``MAX_*`` constants below), so nothing a scenario accepts can
 make a later call fail. Rule patterns run on RE2 (the ``google-re2`` bindings): matching takes
-time linear in the ``custom_id``, whatever the pattern.
+time linear in the ``custom_id``, whatever the pattern, and compiling them is bounded too (each
+compiled program at most :data:`MAX_PROGRAM` instructions, a scenario's at most
+:data:`MAX_PROGRAMS`), so no scenario can stall the server.
+
+Settings that only one provider has live in a section named after it (``[openai]``); the
+providers register those sections, their fault endpoints and their canned-line formats with
+:mod:`batchsim._engine.traits`. Error types and stop reasons are named as Anthropic's API names
+them; each provider answers them in its own words.
 """
 
 from __future__ import annotations
@@ -21,6 +29,9 @@ from typing import Any, Literal, cast
 
 import re2  # type: ignore[import-untyped]
 
+from . import traits
+from .traits import Section
+
 __all__ = ["Fault", "Outcomes", "Rule", "Scenario", "ScenarioError", "Timing", "builtin_scenarios", "find_scenario"]
 
 BUILTIN = Path(__file__).resolve().parent.parent / "scenarios"
@@ -28,7 +39,6 @@ BUILTIN = Path(__file__).resolve().parent.parent / "scenarios"
 
 ResultType = Literal["succeeded", "errored", "expired", "canceled"]
 RESULT_TYPES: tuple[str, ...] = ("succeeded", "errored", "expired", "canceled")
-ENDPOINTS: tuple[str, ...] = ("create", "retrieve", "list", "cancel", "delete", "results", "*")
 FAULT_KINDS: tuple[str, ...] = ("status", "drop", "lost", "truncate")
 BOTH_CURSORS: tuple[str, ...] = ("error", "after_id", "before_id")
 # Stop reasons a rule can give a succeeded request (the message's content follows from it).
@@ -41,7 +51,7 @@ STOP_REASONS: tuple[str, ...] = (
     "refusal",
     "model_context_window_exceeded",
 )
-# Error types a request can end with, as the API names them.
+# Why a request can end errored (as Anthropic names them; each provider words them its own way).
 REQUEST_ERROR_TYPES: tuple[str, ...] = (
     "invalid_request_error",
     "authentication_error",
@@ -68,8 +78,16 @@ MAX_FAULTS = 1000
 MAX_PATTERN_CHARS = 1000
 MAX_MESSAGE_CHARS = 4096
 MAX_CANNED_LINES = 100_000
+MAX_CANNED_DEPTH = 64
+"""How deeply an inline canned line may nest (a results line nests a dozen levels at most)."""
+MAX_PROGRAM = 10_000
+"""The most instructions one rule's compiled pattern may take (``^poison-`` takes 4,
+``[a-zA-Z0-9_-]{64}`` 260): compiling one costs at most a few milliseconds."""
+MAX_PROGRAMS = 100_000
+"""The most instructions all of a scenario's compiled patterns may take together."""
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False
+_RE2_OPTIONS.max_mem = 256 * 1024  # a larger pattern fails to compile at once, cheaply
 
 
 class ScenarioError(ValueError):
@@ -212,7 +230,7 @@ class Rule:
         if not isinstance(pattern, str):
             raise ScenarioError(f"{where}.custom_id: expected a regular expression string")
         _text(f"{where}.custom_id", pattern, MAX_PATTERN_CHARS)
-        _compiled(f"{where}.custom_id", pattern)
+        _compiled(f"{where}.custom_id", pattern)  # a pattern too large to compile fails here
         stop_reason = data.get("stop_reason")
         if stop_reason is not None:
             _choice(f"{where}.stop_reason", stop_reason, STOP_REASONS)
@@ -234,21 +252,46 @@ class Rule:
 
 
 _patterns: dict[str, Any] = {}
+_cached_program = 0
+_CACHE_PROGRAM = 1_000_000  # instructions kept compiled across scenarios (a few MiB)
 
 
 def _compiled(where: str, pattern: str) -> Any:
-    """``pattern`` compiled by RE2 (kept: rules match every request of a batch)."""
+    """``pattern`` compiled by RE2 (kept: rules match every request of a batch), at most
+    :data:`MAX_PROGRAM` instructions."""
+    global _cached_program
     compiled = _patterns.get(pattern)
     if compiled is None:
         try:
             compiled = re2.compile(pattern, _RE2_OPTIONS)
         except re2.error as exc:
             detail = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else exc
+            if "too large" in str(detail):
+                detail = f"{detail}: at most {MAX_PROGRAM} instructions once compiled"
             raise ScenarioError(f"{where}: invalid regular expression for RE2 ({detail})") from None
-        if len(_patterns) >= 4096:
+        size = int(compiled.programsize)
+        if size > MAX_PROGRAM:
+            raise ScenarioError(
+                f"{where}: the regular expression compiles to {size} instructions, more than {MAX_PROGRAM}; "
+                "use a simpler pattern"
+            )
+        if _cached_program + size > _CACHE_PROGRAM:
             _patterns.clear()
+            _cached_program = 0
         _patterns[pattern] = compiled
+        _cached_program += size
     return compiled
+
+
+def _check_programs(rules: tuple[Rule, ...]) -> None:
+    total = 0
+    for n, rule in enumerate(rules):
+        total += int(_compiled(f"rules.{n}.custom_id", rule.custom_id).programsize)
+        if total > MAX_PROGRAMS:
+            raise ScenarioError(
+                f"rules: the patterns compile to more than {MAX_PROGRAMS} instructions together "
+                f"(at rules.{n}); use fewer or simpler patterns"
+            )
 
 
 @dataclass(frozen=True)
@@ -274,7 +317,7 @@ class Fault:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str) -> Fault:
         _known(where, data, cls)
-        endpoint = _choice(f"{where}.endpoint", data.get("endpoint", "*"), ENDPOINTS)
+        endpoint = _choice(f"{where}.endpoint", data.get("endpoint", "*"), traits.all_endpoints())
         kind = _choice(f"{where}.kind", data.get("kind", "status"), FAULT_KINDS)
         status = _integer(f"{where}.status", data.get("status", 529), low=400, high=599)
         rate = data.get("rate")
@@ -294,8 +337,12 @@ class Fault:
         should_retry = data.get("should_retry")
         if should_retry is not None and not isinstance(should_retry, bool):
             raise ScenarioError(f"{where}.should_retry: expected true or false")
-        if kind == "truncate" and endpoint not in ("results", "*"):
-            raise ScenarioError(f"{where}.kind: truncate applies to the results endpoint only")
+        streams = traits.stream_endpoints()
+        if kind == "truncate" and endpoint != "*" and endpoint not in streams:
+            raise ScenarioError(
+                f"{where}.kind: truncate applies to the results and other streamed answers only "
+                f"({', '.join(sorted(streams))})"
+            )
         message = _text(f"{where}.message", data.get("message"))
         return cls(
             endpoint=endpoint,
@@ -320,8 +367,9 @@ class Scenario:
     rules: tuple[Rule, ...] = ()
     faults: tuple[Fault, ...] = ()
     canned: str | tuple[Mapping[str, Any], ...] | None = None
-    """Results lines replayed by ``custom_id``: the path of a JSONL results file, or the lines
-    themselves (``{"custom_id": ..., "result": {"type": ...}}`` objects)."""
+    """Results lines replayed by request key (``custom_id``): the path of a JSONL file of results
+    lines, or the lines themselves, each in the format of the provider whose requests it answers
+    (an Anthropic results line, an OpenAI output or error line, a Gemini responses line)."""
     cache_hit_rate: float = 1.0
     """Batches cache prompts on a best-effort basis: the probability (seeded) that a request
     sharing an already written cache prefix reads it (else it writes it again)."""
@@ -329,15 +377,31 @@ class Scenario:
     """A list call with both ``after_id`` and ``before_id`` (the API's answer is not known):
     ``error`` (400 ``invalid_request_error``), or the cursor that wins, ``after_id`` or
     ``before_id``. Applies at once."""
+    sections: Mapping[str, Section] = field(default_factory=dict)
+    """Settings one provider alone has, by provider name (``[openai]``, ``[gemini]``...); a
+    provider without a section here uses its defaults (see :meth:`section`)."""
+
+    def section(self, name: str) -> Any:
+        """The section of provider ``name`` (its defaults when the scenario has none)."""
+        found = self.sections.get(name)
+        if found is not None:
+            return found
+        known = traits.find(name)
+        return known.default if known is not None else None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
         data = _table("scenario", data)
-        _known("", data, cls)
+        providers = {t.name: t for t in traits.registered() if t.section is not None}
+        allowed = {f.name for f in fields(cls) if f.name != "sections"} | set(providers)
+        for key in data:
+            if key not in allowed:
+                raise ScenarioError(f"{key}: unknown key (allowed: {', '.join(sorted(allowed))})")
         seed = _integer("seed", data.get("seed", 0), low=0, high=MAX_SEED)
         timing = Timing.from_dict(_table("timing", data.get("timing", {})))
         outcomes = Outcomes.from_dict(_table("outcomes", data.get("outcomes", {})))
         rules = _items("rules", data.get("rules", []), Rule.from_dict, MAX_RULES)
+        _check_programs(rules)
         faults = _items("faults", data.get("faults", []), Fault.from_dict, MAX_FAULTS)
         canned = data.get("canned")
         if isinstance(canned, list | tuple):
@@ -348,6 +412,13 @@ class Scenario:
             raise ScenarioError("canned: expected the path of a JSONL results file, or a list of results lines")
         hit_rate = _number("cache_hit_rate", data.get("cache_hit_rate", 1.0), high=1.0)
         both = _choice("list_both_cursors", data.get("list_both_cursors", "error"), BOTH_CURSORS)
+        sections: dict[str, Section] = {}
+        for name, known in providers.items():
+            if name in data:
+                assert known.section is not None
+                value = known.section(name, _table(name, data[name]))
+                if value != known.default:
+                    sections[name] = value
         return cls(
             seed=seed,
             timing=timing,
@@ -357,6 +428,7 @@ class Scenario:
             canned=canned,
             cache_hit_rate=hit_rate,
             list_both_cursors=both,
+            sections=sections,
         )
 
     @classmethod
@@ -378,7 +450,8 @@ class Scenario:
     @classmethod
     def of(cls, value: Scenario | Mapping[str, Any] | str | Path | None = None, **overrides: Any) -> Scenario:
         """Build a scenario from a Scenario, a mapping, a file path or nothing, then apply overrides
-        (the same keys as the file format: ``seed=3``, ``timing={"per_request": 5}``)."""
+        (the same keys as the file format: ``seed=3``, ``timing={"per_request": 5}``,
+        ``openai={"validating": 0}``)."""
         if value is None:
             base: dict[str, Any] = {}
         elif isinstance(value, Scenario):
@@ -390,6 +463,8 @@ class Scenario:
         for key, val in overrides.items():
             if isinstance(val, Scenario | Timing | Outcomes):
                 val = asdict(val)
+            elif hasattr(val, "to_dict") and not isinstance(val, Mapping):
+                val = val.to_dict()
             if key in base and isinstance(base[key], dict) and isinstance(val, Mapping):
                 base[key] = {**base[key], **val}
             else:
@@ -398,12 +473,18 @@ class Scenario:
 
     def to_dict(self) -> dict[str, Any]:
         """The scenario as plain data (the same keys as the file format); ``None`` keys are left out."""
-        raw = asdict(self)
-        raw["outcomes"]["error_types"] = dict(self.outcomes.error_types)
-        raw["rules"] = [_drop_none(r) for r in raw["rules"]]
-        raw["faults"] = [_drop_none(f) for f in raw["faults"]]
-        if isinstance(self.canned, tuple):
-            raw["canned"] = [dict(line) for line in self.canned]
+        raw: dict[str, Any] = {
+            "seed": self.seed,
+            "timing": asdict(self.timing),
+            "outcomes": {**asdict(self.outcomes), "error_types": dict(self.outcomes.error_types)},
+            "rules": [_drop_none(asdict(r)) for r in self.rules],
+            "faults": [_drop_none(asdict(f)) for f in self.faults],
+            "canned": [dict(line) for line in self.canned] if isinstance(self.canned, tuple) else self.canned,
+            "cache_hit_rate": self.cache_hit_rate,
+            "list_both_cursors": self.list_both_cursors,
+        }
+        for name, section in self.sections.items():
+            raw[name] = section.to_dict()
         return _drop_none(raw)
 
 
@@ -412,16 +493,29 @@ def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def canned_line(where: str, line: Any) -> Mapping[str, Any]:
-    """``line`` if it is a results line (``{"custom_id": str, "result": {"type": ...}}``)."""
-    result = line.get("result") if isinstance(line, Mapping) else None
-    if (
-        not isinstance(line, Mapping)
-        or not isinstance(line.get("custom_id"), str)
-        or not isinstance(result, Mapping)
-        or result.get("type") not in RESULT_TYPES
-    ):
-        raise ScenarioError(f'{where}: expected {{"custom_id": ..., "result": {{"type": ...}}}}')
-    return line
+    """``line`` if some provider reads it as a results line of its format (an Anthropic
+    ``{"custom_id": ..., "result": {"type": ...}}``, an OpenAI output or error line...)."""
+    if _deeper_than(line, MAX_CANNED_DEPTH):
+        raise ScenarioError(f"{where}: nested more than {MAX_CANNED_DEPTH} levels deep")
+    if isinstance(line, Mapping):
+        for known in traits.registered():
+            if known.canned is not None and known.canned(line) is not None:
+                return line
+    formats = " or ".join(f"{t.canned_format} ({t.name})" for t in traits.registered() if t.canned is not None)
+    raise ScenarioError(f"{where}: expected a results line: {formats or 'no provider reads canned lines'}")
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` (JSON data) nests more than ``limit`` levels (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping | list | tuple):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, Mapping) else item
+            stack.extend((child, depth + 1) for child in children if isinstance(child, Mapping | list | tuple))
+    return False
 
 
 def _items(where: str, value: Any, build: Any, limit: int) -> tuple[Any, ...]:

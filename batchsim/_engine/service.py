@@ -1,20 +1,18 @@
-"""The batch service: create, look up, list, cancel and delete batches over a clock and a store.
+"""The batch service: create, look up, list, cancel and delete the batches of one provider over a
+clock and a store.
 
-Provider-neutral: requests arrive already parsed (``custom_id`` and opaque params bytes);
-encoding answers is the wire format's job. Wrong-state answers (the API does not document them;
-these are our choices):
+Provider-neutral: requests arrive already parsed (a key and opaque params bytes); encoding
+answers, wording errors and the rules about results (when they may be read, for how long) are
+the provider's. The service raises domain errors a provider words its own way:
 
-* cancel of an ``ended`` batch: 400 ``invalid_request_error``;
-* cancel of a ``canceling`` batch: 200, the batch unchanged (cancel is idempotent);
-* delete of a batch that has not ended: 400 ``invalid_request_error`` ("cancel it first");
-* results of a batch that has not ended: 400 ``invalid_request_error``;
-* results after archiving (29 days after creation): 404 ``not_found_error``;
-* anything on a deleted or unknown id, or on another key's batch: 404 ``not_found_error``;
-* list with an ``after_id``/``before_id`` this key never created: 400 ``invalid_request_error``;
-* list with both ``after_id`` and ``before_id`` (decided by the wire layer): 400
-  ``invalid_request_error``, unless the scenario's ``list_both_cursors`` makes one of them win.
+* anything on an unknown id, a deleted one or another workspace's: :class:`NotFoundError`;
+* a cancel of an ended batch, a delete of one that has not ended: :class:`WrongStateError` (the
+  state named by its :class:`~batchsim._engine.batch.Phase`);
+* a list cursor this workspace never created: :class:`InvalidError` naming the cursor.
 
-400 rather than 409 keeps SDKs from retrying a request that can never succeed (they retry 409).
+Ids are minted from the scenario's seed and the creation number (a seed gives the same ids run
+after run) and an ``epoch`` the emulator sets: every reset and every server start moves it, so an
+id is never handed out twice while outcomes, which follow the seed and the number alone, replay.
 """
 
 from __future__ import annotations
@@ -22,12 +20,13 @@ from __future__ import annotations
 import hashlib
 import random
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
-from .batch import ARCHIVE_AFTER, Batch, ParamsCheck, plan_needs_params_checked
+from .batch import Batch, Canned, ParamsCheck, Phase, Policy, plan_needs_params_checked
 from .clock import Clock
-from .errors import ApiError
-from .ids import make_id
+from .errors import InvalidError, NotFoundError, WrongStateError
+from .ids import IdFormat
 from .ports import Entry, Page, ResultsFiles, Store
 from .scenario import Scenario
 
@@ -35,7 +34,8 @@ __all__ = ["BatchService", "results_key"]
 
 
 class BatchService:
-    """The batches of one emulator. ``noun`` names a batch in error messages."""
+    """The batches of one provider in one emulator. ``what`` names a batch in default error
+    messages; ``policy`` gives the provider's :class:`Policy` for a batch created under a scenario."""
 
     def __init__(
         self,
@@ -44,26 +44,30 @@ class BatchService:
         store: Store,
         results: ResultsFiles | None = None,
         *,
-        id_prefix: str = "batch_",
-        noun: str = "Batch",
+        ids: IdFormat,
+        what: str = "batch",
+        policy: Callable[[Scenario], Policy] | None = None,
     ) -> None:
         self.clock = clock
         self.store = store
         self.results = results
-        self.id_prefix = id_prefix
-        self.noun = noun
+        self.ids = ids
+        self.what = what
+        self.policy = policy or (lambda scenario: Policy())
+        self.epoch = ""
+        """Mixed into new ids (not into outcomes): see the module docstring."""
         self._lock = threading.RLock()
-        self.canned: Mapping[str, bytes] = {}
+        self.canned: Mapping[str, Canned] = {}
         self.scenario = scenario
 
-    def set_scenario(self, scenario: Scenario, canned: Mapping[str, bytes]) -> None:
+    def set_scenario(self, scenario: Scenario, canned: Mapping[str, Canned]) -> None:
         """Make ``scenario`` (with its canned results, already read) apply to new batches."""
         with self._lock:
             self.scenario = scenario
             self.canned = canned
 
     def reset(self) -> None:
-        """Forget every batch (and results file) and restart the id sequence."""
+        """Forget every batch (and results file) and restart the creation sequence."""
         with self._lock:
             self.store.clear()
             if self.results is not None:
@@ -72,25 +76,26 @@ class BatchService:
     def create(
         self,
         workspace: str,
-        custom_ids: list[str],
+        custom_ids: Sequence[str],
         params: Sequence[bytes],
-        check: ParamsCheck,
+        check: ParamsCheck | None = None,
         *,
-        api_version: str | None = None,
+        attrs: Mapping[str, Any] | None = None,
+        failed: bool = False,
     ) -> Batch:
         """Create a batch. ``check`` finds the requests' params problems: now, when the scenario's
-        plan depends on them, else after the create's answer (see
-        :meth:`Batch.check_params_later`; the caller releases ``check``). ``api_version`` is the
-        API version the create was sent with, kept with the batch."""
+        plan depends on them or the store is durable, else later (see :meth:`finish`; the caller
+        releases ``check``). ``attrs`` are the provider's facts kept with the batch; ``failed``
+        makes it end, unrun, when it has validated."""
         scenario = self.scenario
-        later = not plan_needs_params_checked(scenario)
-        invalid = {} if later else dict(check.check_params())
+        later = check is not None and not plan_needs_params_checked(scenario) and not self.store.durable
+        invalid = dict(check.check_params()) if check is not None and not later else {}
         with self._lock:
             number = self.store.next_number()
             seed = hashlib.sha256(f"{scenario.seed}:{number}".encode()).hexdigest()
-            batch_id = make_id(self.id_prefix, random.Random(seed))
+            batch_id = self.ids.make(random.Random(f"{seed}:{self.epoch}" if self.epoch else seed))
             while self.store.knows(workspace, batch_id):
-                batch_id = make_id(self.id_prefix, random.Random(batch_id))
+                batch_id = self.ids.make(random.Random(batch_id))
             batch = Batch(
                 id=batch_id,
                 workspace=workspace,
@@ -101,81 +106,68 @@ class BatchService:
                 scenario=scenario,
                 seed=seed,
                 canned=self.canned,
-                api_version=api_version,
+                policy=self.policy(scenario),
+                attrs=dict(attrs or {}),
+                failed=failed,
             )
-            if later:
+            if later and check is not None:
                 batch.check_params_later(check)
-            self.store.add(batch)
+            batch = self.store.add(batch)
         return batch
+
+    @staticmethod
+    def finish(batch: Batch) -> None:
+        """What a create leaves for after its answer: the params check, when it was deferred."""
+        batch.check_params()
 
     def get(self, workspace: str, batch_id: str) -> Entry:
         entry = self.store.get(workspace, batch_id)
         if entry is None:
-            raise self._not_found(batch_id)
+            raise NotFoundError(self.what, batch_id)
         return entry
 
     def page(self, workspace: str, limit: int, after_id: str | None, before_id: str | None) -> Page:
         for name, cursor in (("after_id", after_id), ("before_id", before_id)):
             if cursor is not None and not self.store.knows(workspace, cursor):
-                raise ApiError.invalid(f"{name}: no {self.noun.lower()} with id {cursor!r}")
+                raise InvalidError(f"{name}: no {self.what} with id {cursor!r}", param=name)
         return self.store.page(workspace, limit, after_id, before_id)
 
     def cancel(self, workspace: str, batch_id: str) -> Entry:
-        """Ask to cancel; the decision is taken on the stored record, atomically."""
+        """Ask to cancel; the decision is taken on the stored record, atomically. Canceling a
+        batch that is canceling already changes nothing (cancel is idempotent)."""
         now = self.clock.now()
 
         def change(entry: Entry) -> Entry:
-            status = entry.batch.status(now, entry.cancel_initiated_at)
-            if status == "ended":
-                raise ApiError.invalid(f"{self.noun} {batch_id} has already ended and cannot be canceled.")
-            if status == "in_progress":
+            phase = entry.batch.phase(now, entry.cancel_initiated_at)
+            if phase == Phase.ENDED:
+                raise WrongStateError(self.what, batch_id, "ended", "canceled")
+            if phase != Phase.CANCELING:
                 return entry._replace(cancel_initiated_at=now)
-            return entry  # canceling already: idempotent
+            return entry
 
         entry = self.store.update(workspace, batch_id, change)
         if entry is None:
-            raise self._not_found(batch_id)
+            raise NotFoundError(self.what, batch_id)
         if self.results is not None:  # a results file written ahead for the uncanceled end
             self.results.drop(results_key(entry.batch, None))
         return entry
 
     def delete(self, workspace: str, batch_id: str) -> None:
+        """Delete an ended batch."""
         now = self.clock.now()
 
         def change(entry: Entry) -> Entry:
-            status = entry.batch.status(now, entry.cancel_initiated_at)
-            if status != "ended":
-                raise ApiError.invalid(
-                    f"{self.noun} {batch_id} is {status} and cannot be deleted until it has ended; cancel it first."
-                )
+            phase = entry.batch.phase(now, entry.cancel_initiated_at)
+            if phase != Phase.ENDED:
+                raise WrongStateError(self.what, batch_id, phase.name.lower(), "deleted")
             return entry._replace(deleted=True)
 
         entry = self.store.update(workspace, batch_id, change)
         if entry is None:
-            raise self._not_found(batch_id)
+            raise NotFoundError(self.what, batch_id)
         if self.results is not None:
             self.results.drop(results_key(entry.batch, None))
             self.results.drop(results_key(entry.batch, entry.cancel_initiated_at))
-
-    def ended(self, workspace: str, batch_id: str) -> Entry:
-        """The batch whose results are asked for: it must have ended and not be archived."""
-        entry = self.get(workspace, batch_id)
-        batch = entry.batch
-        now = self.clock.now()
-        status = batch.status(now, entry.cancel_initiated_at)
-        if status != "ended":
-            raise ApiError.invalid(
-                f"{self.noun} {batch_id} is {status}; results are available once processing has ended."
-            )
-        if now >= batch.created_at + ARCHIVE_AFTER:
-            raise ApiError.not_found(
-                f"Results of {self.noun.lower()} {batch_id} are no longer available: results are kept for "
-                "29 days after creation."
-            )
-        return entry
-
-    def _not_found(self, batch_id: str) -> ApiError:
-        return ApiError.not_found(f"No {self.noun.lower()} with id {batch_id!r} was found.")
 
 
 def results_key(batch: Batch, cancel_at: int | None) -> tuple[str, str, int, int | None]:

@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import threading
-from typing import Any
+from typing import Any, BinaryIO
 
 from starlette.requests import ClientDisconnect, Request
 
-from .._anthropic.validation import MAX_BODY_BYTES
-from .._engine.errors import ApiError
+from .._engine.errors import OverloadedError, TimedOutError, TooLargeError
 
-__all__ = ["DEFAULT_BODY_BUDGET", "SPOOL_THRESHOLD", "BodyBudget", "read_body"]
+__all__ = ["DEFAULT_BODY_BUDGET", "SPOOL_THRESHOLD", "BodyBudget", "read_body", "read_upload"]
 
 SPOOL_THRESHOLD = 256 * 1024
 """A body still arriving is kept in memory up to this size, and in a temporary file past it."""
@@ -44,7 +43,7 @@ class BodyBudget:
     def take(self, size: int) -> None:
         with self._lock:
             if self.used + size > self.limit:
-                raise _OverloadedError()
+                raise _overloaded()
             self.used += size
 
     def give(self, size: int) -> None:
@@ -65,13 +64,13 @@ class BodyBudget:
             loop.call_later(_SWEEP_EVERY, self._sweep, loop)
         return task
 
-    def _timed_out(self, task: asyncio.Task[Any], error: BaseException) -> ApiError | None:
+    def _timed_out(self, task: asyncio.Task[Any], error: BaseException) -> TimedOutError | None:
         """The 408 to raise if ``error`` is this budget's cancellation of ``task``."""
         if task not in self._expired:
             return None
         self._expired.discard(task)
         if isinstance(error, asyncio.CancelledError) and task.uncancel() == 0:
-            return _RefusedBodyError(408, f"The request body stopped arriving for {self.timeout:g} s", "timeout_error")
+            return TimedOutError(f"The request body stopped arriving for {self.timeout:g} s", headers=_CLOSE)
         return None
 
     def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -87,33 +86,40 @@ class BodyBudget:
 
 
 _SWEEP_EVERY = 0.5
+_CLOSE = {"connection": "close"}
+"""A body refused before it was read whole: the rest is not waited for, the connection closes."""
 
 
-class _RefusedBodyError(ApiError):
-    """A body refused before it was read whole: the rest of it is not waited for, the
-    connection closes with the answer."""
-
-    headers = {"connection": "close"}
-
-
-class _OverloadedError(_RefusedBodyError):
-    headers = {"retry-after": "1", "connection": "close"}
-
-    def __init__(self) -> None:
-        super().__init__(529, "Too many request bodies are being received at once; retry shortly", "overloaded_error")
+def _overloaded() -> OverloadedError:
+    return OverloadedError(
+        "Too many request bodies are being received at once; retry shortly",
+        headers={"retry-after": "1", **_CLOSE},
+    )
 
 
-def _too_large(limit: int) -> ApiError:
-    return _RefusedBodyError(413, f"Request exceeds the maximum size of {limit} bytes", "request_too_large")
+def _too_large(limit: int) -> TooLargeError:
+    return TooLargeError(f"Request exceeds the maximum size of {limit} bytes", headers=_CLOSE)
 
 
-async def read_body(request: Request, limit: int = MAX_BODY_BYTES, budget: BodyBudget | None = None) -> bytes:
+async def read_body(request: Request, limit: int, budget: BodyBudget | None = None) -> bytes:
     """The request body, refused with 413 as soon as it grows past ``limit`` (never buffered
     whole). While more is to come, the body is kept in memory up to :data:`SPOOL_THRESHOLD`
     and in an unnamed temporary file past it. With a ``budget`` its bytes are taken from it as
     they arrive (529 when it is spent; the caller gives ``len(body)`` back when done), and a
     body that stops arriving for its ``timeout`` is refused with 408 (what it took is given
     back). Refusals close the connection rather than wait for the rest of the body."""
+    spool, _ = await read_upload(request, limit, budget)
+    try:
+        return spool.read()
+    finally:
+        spool.close()
+
+
+async def read_upload(request: Request, limit: int, budget: BodyBudget | None = None) -> tuple[BinaryIO, int]:
+    """The request body as a file positioned at its start, and its size: an upload, kept in memory
+    up to :data:`SPOOL_THRESHOLD` and in an unnamed temporary file past it (never whole in
+    memory). Bounds, budget and timeout as for :func:`read_body`; the caller closes the file and
+    gives the size back to the budget."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
@@ -121,9 +127,8 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES, budget: BodyB
     watched = budget._watch() if budget is not None else None
     if watched is not None and budget is not None:  # each chunk renews the deadline
         waiting, clock, timeout = budget._waiting, watched.get_loop().time, budget.timeout or 0.0
-    parts: list[bytes] = []
+    spool: Any = tempfile.SpooledTemporaryFile(max_size=SPOOL_THRESHOLD, prefix="batchsim-body-")  # noqa: SIM115
     size = 0
-    spool: Any = None
     try:
         while True:
             message = await receive()  # the only await: a timeout's cancellation lands here
@@ -139,21 +144,13 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES, budget: BodyB
                 if budget is not None:
                     budget.take(len(chunk))
                 size += len(chunk)
-                if spool is None and more and size > SPOOL_THRESHOLD:
-                    spool = tempfile.TemporaryFile(prefix="batchsim-body-")  # noqa: SIM115 (closed below)
-                    spool.writelines(parts)
-                    parts = []
-                if spool is not None:
-                    spool.write(chunk)
-                else:
-                    parts.append(chunk)
+                spool.write(chunk)
             if not more:
                 break
-        if spool is not None:
-            spool.seek(0)
-            return bytes(spool.read())
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        spool.seek(0)
+        return spool, size
     except BaseException as exc:
+        spool.close()
         if budget is not None:
             budget.give(size)
             if watched is not None:
@@ -166,5 +163,3 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES, budget: BodyB
     finally:
         if watched is not None:
             del waiting[watched]
-        if spool is not None:
-            spool.close()

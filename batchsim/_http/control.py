@@ -21,15 +21,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .._anthropic.responder import load_canned
-from .._engine.clock import Clock, VirtualClock, rfc3339
-from .._engine.errors import ApiError
+from .._engine.canned import read_canned
+from .._engine.clock import Clock, VirtualClock
+from .._engine.errors import DomainError, InvalidError, UnauthenticatedError
 from .._engine.scenario import Scenario, ScenarioError
-from .app import ApiContext, JsonResponse, error_response, json_response
+from .._engine.times import rfc3339
+from .app import ApiContext, error_response
 from .bodies import read_body
 from .journal import Call, Journal, journal_response
 
-__all__ = ["Controlled", "control_routes", "guarded"]
+__all__ = ["Controlled", "control_routes", "guarded", "json_response"]
 
 
 class Controlled(Protocol):
@@ -66,14 +67,14 @@ _CANNED_REFUSED = (
 
 def canned_path(data_dir: str | None, value: str) -> str:
     """The real path of a ``canned`` value set over HTTP if it names a regular file inside
-    ``data_dir`` (relative paths are taken from there); :class:`ApiError` otherwise, with one
+    ``data_dir`` (relative paths are taken from there); an ``InvalidError`` otherwise, with one
     text whatever the reason, so that the answer never tells whether a path exists."""
     if data_dir is not None and "\x00" not in value:
         root = os.path.realpath(data_dir)
         path = os.path.realpath(os.path.join(root, value))
         if os.path.commonpath([root, path]) == root and path != root:
             return path
-    raise ApiError.invalid(_CANNED_REFUSED)
+    raise InvalidError(_CANNED_REFUSED)
 
 
 async def _json_body(ctx: ApiContext, request: Request) -> Any:
@@ -84,7 +85,7 @@ async def _json_body(ctx: ApiContext, request: Request) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise ApiError.invalid(f"The request body is not valid JSON: {exc}") from None
+        raise InvalidError(f"The request body is not valid JSON: {exc}") from None
 
 
 @cache
@@ -93,11 +94,23 @@ def openapi_description() -> bytes:
     return files("batchsim").joinpath("openapi.json").read_bytes()
 
 
+def json_response(ctx: ApiContext, data: Any, status: int = 200) -> Response:
+    """``data`` encoded as JSON, with a request id as the API's answers have."""
+    body = data if isinstance(data, bytes) else orjson.dumps(data)
+    dialect = ctx.providers[0].dialect
+    response = Response(body, status)
+    response.raw_headers = [(b"content-length", b"%d" % len(body)), (b"content-type", b"application/json")]
+    if dialect.request_id_header is not None:
+        response.raw_headers.insert(0, (dialect.request_id_header, dialect.request_id()))
+    return response
+
+
 def guarded(
     ctx: ApiContext, handler: Callable[[Request], Awaitable[Any]], *, open_route: bool = False
 ) -> Callable[[Request], Awaitable[Response]]:
     """A control-plane route: the admin token checked (unless ``open_route``), the handler's
-    answer encoded as JSON (a :class:`Response` passes as it is), errors in the API's envelope."""
+    answer encoded as JSON (a :class:`Response` passes as it is), errors in the envelope of the
+    first provider's API (Anthropic's)."""
 
     async def route(request: Request) -> Response:
         try:
@@ -105,15 +118,11 @@ def guarded(
             if token is not None and not open_route:
                 given = request.headers.get("x-batchsim-admin-token", "")
                 if not hmac.compare_digest(given.encode(), token.encode()):
-                    raise ApiError(
-                        401,
-                        "the control plane needs a valid x-batchsim-admin-token header",
-                        "authentication_error",
-                    )
+                    raise UnauthenticatedError("the control plane needs a valid x-batchsim-admin-token header")
             answer = await handler(request)
             return answer if isinstance(answer, Response) else json_response(ctx, answer)
-        except ApiError as exc:
-            return error_response(ctx, exc.status, exc.error_type, exc.message, getattr(exc, "headers", None))
+        except DomainError as exc:
+            return error_response(ctx.providers[0].dialect, exc)
 
     return route
 
@@ -129,16 +138,16 @@ def control_routes(sim: Controlled, ctx: ApiContext) -> list[Route]:
     async def advance(request: Request) -> Any:
         data = await _json_body(ctx, request)
         if not isinstance(data, dict) or set(data) - {"seconds"}:
-            raise ApiError.invalid('expected {"seconds": N}')
+            raise InvalidError('expected {"seconds": N}')
         seconds = data.get("seconds")
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
-            raise ApiError.invalid("seconds: expected a number >= 0")
+            raise InvalidError("seconds: expected a number >= 0")
         if not isinstance(sim.clock, VirtualClock):
-            raise ApiError.invalid(f"the clock is {sim.clock.kind}: only a virtual clock can be advanced")
+            raise InvalidError(f"the clock is {sim.clock.kind}: only a virtual clock can be advanced")
         try:
             sim.advance(seconds=float(seconds))
         except ValueError as exc:
-            raise ApiError.invalid(f"seconds: {exc}") from None
+            raise InvalidError(f"seconds: {exc}") from None
         return {"now": rfc3339(sim.clock.now()), "kind": sim.clock.kind}
 
     async def get_scenario(request: Request) -> Any:
@@ -149,19 +158,19 @@ def control_routes(sim: Controlled, ctx: ApiContext) -> list[Route]:
         canned = data.get("canned") if isinstance(data, dict) else None
         if isinstance(canned, str):
             data = {**data, "canned": canned_path(ctx.data_dir, canned)}
-        try:
-            scenario = Scenario.from_dict(data)
+        try:  # on a thread: compiling rule patterns never holds up other calls
+            scenario = await asyncio.to_thread(Scenario.from_dict, data)
         except ScenarioError as exc:
-            raise ApiError.invalid(f"invalid scenario: {exc}") from None
+            raise InvalidError(f"invalid scenario: {exc}") from None
 
         try:
             if isinstance(scenario.canned, str):  # read it on a thread: setting it then finds it read
-                await asyncio.to_thread(load_canned, scenario.canned)
+                await asyncio.to_thread(read_canned, scenario.canned)
             sim.scenario = scenario
         except OSError:  # not a regular file of at most 64 MiB: the same answer as any refused path
-            raise ApiError.invalid(_CANNED_REFUSED) from None
+            raise InvalidError(_CANNED_REFUSED) from None
         except ValueError as exc:  # a file in the data folder that is not a results file
-            raise ApiError.invalid(f"invalid scenario: {exc}") from None
+            raise InvalidError(f"invalid scenario: {exc}") from None
         return sim.scenario.to_dict()
 
     async def reset(request: Request) -> Any:
@@ -169,14 +178,14 @@ def control_routes(sim: Controlled, ctx: ApiContext) -> list[Route]:
         return {"status": "ok", "now": rfc3339(sim.clock.now())}
 
     async def journal(request: Request) -> Any:
-        return journal_response(sim.journal, ctx.next_request_id())
+        return journal_response(sim.journal, ctx.providers[0].dialect)
 
     async def clear_journal(request: Request) -> Any:
         sim.journal.clear()
         return {"calls": []}
 
     async def openapi(request: Request) -> Response:
-        return JsonResponse(openapi_description(), ctx.next_request_id())
+        return json_response(ctx, openapi_description())
 
     base = "/_batchsim"
     return [

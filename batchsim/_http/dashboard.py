@@ -1,16 +1,19 @@
 """The dashboard (``/_batchsim/ui``) and the read-only control-plane routes it draws from.
 
 The page is static HTML, CSS and a little JavaScript served from the package (no build step,
-no CDN: it works offline); it polls JSON routes of the control plane and draws from them:
+no CDN: it works offline); it polls JSON routes of the control plane and draws from them. Every
+provider's batches appear side by side, each with its provider's name and statuses (what its
+console, :class:`~batchsim._http.spec.Console`, says):
 
-* ``GET /_batchsim/batches`` — every batch of every key, newest first, filtered and paginated
-  (``status``, ``key`` (a key id), ``offset``, ``limit``), with counts by status;
-* ``GET /_batchsim/batches/{id}`` — one batch, its ``MessageBatch`` as the API shows it and its
-  timeline (requests finished over emulator time, by outcome);
+* ``GET /_batchsim/batches`` — every batch of every key and provider, newest first, filtered and
+  paginated (``provider``, ``status``, ``key`` (a key id), ``offset``, ``limit``), with counts by
+  status and by provider;
+* ``GET /_batchsim/batches/{id}`` — one batch, the object its API shows and its timeline
+  (requests finished over emulator time, by outcome);
 * ``GET /_batchsim/batches/{id}/requests`` — its requests (custom_id, state, error type, finish
   time), filtered (``state``, ``q``: a custom_id substring) and paginated;
 * ``GET /_batchsim/batches/{id}/requests/{index}`` — one request's params and result;
-* ``GET /_batchsim/batches/{id}/results`` — the results JSONL, as the API streams it;
+* ``GET /_batchsim/batches/{id}/results`` — the results JSONL;
 * ``GET /_batchsim/journal/recent`` — the newest API calls in summary (``endpoint``, ``method``,
   ``status``, ``key``, ``fault``, ``limit``).
 
@@ -27,20 +30,18 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from .._anthropic.responder import default_error_message
-from .._anthropic.wire import batch_dict, cache_plan, result_json
 from .._engine.batch import ERRORED, OUTCOME_NAMES, Batch
-from .._engine.clock import rfc3339
-from .._engine.errors import ApiError
+from .._engine.errors import InvalidError, NotFoundError
 from .._engine.ports import Entry
-from .app import JSONL, ApiContext, base_url
+from .._engine.times import rfc3339
+from .app import ApiContext
 from .control import guarded
 from .journal import key_tail
+from .spec import Console
 
 __all__ = ["dashboard_routes", "key_id", "key_tail"]
 
@@ -54,9 +55,9 @@ _TYPES = {
 RUNNING, QUEUED = 4, 5
 STATE_NAMES = (*OUTCOME_NAMES, "running", "queued")
 _STATE_CODES = {name: code for code, name in enumerate(STATE_NAMES)}
-BATCH_STATUSES = ("in_progress", "canceling", "ended")
 _MAX_PAGE = 500
 _TIMELINE_BINS = 120
+_MAX_INDEX_DIGITS = 12
 
 
 def key_id(key: str) -> str:
@@ -68,12 +69,11 @@ def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError.invalid(f"{name}: expected an integer, got {raw!r}") from None
+    if not (raw.isascii() and raw.lstrip("-").isdigit() and len(raw) <= 20):
+        raise InvalidError(f"{name}: expected an integer, got {raw[:40]!r}")
+    value = int(raw)
     if not low <= value <= high:
-        raise ApiError.invalid(f"{name}: expected an integer from {low} to {high}")
+        raise InvalidError(f"{name}: expected an integer from {low} to {high}")
     return value
 
 
@@ -99,7 +99,7 @@ class RequestStates:
         self.end = batch.ended_at(cancel) - created
         elapsed = now - created
         planned, start, finish = batch.schedule()  # the plan as it stands: who has finished, who runs
-        n = len(batch.custom_ids)
+        n = batch.size
         states = bytearray(n)
         times = array("q", [-1]) * n
         for i in range(n):
@@ -135,21 +135,6 @@ def request_states(entry: Entry, now: int) -> RequestStates:
     return found
 
 
-def _error(batch: Batch, i: int) -> tuple[str, str] | None:
-    """The error type and message of an errored request."""
-    known = batch.errors.get(i)
-    if known is not None:
-        return known[0], known[1] or default_error_message(known[0])
-    canned = batch.canned.get(batch.custom_ids[i])
-    if canned is not None:
-        try:
-            error = orjson.loads(canned)["error"]["error"]
-            return str(error["type"]), str(error.get("message", ""))
-        except (orjson.JSONDecodeError, KeyError, TypeError):
-            return None
-    return None
-
-
 def timeline(entry: Entry, now: int) -> dict[str, Any]:
     """Requests finished over emulator time, by outcome: cumulative counts in equal bins from the
     batch's creation to its end (as planned so far), with its cancel, end and expiry marked."""
@@ -177,7 +162,7 @@ def timeline(entry: Entry, now: int) -> dict[str, Any]:
         "cancel_seconds": (cancel - created) / 1_000_000 if cancel is not None else None,
         "end_seconds": span / 1_000_000,
         "ended": states.ended,
-        "expiry_seconds": 24 * 3600.0,
+        "expiry_seconds": entry.batch.policy.window / 1_000_000,
         "requests": len(codes),
     }
 
@@ -185,60 +170,62 @@ def timeline(entry: Entry, now: int) -> dict[str, Any]:
 # -- rows ------------------------------------------------------------------------------------------
 
 
-def all_entries(ctx: ApiContext) -> list[Entry]:
-    """Every live batch of every key, newest first (batches created at the same emulator instant
-    under different keys in no particular order)."""
-    store = ctx.api.service.store
-    found: list[Entry] = []
-    for workspace in store.workspaces():
-        found.extend(store.page(workspace, 1 << 40, None, None).entries)
+def all_entries(ctx: ApiContext) -> list[tuple[Console, Entry]]:
+    """Every live batch of every key and provider, newest first (batches created at the same
+    emulator instant in no particular order)."""
+    found = [(p.console, entry) for p in ctx.providers for entry in p.console.entries()]
     found.sort(key=_created, reverse=True)  # stable: a key's batches keep their newest-first order
     return found
 
 
-def _created(entry: Entry) -> int:
-    return entry.batch.created_at
+def _created(item: tuple[Console, Entry]) -> int:
+    return item[1].batch.created_at
 
 
-def find_entry(ctx: ApiContext, batch_id: str) -> Entry:
-    store = ctx.api.service.store
-    for workspace in store.workspaces():
-        entry = store.get(workspace, batch_id)
+def find_entry(ctx: ApiContext, batch_id: str) -> tuple[Console, Entry]:
+    for provider in ctx.providers:
+        entry = provider.console.find(batch_id)
         if entry is not None:
-            return entry
-    raise ApiError.not_found(f"No message batch with id {batch_id!r} was found.")
+            return provider.console, entry
+    raise NotFoundError("batch", batch_id)
 
 
-def batch_row(entry: Entry, now: int) -> dict[str, Any]:
+def batch_row(console: Console, entry: Entry, now: int) -> dict[str, Any]:
     batch, cancel = entry.batch, entry.cancel_initiated_at
-    status = batch.status(now, cancel)
-    n = len(batch.custom_ids)
+    ended = now >= batch.ended_at(cancel)
+    n = batch.size
     created, ended_at = batch.created_at, batch.ended_at(cancel)
-    if status == "ended":
-        counts = {"processing": 0, **batch.final(cancel).counts}
-        progress = 1.0
+    if ended:
+        counts = {"processing": 0, **batch.counts(cancel)}
+        finished = n
     else:
         counts = {"processing": n, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
-        progress = min(1.0, max(0.0, (now - created) / max(1, ended_at - created)))
+        finished = batch.finished(now, cancel)
     return {
         "id": batch.id,
+        "provider": console.name,
         "key": key_tail(batch.workspace),
         "key_id": key_id(batch.workspace),
-        "status": status,
+        "status": console.status(entry, now),
+        "phase": batch.phase(now, cancel).name.lower(),
         "requests": n,
         "request_counts": counts,
-        "progress": progress,
+        "finished": finished,
+        "progress": finished / n if n else 1.0 if ended else 0.0,
         "created_at": rfc3339(created),
-        "ended_at": rfc3339(ended_at) if status == "ended" else None,
+        "ended_at": rfc3339(ended_at) if ended else None,
         "expected_end": rfc3339(ended_at),
-        "expires_at": rfc3339(created + 24 * 3600 * 1_000_000),
+        "expires_at": rfc3339(created + batch.policy.window),
         "cancel_initiated_at": rfc3339(cancel) if cancel is not None else None,
+        "seed": batch.scenario.seed,
+        "links": console.links(entry, now),
     }
 
 
-def request_row(batch: Batch, states: RequestStates, i: int) -> dict[str, Any]:
+def request_row(console: Console, entry: Entry, states: RequestStates, i: int) -> dict[str, Any]:
+    batch = entry.batch
     code = states.states[i]
-    error = _error(batch, i) if code == ERRORED else None
+    error = console.error(entry, i) if code == ERRORED else None
     t = states.times[i]
     return {
         "index": i,
@@ -247,6 +234,11 @@ def request_row(batch: Batch, states: RequestStates, i: int) -> dict[str, Any]:
         "error_type": error[0] if error else None,
         "finished_at": rfc3339(batch.created_at + t) if t >= 0 else None,
     }
+
+
+def _scenario_of(batch: Batch) -> dict[str, Any]:
+    """The scenario a batch was created under, as plain data."""
+    return batch.scenario.to_dict()
 
 
 # -- routes ----------------------------------------------------------------------------------------
@@ -258,7 +250,7 @@ def _static(name: str) -> bytes:
 
 
 def dashboard_routes(ctx: ApiContext) -> list[Route]:
-    clock = ctx.api.service.clock
+    clock = ctx.clock
 
     async def root(request: Request) -> Response:
         return RedirectResponse(UI, 307)
@@ -273,67 +265,91 @@ def dashboard_routes(ctx: ApiContext) -> list[Route]:
         return _file(name)
 
     async def config(request: Request) -> Any:
-        return {"admin_token": ctx.admin_token is not None, "version": _version()}
+        return {
+            "admin_token": ctx.admin_token is not None,
+            "version": _version(),
+            "providers": [{"name": p.name, "statuses": list(p.console.statuses)} for p in ctx.providers],
+        }
 
     async def batches(request: Request) -> Any:
         q = request.query_params
         status = q.get("status") or None
-        if status is not None and status not in BATCH_STATUSES:
-            raise ApiError.invalid(f"status: expected one of {', '.join(BATCH_STATUSES)}")
+        provider = q.get("provider") or None
+        names = [p.name for p in ctx.providers]
+        if provider is not None and provider not in names:
+            raise InvalidError(f"provider: expected one of {', '.join(names)}")
+        known = [s for p in ctx.providers if provider in (None, p.name) for s in p.console.statuses]
+        if status is not None and status not in known:
+            raise InvalidError(f"status: expected one of {', '.join(dict.fromkeys(known))}")
         wanted_key = q.get("key") or None
         offset = _int(request, "offset", 0, 0, 1 << 40)
         limit = _int(request, "limit", 50, 1, _MAX_PAGE)
         now = clock.now()
-        by_status = dict.fromkeys(BATCH_STATUSES, 0)
+        by_status: dict[str, int] = {}
+        by_provider = dict.fromkeys(names, 0)
         keys: dict[str, dict[str, Any]] = {}
-        chosen: list[Entry] = []
-        for entry in all_entries(ctx):
+        chosen: list[tuple[Console, Entry]] = []
+        seen: set[str] = set()
+        for console, entry in all_entries(ctx):
             batch = entry.batch
-            batch_status = batch.status(now, entry.cancel_initiated_at)
             kid = key_id(batch.workspace)
             key = keys.get(kid)
             if key is None:
                 key = keys[kid] = {"key_id": kid, "key": key_tail(batch.workspace), "batches": 0}
             key["batches"] += 1
+            by_provider[console.name] += 1
             if wanted_key is not None and kid != wanted_key:
                 continue
-            by_status[batch_status] += 1
+            if provider is not None and console.name != provider:
+                continue
+            if console.name not in seen:
+                seen.add(console.name)
+                for name in console.statuses:
+                    by_status.setdefault(name, 0)
+            batch_status = console.status(entry, now)
+            by_status[batch_status] = by_status.get(batch_status, 0) + 1
             if status is None or batch_status == status:
-                chosen.append(entry)
+                chosen.append((console, entry))
         return {
             "now": rfc3339(now),
             "total": len(chosen),
             "offset": offset,
             "limit": limit,
             "by_status": by_status,
+            "by_provider": by_provider,
             "keys": list(keys.values()),
-            "data": [batch_row(e, now) for e in chosen[offset : offset + limit]],
+            "data": [batch_row(c, e, now) for c, e in chosen[offset : offset + limit]],
         }
 
     async def one_batch(request: Request) -> Any:
-        entry = find_entry(ctx, request.path_params["batch_id"])
+        console, entry = find_entry(ctx, request.path_params["batch_id"])
         now = clock.now()
-        return {
-            **batch_row(entry, now),
+        shown = console.show(entry, now, ctx.base_url(request.scope))
+        detail = {
+            **batch_row(console, entry, now),
             "now": rfc3339(now),
-            "message_batch": batch_dict(entry.batch, entry.cancel_initiated_at, now, base_url(ctx, request)),
+            "object": shown,
+            "scenario": _scenario_of(entry.batch),
             "timeline": timeline(entry, now),
             "request_states": request_states(entry, now).counts(),
         }
+        if console.name == "anthropic":
+            detail["message_batch"] = shown
+        return detail
 
     async def requests(request: Request) -> Any:
-        entry = find_entry(ctx, request.path_params["batch_id"])
+        console, entry = find_entry(ctx, request.path_params["batch_id"])
         batch = entry.batch
         now = clock.now()
         q = request.query_params
         state = q.get("state") or None
         if state is not None and state not in _STATE_CODES:
-            raise ApiError.invalid(f"state: expected one of {', '.join(STATE_NAMES)}")
+            raise InvalidError(f"state: expected one of {', '.join(STATE_NAMES)}")
         text = q.get("q") or None
         offset = _int(request, "offset", 0, 0, 1 << 40)
         limit = _int(request, "limit", 100, 1, _MAX_PAGE)
         states = request_states(entry, now)
-        n = len(batch.custom_ids)
+        n = batch.size
         if state is None and text is None:
             total = n
             indices: range | list[int] = range(offset, min(n, offset + limit))
@@ -350,35 +366,34 @@ def dashboard_routes(ctx: ApiContext) -> list[Route]:
             "offset": offset,
             "limit": limit,
             "counts": states.counts(),
-            "data": [request_row(batch, states, i) for i in indices],
+            "data": [request_row(console, entry, states, i) for i in indices],
         }
 
     async def one_request(request: Request) -> Any:
-        entry = find_entry(ctx, request.path_params["batch_id"])
+        console, entry = find_entry(ctx, request.path_params["batch_id"])
         batch = entry.batch
         raw = request.path_params["index"]
-        n = len(batch.custom_ids)
-        if not raw.isdigit() or int(raw) >= n:
-            raise ApiError.not_found(f"batch {batch.id} has no request number {raw} (it has {n})")
+        n = batch.size
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= _MAX_INDEX_DIGITS) or int(raw) >= n:
+            raise NotFoundError(
+                "request", raw[:40], f"batch {batch.id} has no request number {raw[:40]!r} (it has {n})"
+            )
         i = int(raw)
         states = request_states(entry, clock.now())
-        row = request_row(batch, states, i)
-        error = _error(batch, i) if states.states[i] == ERRORED else None
-        result = None
-        if states.ended:
-            cache = cache_plan(batch, entry.cancel_initiated_at, batch.final(entry.cancel_initiated_at)).get(i)
-            result = orjson.loads(result_json(batch, i, states.states[i], ctx.api.responder, cache))
+        row = request_row(console, entry, states, i)
+        error = console.error(entry, i) if states.states[i] == ERRORED else None
         return {
             **row,
             "error_message": error[1] if error else None,
-            "params": orjson.loads(batch.params[i]),
-            "result": result,
+            "params": console.params(entry, i),
+            "result": console.result(entry, i) if states.ended else None,
         }
 
     async def results(request: Request) -> Response:
-        entry = find_entry(ctx, request.path_params["batch_id"])
-        chunks = ctx.api.results(entry.batch.workspace, entry.batch.id)
-        response = StreamingResponse(chunks, 200, None, JSONL)
+        console, entry = find_entry(ctx, request.path_params["batch_id"])
+        if clock.now() < entry.batch.ended_at(entry.cancel_initiated_at):
+            raise InvalidError(f"batch {entry.batch.id} has not ended: its results are not ready")
+        response = StreamingResponse(console.results(entry), 200, None, "application/x-jsonl")
         response.headers["content-disposition"] = f'attachment; filename="{entry.batch.id}_results.jsonl"'
         return response
 
@@ -403,7 +418,7 @@ def dashboard_routes(ctx: ApiContext) -> list[Route]:
                 continue
             if faults_only and call.fault is None:
                 continue
-            key = _call_key(call.headers)
+            key = call.key
             if wanted_key is not None and (key is None or key_id(key) != wanted_key):
                 continue
             total += 1
@@ -466,16 +481,6 @@ def _file(name: str) -> Response:
 
 def _status_matches(status: int, wanted: str) -> bool:
     """``wanted`` is a status (``429``) or a class (``4xx``, ``5xx``, ``2xx``)."""
-    if len(wanted) == 3 and wanted.endswith("xx") and wanted[0].isdigit():
+    if len(wanted) == 3 and wanted.endswith("xx") and wanted[0] in "12345":
         return status // 100 == int(wanted[0])
     return str(status) == wanted
-
-
-def _call_key(headers: dict[str, str]) -> str | None:
-    key = headers.get("x-api-key")
-    if key:
-        return key
-    auth = headers.get("authorization", "")
-    if auth[:7].lower() == "bearer " and auth[7:].strip():
-        return auth[7:].strip()
-    return None

@@ -19,7 +19,8 @@ from typing import Any
 import orjson
 from starlette.responses import StreamingResponse
 
-from .._engine.clock import rfc3339
+from .._engine.times import rfc3339
+from .spec import Dialect
 
 __all__ = [
     "DEFAULT_BODY_PREFIX",
@@ -33,13 +34,15 @@ __all__ = [
 ]
 
 RawHeaders = Sequence[tuple[bytes, bytes]]
-_RawCall = tuple[str, str, bytes, bytes, int, str, RawHeaders, int | None, str | None, int]
+_RawCall = tuple[str, str, bytes, bytes, int, str, RawHeaders, int | None, str | None, int, str | None]
 
 DEFAULT_CALLS = 10_000
 DEFAULT_BYTES = 64 * 1024 * 1024
 DEFAULT_BODY_PREFIX = 1 << 20
 _OVERHEAD = 256  # what one entry costs besides its body and headers, roughly
-_SECRET_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie", "x-batchsim-admin-token"})
+_SECRET_HEADERS = frozenset(
+    {"x-api-key", "x-goog-api-key", "authorization", "proxy-authorization", "cookie", "x-batchsim-admin-token"}
+)
 
 
 def key_tail(key: str) -> str:
@@ -74,6 +77,7 @@ class Call:
         "body_size",
         "endpoint",
         "fault",
+        "key",
         "method",
         "path",
         "query",
@@ -94,6 +98,7 @@ class Call:
         at: int | None = None,
         fault: str | None = None,
         body_size: int | None = None,
+        key: str | None = None,
     ) -> None:
         self.method = method
         self.path = path
@@ -107,6 +112,8 @@ class Call:
         self.endpoint = endpoint
         self.at = at
         self.fault = fault
+        self.key = key
+        """The API key the call was served under (its workspace), or ``None``."""
 
     @property
     def headers(self) -> dict[str, str]:
@@ -191,13 +198,18 @@ class Journal:
         headers: RawHeaders,
         at: int | None = None,
         fault: str | None = None,
+        key: str | None = None,
+        size: int | None = None,
     ) -> None:
-        """Record a call from its raw parts; the :class:`Call` is only built when read."""
+        """Record a call from its raw parts; the :class:`Call` is only built when read. ``key``
+        is the credential the call was served under (when a call carries two, the one the server
+        used); ``size`` the body's size when ``body`` is only its start (an upload)."""
         kept = body[: self.body_prefix] if len(body) > self.body_prefix else body
         cost = _OVERHEAD + len(kept) + len(query) + len(path) + sum(map(len, chain.from_iterable(headers)))
         with self._lock:
             calls = self._calls
-            calls.append(((method, path, query, kept, status, endpoint, headers, at, fault, len(body)), cost))
+            whole = len(body) if size is None else max(size, len(body))
+            calls.append(((method, path, query, kept, status, endpoint, headers, at, fault, whole, key), cost))
             self._bytes += cost
             while len(calls) > self.limit or self._bytes > self.max_bytes:
                 self._bytes -= calls.popleft()[1]
@@ -240,6 +252,7 @@ def _call(
     at: int | None,
     fault: str | None,
     size: int,
+    key: str | None,
 ) -> Call:
     # ``request.url.path`` without building the URL (the same escapes Starlette applies).
     path = path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
@@ -255,6 +268,7 @@ def _call(
         at=at,
         fault=fault,
         body_size=size,
+        key=key,
     )
 
 
@@ -286,10 +300,11 @@ async def _journal_json(journal: Journal, body_limit: int) -> AsyncIterator[byte
     yield b"".join(parts)
 
 
-def journal_response(journal: Journal, request_id: bytes, body_limit: int = 65536) -> StreamingResponse:
+def journal_response(journal: Journal, dialect: Dialect, body_limit: int = 65536) -> StreamingResponse:
     """``GET /_batchsim/journal``: every call the journal keeps (credentials redacted, bodies cut
-    to ``body_limit``) as ``{"calls": [...]}``, encoded as it is sent. A call the journal drops
-    while the answer is sent is left out."""
+    to ``body_limit``) as ``{"calls": [...]}``, encoded as it is sent, with a request id as
+    ``dialect``'s answers have. A call the journal drops while the answer is sent is left out."""
     response = StreamingResponse(_journal_json(journal, body_limit), media_type="application/json")
-    response.raw_headers.insert(0, (b"request-id", request_id))
+    if dialect.request_id_header is not None:
+        response.raw_headers.insert(0, (dialect.request_id_header, dialect.request_id()))
     return response

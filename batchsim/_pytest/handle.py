@@ -9,15 +9,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 import pytest
 
-from .._emulator import DEFAULT_API_KEY, Emulator
-from .._engine.clock import VirtualClock
+from .._emulator import DEFAULT_API_KEY, BatchView, Emulator
+from .._engine.clock import Clock, VirtualClock
+from .._engine.scenario import Scenario
 from .._engine.sleep import SleepPatch
+from .._http.journal import Call, Journal
 
 if TYPE_CHECKING:
     import anthropic
@@ -106,12 +110,15 @@ class LiveBatches:
         return tail
 
 
-class BatchsimFixture(Emulator):
-    """The ``batchsim`` fixture: a fresh :class:`~batchsim.Emulator` on a virtual clock per test.
+class BatchsimFixture:
+    """The ``batchsim`` fixture: a fresh :class:`~batchsim.Emulator` on a virtual clock per test
+    (:attr:`emulator`), with test helpers.
 
-    Everything an ``Emulator`` does works (``client()``, ``async_client()``, ``advance()``,
-    ``scenario``, ``calls``, ``batches()``), plus :meth:`created_requests`, :meth:`autoadvance`
-    and, for the legacy httpx-based SDK, :meth:`respx_router` and :meth:`legacy_client`.
+    Everything an ``Emulator`` does works through it (``client()``, ``async_client()``,
+    ``advance()``, ``scenario``, ``calls``, ``batches()``, ``reset()``, ``app``...), plus
+    :meth:`created_requests`, :meth:`autoadvance` and, for the legacy httpx-based SDK,
+    :meth:`respx_router` and :meth:`legacy_client`. Under ``--batchsim-live`` (:attr:`live`) the
+    clients reach the production API and every emulator-only control skips the test.
     """
 
     def __init__(self, *args: Any, live: bool = False, **kwargs: Any) -> None:
@@ -119,7 +126,13 @@ class BatchsimFixture(Emulator):
         """``True`` under ``--batchsim-live``: clients reach the production API."""
         self._sleep_patch: SleepPatch | None = None
         self._live_batches = LiveBatches()
-        super().__init__(*args, **kwargs)
+        self._emulator: Emulator | None = None if live else Emulator(*args, **kwargs)
+
+    @property
+    def emulator(self) -> Emulator:
+        """The emulator behind the fixture (live: the test is skipped)."""
+        __tracebackhide__ = True
+        return self._sim("emulator", "emulator")
 
     # -- clients --------------------------------------------------------------------------------
 
@@ -130,7 +143,7 @@ class BatchsimFixture(Emulator):
             import anthropic
 
             return self._tracked(anthropic.Anthropic, anthropic.DefaultHttpxClient, api_key, kwargs)
-        return super().client(api_key=api_key or DEFAULT_API_KEY, **kwargs)
+        return self._sim("client()", "emulator").client(api_key=api_key or DEFAULT_API_KEY, **kwargs)
 
     def async_client(self, *, api_key: str | None = None, **kwargs: Any) -> anthropic.AsyncAnthropic:
         """An ``anthropic.AsyncAnthropic`` wired to this emulator in-process (live: the real API)."""
@@ -138,43 +151,111 @@ class BatchsimFixture(Emulator):
             import anthropic
 
             return self._tracked(anthropic.AsyncAnthropic, anthropic.DefaultAsyncHttpxClient, api_key, kwargs)
-        return super().async_client(api_key=api_key or DEFAULT_API_KEY, **kwargs)
+        return self._sim("async_client()", "emulator").async_client(api_key=api_key or DEFAULT_API_KEY, **kwargs)
 
-    # -- emulator-only controls -----------------------------------------------------------------
+    # -- the emulator's controls ---------------------------------------------------------------
+
+    @property
+    def app(self) -> Any:
+        """The emulator's ASGI app."""
+        __tracebackhide__ = True
+        return self._sim("app", "ASGI app").app
+
+    @property
+    def clock(self) -> Clock:
+        __tracebackhide__ = True
+        return self._sim("clock", "virtual clock").clock
+
+    @property
+    def scenario(self) -> Scenario:
+        """The active scenario; setting it applies to batches created afterwards."""
+        __tracebackhide__ = True
+        return self._sim("scenario", "scenarios").scenario
+
+    @scenario.setter
+    def scenario(self, value: Scenario | Mapping[str, Any] | str | Path) -> None:
+        __tracebackhide__ = True
+        self._sim("scenario", "scenarios").scenario = value
+
+    @property
+    def admin_token(self) -> str | None:
+        __tracebackhide__ = True
+        return self._sim("admin_token", "control plane").admin_token
+
+    @admin_token.setter
+    def admin_token(self, token: str | None) -> None:
+        __tracebackhide__ = True
+        self._sim("admin_token", "control plane").admin_token = token
+
+    @property
+    def journal(self) -> Journal:
+        __tracebackhide__ = True
+        return self._sim("journal", "request journal").journal
+
+    @property
+    def calls(self) -> list[Call]:
+        """Every API call received so far, oldest first."""
+        __tracebackhide__ = True
+        return self._sim("calls", "request journal").calls
+
+    def advance(self, seconds: float = 0, *, minutes: float = 0, hours: float = 0, days: float = 0) -> datetime:
+        """Move the virtual clock forward; returns the new "now"."""
+        __tracebackhide__ = True
+        return self._sim("advance()", "virtual clock").advance(seconds, minutes=minutes, hours=hours, days=days)
+
+    def now(self) -> datetime:
+        """The emulator's current time (live: the wall clock)."""
+        if self._emulator is None:
+            return datetime.now(UTC)
+        return self._emulator.now()
+
+    def reset(self) -> None:
+        """Back to the state at construction (see :meth:`~batchsim.Emulator.reset`)."""
+        __tracebackhide__ = True
+        self._sim("reset()", "reset switch").reset()
+
+    def batches(self, api_key: str = DEFAULT_API_KEY) -> list[BatchView]:
+        """The live message batches of one key, newest first, as read-only views."""
+        __tracebackhide__ = True
+        return self._sim("batches()", "batch store").batches(api_key)
+
+    def results_pending(self) -> int:
+        __tracebackhide__ = True
+        return self._sim("results_pending()", "results files").results_pending()
 
     def created_requests(self, batch_id: str | None = None, *, api_key: str = DEFAULT_API_KEY) -> list[dict[str, Any]]:
         """The requests (``{"custom_id", "params"}``) the code under test submitted, as the emulator
         stored them: of one batch, or of every live (not deleted) batch of ``api_key``, oldest first."""
         __tracebackhide__ = True
-        self._control("created_requests()", "batch store")
+        sim = self._sim("created_requests()", "batch store")
         if batch_id is not None:
-            entry = self.service.store.get(api_key, batch_id)
+            entry = sim.service.store.get(api_key, batch_id)
             if entry is None:
                 raise KeyError(f"no live batch {batch_id!r} for this key")
             chosen = [entry]
         else:
-            chosen = self._entries(api_key)[::-1]
+            chosen = sim.entries(api_key)[::-1]
         return [
             {"custom_id": cid, "params": orjson.loads(raw)}
             for entry in chosen
             for cid, raw in zip(entry.batch.custom_ids, entry.batch.params, strict=True)
         ]
 
-    def autoadvance(self) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
+    def autoadvance(self) -> contextlib.AbstractContextManager[None]:
         """Make ``time.sleep`` and ``asyncio.sleep`` in this test's thread advance the virtual clock
         by the requested seconds and return at once (``asyncio.sleep`` still yields to the loop).
 
         Stays on until the test ends; use ``with batchsim.autoadvance():`` to limit it to a block.
         """
         __tracebackhide__ = True
-        self._control("autoadvance()", "virtual clock")
-        if not isinstance(self.clock, VirtualClock):
+        sim = self._sim("autoadvance()", "virtual clock")
+        if not isinstance(sim.clock, VirtualClock):
             pytest.fail(
-                f"batchsim.autoadvance() needs the virtual clock; this emulator's clock is {self.clock.kind}",
+                f"batchsim.autoadvance() needs the virtual clock; this emulator's clock is {sim.clock.kind}",
                 pytrace=False,
             )
         if self._sleep_patch is None:
-            self._sleep_patch = SleepPatch(self.clock)
+            self._sleep_patch = SleepPatch(sim.clock)
         return self._sleep_patch
 
     # -- legacy SDK (0.x, httpx) ----------------------------------------------------------------
@@ -183,35 +264,38 @@ class BatchsimFixture(Emulator):
         """A respx router (not started) forwarding every ``httpx`` request under ``base_url`` to this
         emulator in-process: ``with batchsim.respx_router(): ...`` captures a legacy SDK client."""
         __tracebackhide__ = True
-        self._control("respx_router()", "in-process interception")
+        sim = self._sim("respx_router()", "in-process interception")
         from .legacy import respx_router
 
-        return respx_router(self.app, base_url)
+        return respx_router(sim.app, base_url)
 
     def legacy_client(self, *, api_key: str = DEFAULT_API_KEY, **kwargs: Any) -> Any:
         """A legacy (0.x, httpx-based) ``anthropic.Anthropic`` wired to this emulator in-process."""
         __tracebackhide__ = True
-        self._control("legacy_client()", "in-process interception")
+        sim = self._sim("legacy_client()", "in-process interception")
         from .legacy import legacy_client
 
-        return legacy_client(self.app, api_key, **kwargs)
+        return legacy_client(sim.app, api_key, **kwargs)
 
     def httpx_transport(self) -> httpx.MockTransport:
         """An ``httpx`` (not httpx2) transport that forwards to this emulator in-process."""
         __tracebackhide__ = True
-        self._control("httpx_transport()", "in-process interception")
+        sim = self._sim("httpx_transport()", "in-process interception")
         from .legacy import httpx_transport
 
-        return httpx_transport(self.app)
+        return httpx_transport(sim.app)
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _control(self, name: str, what: str) -> None:
+    def _sim(self, name: str, what: str) -> Emulator:
+        """The emulator, for an emulator-only control; under ``--batchsim-live`` the test is
+        skipped (after canceling the real batches it created, which would run on, billed, for
+        nothing)."""
         __tracebackhide__ = True
-        if self.live:
-            # The test stops here: the real batches it created would run on, billed, for nothing.
+        if self._emulator is None:
             canceled = self._live_batches.cancel_all()
             pytest.skip(LIVE_REASON.format(name=name, what=what) + canceled)
+        return self._emulator
 
     def _tracked(self, cls: type[_Client], default_http: Any, api_key: str | None, kwargs: dict[str, Any]) -> _Client:
         """A live client whose batch creates are recorded, to be canceled if the test is skipped."""
@@ -233,4 +317,5 @@ class BatchsimFixture(Emulator):
         if self._sleep_patch is not None:
             self._sleep_patch.stop()
             self._sleep_patch = None
-        self.close()
+        if self._emulator is not None:
+            self._emulator.close()

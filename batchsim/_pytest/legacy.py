@@ -4,39 +4,18 @@ never ``httpx2``: a project pinned to the 0.x SDK has no ``httpx2``."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from .._emulator import IN_PROCESS_URL
-from .._http.inprocess import ASGIApp, call_app, shared_loop
+from .._http.httpx_transport import httpx_handler, httpx_transport
+from .._http.inprocess import ASGIApp
 
 if TYPE_CHECKING:
     import respx
 
 __all__ = ["httpx_handler", "httpx_transport", "legacy_client", "respx_router"]
-
-_WIRE_ONLY = (b"transfer-encoding", b"content-encoding")
-
-
-def httpx_handler(app: ASGIApp) -> Callable[[httpx.Request], httpx.Response]:
-    """A function answering one ``httpx.Request`` by running ``app`` on the in-process loop thread."""
-
-    def handle(request: httpx.Request) -> httpx.Response:
-        body = request.read()
-        coro = call_app(app, request.method, request.url, list(request.headers.raw), body, httpx.RemoteProtocolError)
-        status, headers, content = asyncio.run_coroutine_threadsafe(coro, shared_loop()).result()
-        kept = [(k, v) for k, v in headers if k.lower() not in _WIRE_ONLY]
-        return httpx.Response(status, headers=kept, content=content, request=request)
-
-    return handle
-
-
-def httpx_transport(app: ASGIApp) -> httpx.MockTransport:
-    """An ``httpx`` transport (sync and async) that forwards to ``app``."""
-    return httpx.MockTransport(httpx_handler(app))
 
 
 def respx_router(app: ASGIApp, base_url: str) -> respx.MockRouter:

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 from . import control_cli
 from .env import EnvError, read_environment
@@ -86,8 +86,17 @@ _TIMEOUTS = (  # option, default, what it times out (README: Security)
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line on stderr naming the command and the option
+    (``batchsim serve: --port: a port is ...``), exit status 2, without the usage block. Every
+    subcommand's parser is one too (``add_subparsers`` makes them of the parent's class)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message.removeprefix('argument ')}\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="batchsim",
         description="An offline emulator of Anthropic's Message Batches API.",
         epilog=_EPILOG,
@@ -114,7 +123,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--scenario",
-        help="scenario file (.toml or .json) or a ready-made scenario's name: expiring, flaky, overloaded",
+        help="scenario file (.toml or .json), a cassette folder (batchsim record --out DIR) "
+        "or a ready-made scenario's name: expiring, flaky, overloaded",
     )
     serve.add_argument(
         "--clock",
@@ -186,18 +196,32 @@ def _parser() -> argparse.ArgumentParser:
         help="what uvicorn logs to stderr: warning (default) only problems, info also start-up and shutdown, "
         "debug also connections; never one line per request (the journal keeps the calls)",
     )
-    serve.add_argument(
-        "--http",
-        choices=("auto", "httptools", "h11"),
-        default="auto",
-        help="uvicorn's HTTP implementation (default auto: httptools when installed, else h11)",
-    )
+    _add_http(serve)
     _add_record_and_drift(sub)
     control_cli.add_commands(sub)
     return parser
 
 
 _LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+
+def _add_http(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--http",
+        choices=("auto", "httptools", "h11"),
+        default="auto",
+        help="uvicorn's HTTP implementation (default auto: httptools when installed, else h11)",
+    )
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0; got {text!r}")
+    return value
 
 
 def _port(value: str) -> int:
@@ -228,8 +252,15 @@ def _add_record_and_drift(sub: Any) -> None:
     record.add_argument("--upstream", default="https://api.anthropic.com", help="the API to forward to")
     record.add_argument("--out", required=True, help="the cassette folder (created; a second run appends)")
     record.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
-    record.add_argument("--port", type=int, default=8001, help="port (default 8001; 0 picks a free one)")
-    record.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
+    record.add_argument("--port", type=_port, default=8001, help="port (default 8001; 0 picks a free one)")
+    record.add_argument(
+        "--log-level",
+        type=str.lower,
+        choices=_LOG_LEVELS,
+        default="warning",
+        help="uvicorn's log level (default warning)",
+    )
+    _add_http(record)
     drift = sub.add_parser(
         "drift",
         help="compare the real API with the emulator on one small batch; exit 1 on any difference",
@@ -243,9 +274,29 @@ def _add_record_and_drift(sub: Any) -> None:
     drift.add_argument("--json", action="store_true", help="print the differences as JSON")
     drift.add_argument("--model", default="claude-haiku-4-5", help="model of the probe requests")
     drift.add_argument(
-        "--max-wait", type=float, default=3600.0, help="seconds to wait for the upstream batch before canceling it"
+        "--max-wait",
+        type=_positive_seconds,
+        default=3600.0,
+        help="seconds to wait for the upstream batch before canceling it",
     )
-    drift.add_argument("--poll", type=float, default=10.0, help="seconds between polls of the upstream (default 10)")
+    drift.add_argument(
+        "--poll", type=_positive_seconds, default=10.0, help="seconds between polls of the upstream (default 10)"
+    )
+
+
+def _scenario_folder(args: argparse.Namespace) -> str | None:
+    """``--scenario DIR``: a cassette folder (``batchsim record --out DIR``) stands for its
+    ``scenario.toml``, as ``--batchsim-replay DIR`` takes it; any other folder is a usage problem."""
+    if not args.scenario or not os.path.isdir(args.scenario):
+        return None
+    scenario = os.path.join(args.scenario, "scenario.toml")
+    if not os.path.isfile(scenario):
+        return (
+            f"--scenario: {args.scenario} is a folder without scenario.toml; give a scenario file, "
+            "a ready-made scenario's name or a cassette folder (batchsim record --out DIR)"
+        )
+    args.scenario = scenario
+    return None
 
 
 def _version() -> str:
@@ -275,12 +326,15 @@ def _main(argv: Sequence[str] | None) -> int:
             print(f"batchsim serve: {exc}", file=sys.stderr)
             return 2
         args = parser.parse_args(argv)
-
+        problem = _scenario_folder(args)
+        if problem is not None:
+            print(f"batchsim serve: {problem}", file=sys.stderr)
+            return 2
         return serve(args)
     if args.command == "record":
         from .record import record
 
-        return record(args.upstream, args.out, args.host, args.port, args.log_level)
+        return record(args.upstream, args.out, args.host, args.port, args.log_level, args.http)
     if args.command == "drift":
         from .drift import main as drift
 

@@ -35,7 +35,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from .._engine.ids import make_id
+from .._engine.ids import IdFormat
 
 __all__ = [
     "LIMITS",
@@ -104,11 +104,12 @@ def header_bytes(headers: Iterable[tuple[bytes, bytes]]) -> int:
 
 
 _ids = random.Random()
+_REQUEST_ID = IdFormat("req_", 22, lead="01")  # the shape of the API's request ids
 
 
 def refusal(status: int, message: str, error_type: str, *extra: tuple[bytes, bytes]) -> bytes:
     """A whole HTTP/1.1 answer in the API's error envelope that closes the connection."""
-    request_id = make_id("req_", _ids)
+    request_id = _REQUEST_ID.make(_ids)
     body = orjson.dumps({"type": "error", "error": {"type": error_type, "message": message}, "request_id": request_id})
     lines = [
         b"HTTP/1.1 %d %s" % (status, _phrase(status)),

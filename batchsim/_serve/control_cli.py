@@ -3,7 +3,9 @@ and ``status``, over HTTP to a running ``batchsim serve`` (``--url``, default ``
 else ``http://127.0.0.1:8000``; ``--admin-token``, default ``BATCHSIM_ADMIN_TOKEN``).
 
 They use only the standard library's HTTP client, print one-line errors (never a traceback) and
-exit 1 when the server refuses or cannot be reached, 2 for a usage mistake.
+exit 1 when the server refuses or cannot be reached, 2 for a usage mistake. What the server
+sends is printed with its control characters escaped (:func:`~batchsim._serve.text.printable`):
+a journal path is whatever a client sent.
 ``scenario check FILE`` validates a scenario file without any server.
 """
 
@@ -20,6 +22,7 @@ import urllib.request
 from typing import Any
 
 from .._engine.scenario import MAX_CANNED_LINES, Scenario, ScenarioError
+from .text import printable
 
 __all__ = ["COMMANDS", "add_commands", "parse_duration", "run"]
 
@@ -125,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
             return 0
         return _COMMANDS[args.command](_Server(args.url, args.admin_token), args)
     except CommandError as exc:
-        print(f"batchsim: {exc}", file=sys.stderr)
+        print(f"batchsim: {printable(str(exc))}", file=sys.stderr)
         return exc.status
 
 
@@ -193,13 +196,13 @@ class _Server:
 def _advance(server: _Server, args: argparse.Namespace) -> int:
     seconds = parse_duration(args.duration)
     clock = server.call("POST", "clock/advance", {"seconds": seconds})
-    print(f"clock: {clock['now']} ({clock['kind']})")
+    print(printable(f"clock: {clock['now']} ({clock['kind']})"))
     return 0
 
 
 def _reset(server: _Server, args: argparse.Namespace) -> int:
     answer = server.call("POST", "reset")
-    print(f"reset: no batches, the starting scenario, clock at {answer['now']}")
+    print(printable(f"reset: no batches, the starting scenario, clock at {answer['now']}"))
     return 0
 
 
@@ -258,7 +261,7 @@ def _status(server: _Server, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"clock": clock, **page}, indent=2))
         return 0
-    print(f"clock: {clock['now']} ({clock['kind']})")
+    print(printable(f"clock: {clock['now']} ({clock['kind']})"))
     counts = ("processing", "succeeded", "errored", "canceled", "expired")
     rows = [
         [b["id"], b["key"], b["status"], str(b["requests"])]
@@ -269,11 +272,14 @@ def _status(server: _Server, args: argparse.Namespace) -> int:
     _table(["batch", "key", "status", "requests", *counts, "created", "ended"], rows)
     by_status = ", ".join(f"{n} {s}" for s, n in page["by_status"].items())
     more = f", newest {len(rows)} shown" if page["total"] > len(rows) else ""
-    print(f"{page['total']} batch(es){more}: {by_status}")
+    print(printable(f"{page['total']} batch(es){more}: {by_status}"))
     return 0
 
 
 def _table(header: list[str], rows: list[list[str]]) -> None:
+    """Print a table; every cell (a path, a key's tail: what a client sent) has its control
+    characters escaped, so the table is what the terminal shows."""
+    rows = [[printable(str(cell)) for cell in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
     for line in (header, *rows):
         print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())

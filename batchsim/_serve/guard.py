@@ -33,7 +33,7 @@ from collections.abc import Sequence
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .._engine.ids import make_id
+from .._engine.ids import IdFormat
 
 __all__ = ["allowed_hosts", "guarded", "host_allowed", "is_loopback"]
 
@@ -87,10 +87,11 @@ def host_allowed(value: bytes, names: frozenset[str], *, any_address: bool) -> b
 
 
 _ids = random.Random()
+_REQUEST_ID = IdFormat("req_", 22, lead="01")  # the shape of the API's request ids
 
 
 async def _refuse(send: Send, status: int, error_type: str, message: str) -> None:
-    request_id = make_id("req_", _ids)
+    request_id = _REQUEST_ID.make(_ids)
     body = orjson.dumps({"type": "error", "error": {"type": error_type, "message": message}, "request_id": request_id})
     headers = [
         (b"content-type", b"application/json"),

@@ -24,6 +24,7 @@ import contextlib
 import logging
 import math
 import os
+import random
 import re
 import tempfile
 import threading
@@ -33,18 +34,22 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterat
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
-from urllib.parse import urlsplit, urlunsplit
+from typing import IO, Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx2
 import orjson
 
+from .._engine.ids import IdFormat
 from .._engine.scenario import REQUEST_ERROR_TYPES, Scenario, Timing
-from .._http.connection import DroppedConnectionError
+from .._http.connection import CLOSE_CONNECTION, DroppedConnectionError
 
 __all__ = ["Cassette", "RecordingProxy", "fit_timing", "record"]
 
 log = logging.getLogger("batchsim.record")
+_T = TypeVar("_T")
+_RANDOM = random.SystemRandom()
+_REQUEST_IDS = IdFormat("req_", 22, lead="01")
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -65,15 +70,17 @@ _HOP_BY_HOP = frozenset(
         b"host",
     }
 )
-_ROUTE = re.compile(r"^/v1/messages/batches(?:/([^/]+)(?:/(results|cancel))?)?/?$")
+# Always matched whole (fullmatch): ``$`` also matches before a final newline, and an id such as
+# "msgbatch_1\n" would become a folder name and a line break in scenario.toml.
+_ROUTE = re.compile(r"/v1/messages/batches(?:/([^/]+)(?:/(results|cancel))?)?/?")
 _RESULTS_URL = re.compile(rb'("results_url"\s*:\s*")((?:[^"\\]|\\.)*)(")')
-_BATCH_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+_BATCH_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _ANSWER_HEADERS = ("request-id", "retry-after", "retry-after-ms", "x-should-retry", "content-type")
 
 
 def endpoint_of(method: str, path: str) -> tuple[str | None, str | None]:
     """``(endpoint, batch_id)`` of a Message Batches call (``None`` for anything else)."""
-    match = _ROUTE.match(path)
+    match = _ROUTE.fullmatch(path)
     if match is None:
         return None, None
     batch_id, action = match.groups()
@@ -87,6 +94,11 @@ def endpoint_of(method: str, path: str) -> tuple[str | None, str | None]:
 
 
 # -- the cassette folder ------------------------------------------------------------------------
+
+
+def is_batch_id(value: Any) -> bool:
+    """Whether ``value`` may name a batch's folder: 1-128 letters, digits, ``_`` or ``-``."""
+    return isinstance(value, str) and _BATCH_ID.fullmatch(value) is not None
 
 
 def _now() -> str:
@@ -136,7 +148,7 @@ def _parse_time(value: Any) -> float | None:
     text = re.sub(r"(\.\d{6})\d+", r"\1", value.replace("Z", "+00:00"))
     try:
         return datetime.fromisoformat(text).timestamp()
-    except ValueError:
+    except (ValueError, OverflowError, OSError):
         return None
 
 
@@ -149,12 +161,21 @@ class _Spill:
         fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
         self.path = Path(tmp)
         self.handle: IO[bytes] = os.fdopen(fd, "wb")
+        self.failed = False
+        """Set when a write failed (a full disk) or what came was not readable: nothing is kept."""
 
     def write(self, data: bytes) -> None:
-        if data:
-            self.handle.write(data)
+        if data and not self.failed:
+            try:
+                self.handle.write(data)
+            except OSError as exc:
+                self.failed = True
+                log.warning("batchsim record: %s not recorded: %s", self.path.name, exc)
 
     def commit(self, target: Path) -> None:
+        if self.failed:
+            self.abort()
+            raise OSError(f"{target.name}: the recording failed on the way")
         self.handle.flush()
         os.fsync(self.handle.fileno())
         self.handle.close()
@@ -190,7 +211,7 @@ class Cassette:
         self.refit()
 
     def folder(self, batch_id: str) -> Path:
-        if not _BATCH_ID.match(batch_id):
+        if not is_batch_id(batch_id):
             raise ValueError(f"not a batch id: {batch_id!r}")
         return self.batches / batch_id
 
@@ -208,9 +229,10 @@ class Cassette:
 
     def observe(self, batch: Any, call: str) -> bool:
         """Record one observation of a batch object; returns whether it just ended (refit due)."""
-        if not isinstance(batch, dict) or not isinstance(batch.get("id"), str) or not _BATCH_ID.match(batch["id"]):
+        if not isinstance(batch, dict) or not is_batch_id(batch.get("id")):
             return False
         folder = self.folder(batch["id"])
+        encoded = orjson.dumps(batch, option=orjson.OPT_INDENT_2)  # fails (too deep) before anything is written
         with self._lock:
             folder.mkdir(parents=True, exist_ok=True)
             last = folder / "batch.json"
@@ -229,22 +251,29 @@ class Cassette:
                 "expires_at": batch.get("expires_at"),
             }
             append_line(folder / "timeline.jsonl", point)
-            write_atomic(last, orjson.dumps(batch, option=orjson.OPT_INDENT_2))
+            write_atomic(last, encoded)
             return batch.get("processing_status") == "ended" and not was_ended
 
     def deleted(self, batch_id: str) -> None:
-        if _BATCH_ID.match(batch_id) and (self.batches / batch_id).is_dir():
+        if is_batch_id(batch_id) and (self.batches / batch_id).is_dir():
             append_line(self.folder(batch_id) / "timeline.jsonl", {"seen_at": _now(), "call": "delete"})
 
     def results_spill(self, batch_id: str) -> _Spill | None:
         """Where to write a download of ``batch_id``'s results, or ``None`` when they are recorded
         already (or another download is writing them): nothing is recorded twice."""
+        if not is_batch_id(batch_id):
+            return None
         with self._lock:
             folder = self.folder(batch_id)
             if (folder / "results.jsonl").exists() or batch_id in self._results_writing:
                 return None
             self._results_writing.add(batch_id)
-        return _Spill(folder, "results")
+        try:
+            return _Spill(folder, "results")
+        except OSError:
+            with self._lock:
+                self._results_writing.discard(batch_id)
+            raise
 
     def commit_results(self, batch_id: str, spill: _Spill | None, complete: bool) -> None:
         if spill is None:
@@ -268,13 +297,14 @@ class Cassette:
         found = []
         for folder in self.batches.iterdir() if self.batches.is_dir() else ():
             last = folder / "batch.json"
-            if not folder.is_dir() or not last.exists():
+            if not is_batch_id(folder.name) or not folder.is_dir() or not last.exists():
                 continue
             try:
                 batch = orjson.loads(last.read_bytes())
             except (ValueError, OSError):
                 continue
-            found.append((batch, folder))
+            if isinstance(batch, dict):
+                found.append((batch, folder))
         found.sort(key=lambda item: (_parse_time(item[0].get("created_at")) or 0.0, item[1].name))
         return found
 
@@ -294,9 +324,15 @@ class Cassette:
             write_atomic(self.root / "canned.jsonl", chunks())
 
     def refit(self) -> None:
-        """Write ``scenario.toml`` fitted to every recorded batch that ended."""
+        """Write ``scenario.toml`` fitted to every recorded batch that ended. Values no scenario
+        accepts (an upstream's odd timestamps or counts) keep the file as it was, with a warning."""
         with self._lock:
-            write_atomic(self.root / "scenario.toml", fitted_scenario(self._recorded()).encode())
+            try:
+                text = fitted_scenario(self._recorded())
+            except Exception as exc:  # whatever the upstream answered, recording goes on
+                log.warning("batchsim record: scenario.toml not refitted: %s: %s", type(exc).__name__, exc)
+                return
+            write_atomic(self.root / "scenario.toml", text.encode())
 
 
 def _without_credentials(url: str) -> str:
@@ -377,8 +413,9 @@ def fitted_scenario(recorded: list[tuple[dict[str, Any], Path]]) -> str:
     for batch, folder in recorded:
         if batch.get("processing_status") != "ended":
             continue
-        counts = batch.get("request_counts") or {}
-        size = sum(v for v in counts.values() if isinstance(v, int))
+        given = batch.get("request_counts")
+        counts: dict[str, int] = {k: v for k, v in given.items() if _is_count(v)} if isinstance(given, dict) else {}
+        size = sum(counts.values())
         created, ended = _parse_time(batch.get("created_at")), _parse_time(batch.get("ended_at"))
         canceled_at = _parse_time(batch.get("cancel_initiated_at"))
         if created is not None and ended is not None:
@@ -398,9 +435,9 @@ def fitted_scenario(recorded: list[tuple[dict[str, Any], Path]]) -> str:
             expired += seen.get("expired", 0)
             size_total += size - seen.get("canceled", 0)
         else:
-            errored += int(counts.get("errored", 0) or 0)
-            expired += int(counts.get("expired", 0) or 0)
-            size_total += size - int(counts.get("canceled", 0) or 0)
+            errored += counts.get("errored", 0)
+            expired += counts.get("expired", 0)
+            size_total += size - counts.get("canceled", 0)
     cancel_delay = sorted(cancel_delays)[len(cancel_delays) // 2] if cancel_delays else 0.0
     timing = fit_timing(points, Timing(cancel_delay=round(cancel_delay, 6)))
     usable = {k: v for k, v in sorted(error_types.items()) if k in REQUEST_ERROR_TYPES}
@@ -450,6 +487,19 @@ def fitted_scenario(recorded: list[tuple[dict[str, Any], Path]]) -> str:
     return text
 
 
+_ERROR_TYPE = re.compile(r"[a-z_]{1,64}")
+
+
+def _member(value: Any, key: str) -> dict[str, Any]:
+    """``value[key]`` when both are JSON objects, else an empty one."""
+    inner = value.get(key) if isinstance(value, dict) else None
+    return inner if isinstance(inner, dict) else {}
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def _toml_loads(text: str) -> dict[str, Any]:
     import tomllib
 
@@ -463,11 +513,13 @@ def _outcomes(results: Path) -> dict[str, int]:
         for raw in handle:
             if b'"errored"' in raw:
                 try:
-                    result = orjson.loads(raw).get("result") or {}
+                    line = orjson.loads(raw)
                 except orjson.JSONDecodeError:
                     continue
+                result = _member(line, "result")
                 if result.get("type") == "errored":
-                    kind = ((result.get("error") or {}).get("error") or {}).get("type") or "api_error"
+                    kind = _member(_member(result, "error"), "error").get("type")
+                    kind = kind if isinstance(kind, str) and _ERROR_TYPE.fullmatch(kind) else "api_error"
                     seen[kind] = seen.get(kind, 0) + 1
                     continue
             for kind in ("succeeded", "expired", "canceled"):
@@ -480,8 +532,15 @@ def _outcomes(results: Path) -> dict[str, int]:
 # -- the proxy ----------------------------------------------------------------------------------
 
 
+_JSON_MAX = 32 * 1024 * 1024
+"""The largest JSON answer (as sent, and decoded) the proxy reads whole to record it; a larger
+one is streamed through unrecorded. A list of 1,000 batches is about 1 MB."""
+_PIECE = 1 << 20  # a results chunk is decoded this much at a time: memory stays bounded
+
+
 class _Decoder:
-    """Undoes a ``content-encoding`` the proxy can read (identity, gzip, deflate)."""
+    """Undoes a ``content-encoding`` the proxy can read (identity, gzip, deflate), never holding
+    more than a bounded amount: a small gzip answer may inflate to gigabytes."""
 
     def __init__(self, encoding: str) -> None:
         encoding = encoding.strip().lower()
@@ -492,16 +551,63 @@ class _Decoder:
         elif encoding == "deflate":
             self._z = zlib.decompressobj()
 
-    def __call__(self, data: bytes) -> bytes:
-        return self._z.decompress(data) if self._z is not None else data
+    @property
+    def identity(self) -> bool:
+        return self._z is None
+
+    def whole(self, data: bytes, limit: int = _JSON_MAX) -> bytes | None:
+        """All of ``data`` decoded, or ``None`` when it is not valid or decodes to more than
+        ``limit`` bytes."""
+        if self._z is None:
+            return data if len(data) <= limit else None
+        try:
+            out = self._z.decompress(data, limit + 1)
+        except zlib.error:
+            return None
+        return out if len(out) <= limit and not self._z.unconsumed_tail else None
+
+    def pieces(self, data: bytes) -> Iterator[bytes]:
+        """``data`` decoded, in pieces of at most 1 MiB; ``zlib.error`` when it is not valid."""
+        if self._z is None:
+            if data:
+                yield data
+            return
+        while True:
+            out = self._z.decompress(data, _PIECE)
+            if out:
+                yield out
+            data = self._z.unconsumed_tail
+            if not data and len(out) < _PIECE:
+                return
 
 
 class _CutError(Exception):
     """The upstream cut the connection: the proxy cuts the client's too."""
 
 
+class _UnreachableError(Exception):
+    """The upstream could not be reached: nothing was sent to it."""
+
+
+_UNREACHABLE = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.UnsupportedProtocol, httpx2.ProxyError)
+_SAFE_QUERY = frozenset({"limit", "before_id", "after_id", "beta"})
+
+
+def _redacted_query(query: bytes) -> str:
+    """A call's query string as ``calls.jsonl`` keeps it: the API's own parameters as sent, the
+    value of any other (a key given as ``?key=``, a token) replaced by ``REDACTED``."""
+    kept = []
+    for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        kept.append((name, value if name in _SAFE_QUERY else "REDACTED"))
+    return urlencode(kept)
+
+
 class RecordingProxy:
-    """The ASGI app of ``batchsim record``: forwards to ``upstream`` and records into ``cassette``."""
+    """The ASGI app of ``batchsim record``: forwards to ``upstream`` and records into ``cassette``.
+
+    Recording never fails a call: whatever the upstream answers (bad gzip, JSON nested 1,000
+    deep, odd ids) is passed through to the client, and only what cannot be read is left out of
+    the cassette (with a warning on stderr)."""
 
     def __init__(self, upstream: str, cassette: Cassette, *, timeout: float = 600.0) -> None:
         self.upstream = upstream.rstrip("/")
@@ -546,44 +652,71 @@ class RecordingProxy:
         raw_path: bytes = scope.get("raw_path") or path.encode()
         query: bytes = scope.get("query_string") or b""
         endpoint, batch_id = endpoint_of(method, path)
-        url = self.upstream + raw_path.decode("latin-1") + (("?" + query.decode("latin-1")) if query else "")
-        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _HOP_BY_HOP]
-        has_body = any(k.lower() in (b"content-length", b"transfer-encoding") for k, _ in scope["headers"])
-        spill = self.cassette.create_spill() if endpoint == "create" else None
-        request = httpx2.Request(method, url, headers=headers, content=_body(receive, spill) if has_body else None)
         entry: dict[str, Any] = {
             "at": _now(),
             "method": method,
             "path": path,
-            "query": query.decode("latin-1"),
+            "query": _redacted_query(query),
             "endpoint": endpoint,
             "batch_id": batch_id,
         }
+        sent = _Sent(send)
+        spill: _Spill | None = None
         try:
+            if not raw_path.startswith(b"/"):  # OPTIONS *, or an absolute URL: not an API call
+                entry["status"] = 400
+                await _error(sent, 400, "invalid_request_error", f"batchsim record forwards only paths, not {path!r}")
+                return
+            url = self.upstream + raw_path.decode("latin-1") + (("?" + query.decode("latin-1")) if query else "")
+            headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _HOP_BY_HOP]
+            has_body = any(k.lower() in (b"content-length", b"transfer-encoding") for k, _ in scope["headers"])
+            spill = self._create_spill() if endpoint == "create" else None
+            try:
+                content = _body(receive, spill) if has_body else None
+                request = httpx2.Request(method, url, headers=headers, content=content)
+            except (httpx2.InvalidURL, ValueError) as exc:
+                entry["status"] = 400
+                await _error(sent, 400, "invalid_request_error", f"batchsim record cannot forward this call: {exc}")
+                return
             try:
                 response = await self._http().send(request, stream=True)
+            except _UNREACHABLE as exc:
+                entry.update(status=502, error=type(exc).__name__)
+                raise _UnreachableError(f"{self.cassette.upstream} cannot be reached ({type(exc).__name__})") from None
             except httpx2.HTTPError as exc:
-                entry.update(status=None, error=f"{type(exc).__name__}: {exc}")
+                entry.update(status=None, error=type(exc).__name__)
                 raise _CutError(f"upstream {method} {path}: {type(exc).__name__}") from None
             try:
                 entry["status"] = response.status_code
                 entry.update({h: response.headers[h] for h in _ANSWER_HEADERS if h in response.headers})
-                await self._answer(scope, send, response, endpoint, batch_id, spill)
+                await self._answer(scope, sent, response, endpoint, batch_id, spill)
                 spill = None
             finally:
                 await response.aclose()
+        except _UnreachableError as down:  # nothing was sent to the client yet either
+            await _error(sent, 502, "api_error", f"batchsim record: the upstream {down}")
         except _CutError as cut:
-            await _cut(send, str(cut))
+            await _cut(scope, receive, sent, str(cut))
         finally:
             if spill is not None:
                 spill.abort()
             entry["ms"] = round((time.monotonic() - started) * 1000, 1)
-            self.cassette.call(entry)
+            try:
+                self.cassette.call(entry)
+            except OSError as exc:
+                log.warning("batchsim record: calls.jsonl not written: %s", exc)
+
+    def _create_spill(self) -> _Spill | None:
+        try:
+            return self.cassette.create_spill()
+        except OSError as exc:
+            log.warning("batchsim record: the create body will not be recorded: %s", exc)
+            return None
 
     async def _answer(
         self,
         scope: Scope,
-        send: Send,
+        send: _Sent,
         response: httpx2.Response,
         endpoint: str | None,
         batch_id: str | None,
@@ -595,20 +728,29 @@ class RecordingProxy:
         decoder = _Decoder(response.headers.get("content-encoding", ""))
         if endpoint in ("create", "retrieve", "list", "cancel") and "json" in kind and decoder.ok:
             # Small JSON answers: read whole, record, rewrite results_url, answer.
-            raw = b"".join([chunk async for chunk in _raw(response)])
-            body = decoder(raw)
-            if 200 <= status < 300:
-                await asyncio.to_thread(self._record_json, endpoint, body, spill)
+            chunks = _raw(response)
+            raw, whole = await _read_up_to(chunks, _JSON_MAX)
+            if not whole:  # too large to hold: streamed through as it is, not recorded
+                if spill is not None:
+                    spill.abort()
+                await send({"type": "http.response.start", "status": status, "headers": out})
+                await send({"type": "http.response.body", "body": raw, "more_body": True})
+                async for chunk in chunks:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await send({"type": "http.response.body", "body": b""})
+                return
+            body = raw
+            decoded = decoder.whole(raw) if 200 <= status < 300 else None
+            if decoded is not None:
+                await self._record(endpoint, decoded, spill)
                 spill = None
-                changed = _rewrite_results_urls(body, _origin(scope))
-                if changed != body or decoder._z is not None:
+                changed = _rewrite_results_urls(decoded, _origin(scope))
+                if changed != decoded or not decoder.identity:
                     body = changed
                     out = [(k, v) for k, v in out if k not in (b"content-length", b"content-encoding")]
                     out.append((b"content-length", b"%d" % len(body)))
-                else:
-                    body = raw
-            else:
-                body = raw
+            elif 200 <= status < 300:
+                log.warning("batchsim record: a %s answer was not recorded: not readable %s", endpoint, kind)
             if spill is not None:
                 spill.abort()
             await send({"type": "http.response.start", "status": status, "headers": out})
@@ -617,24 +759,45 @@ class RecordingProxy:
         if spill is not None:
             spill.abort()
         if endpoint == "delete" and batch_id and 200 <= status < 300:
-            self.cassette.deleted(batch_id)
-        results = (
-            self.cassette.results_spill(batch_id)
-            if endpoint == "results" and batch_id and status == 200 and decoder.ok
-            else None
-        )
+            await self._recording("a delete", self.cassette.deleted, batch_id)
+        results = None
+        if endpoint == "results" and batch_id and status == 200 and decoder.ok:
+            results = await self._recording("results", self.cassette.results_spill, batch_id)
         complete = False
         try:
             await send({"type": "http.response.start", "status": status, "headers": out})
             async for chunk in _raw(response):
                 if results is not None:
-                    results.write(decoder(chunk))
+                    try:
+                        for piece in decoder.pieces(chunk):
+                            results.write(piece)
+                    except zlib.error as exc:
+                        log.warning("batchsim record: results of %s not recorded: %s", batch_id, exc)
+                        results.failed = True
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
             complete = True
         finally:
             if results is not None and batch_id is not None:
-                await asyncio.to_thread(self.cassette.commit_results, batch_id, results, complete)
+                done = complete and not results.failed
+                await self._recording("results", self.cassette.commit_results, batch_id, results, done)
+
+    async def _record(self, endpoint: str, body: bytes, spill: _Spill | None) -> None:
+        """Record a JSON answer in a worker thread; what cannot be recorded is skipped."""
+        try:
+            await asyncio.to_thread(self._record_json, endpoint, body, spill)
+        except Exception as exc:
+            if spill is not None:
+                spill.abort()
+            log.warning("batchsim record: a %s answer was not recorded: %s: %s", endpoint, type(exc).__name__, exc)
+
+    async def _recording(self, what: str, fn: Callable[..., _T], *args: Any) -> _T | None:
+        """``fn(*args)`` in a worker thread, or ``None`` (with a warning) when it fails."""
+        try:
+            return await asyncio.to_thread(fn, *args)
+        except Exception as exc:
+            log.warning("batchsim record: %s not recorded: %s: %s", what, type(exc).__name__, exc)
+            return None
 
     def _record_json(self, endpoint: str, body: bytes, spill: _Spill | None) -> None:
         try:
@@ -644,12 +807,17 @@ class RecordingProxy:
                 spill.abort()
             return
         if endpoint == "list":
-            for batch in data.get("data") or () if isinstance(data, dict) else ():
-                if isinstance(batch, dict) and (self.cassette.batches / str(batch.get("id"))).is_dir():
+            listed = data.get("data") if isinstance(data, dict) else None
+            for batch in listed if isinstance(listed, list) else ():
+                if (
+                    isinstance(batch, dict)
+                    and is_batch_id(batch.get("id"))
+                    and (self.cassette.batches / batch["id"]).is_dir()
+                ):
                     self._observe(batch, "list")
             return
         if spill is not None:
-            if isinstance(data, dict) and isinstance(data.get("id"), str) and _BATCH_ID.match(data["id"]):
+            if isinstance(data, dict) and is_batch_id(data.get("id")):
                 self.cassette.commit_create(spill, data["id"])
             else:
                 spill.abort()
@@ -658,6 +826,31 @@ class RecordingProxy:
     def _observe(self, batch: Any, call: str) -> None:
         if self.cassette.observe(batch, call):
             self.cassette.refit()
+
+
+class _Sent:
+    """The ASGI ``send`` of one call, noting whether the answer has started."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+
+    async def __call__(self, message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self._send(message)
+
+
+async def _read_up_to(chunks: AsyncIterator[bytes], limit: int) -> tuple[bytes, bool]:
+    """The first chunks of an answer, up to just past ``limit`` bytes, and whether that is all."""
+    read: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        read.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return b"".join(read), False
+    return b"".join(read), True
 
 
 async def _body(receive: Receive, spill: _Spill | None) -> AsyncIterator[bytes]:
@@ -682,16 +875,30 @@ async def _raw(response: httpx2.Response) -> AsyncIterator[bytes]:
         raise _CutError(f"upstream cut the answer: {type(exc).__name__}") from None
 
 
-async def _cut(send: Send, reason: str) -> None:
-    """Cut the client's connection as the upstream cut ours (start an answer, then fail)."""
-    with contextlib.suppress(Exception):
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", b"1024")],
-            }
-        )
+async def _error(send: Send, status: int, kind: str, message: str) -> None:
+    """An answer of the proxy's own, in the API's error envelope."""
+    request_id = _REQUEST_IDS.make(_RANDOM)
+    body = orjson.dumps({"type": "error", "error": {"type": kind, "message": message}, "request_id": request_id})
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", b"%d" % len(body)),
+        (b"request-id", request_id.encode()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _cut(scope: Scope, receive: Receive, send: _Sent, reason: str) -> None:
+    """Cut the client's connection as the upstream cut ours: before any byte of an answer when
+    nothing was sent yet (through the server's close extension; without it, a 502 in the API's
+    envelope), else mid-answer."""
+    if not send.started:
+        close = (scope.get("extensions") or {}).get(CLOSE_CONNECTION)
+        if close is not None:
+            await close(receive)
+            return
+        await _error(send, 502, "api_error", f"batchsim record: {reason}")
+        return
     raise DroppedConnectionError(reason)
 
 
@@ -709,9 +916,12 @@ def _rewrite_results_urls(body: bytes, origin: str) -> bytes:
 
     def swap(match: re.Match[bytes]) -> bytes:
         url = match.group(2).replace(b"\\/", b"/").decode("utf-8", "replace")
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # not a URL: left as the upstream sent it
+            return match.group(0)
         target = origin + parts.path + (f"?{parts.query}" if parts.query else "")
-        return match.group(1) + target.encode() + match.group(3)
+        return match.group(1) + orjson.dumps(target)[1:-1] + match.group(3)  # a JSON string's inside
 
     return _RESULTS_URL.sub(swap, body)
 
@@ -719,7 +929,7 @@ def _rewrite_results_urls(body: bytes, origin: str) -> bytes:
 # -- the command --------------------------------------------------------------------------------
 
 
-def record(upstream: str, out: str, host: str, port: int, log_level: str = "warning") -> int:
+def record(upstream: str, out: str, host: str, port: int, log_level: str = "warning", http: str = "auto") -> int:
     """Run the recording proxy until Ctrl-C/SIGTERM (``batchsim record``)."""
     import sys
 
@@ -727,25 +937,30 @@ def record(upstream: str, out: str, host: str, port: int, log_level: str = "warn
 
     from .server import _quiet_injected_drops, _Server, _uvicorn_options, bind
 
-    parts = urlsplit(upstream)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        print(f"batchsim: --upstream must be an http(s) URL, got {upstream!r}", file=sys.stderr)
+    try:
+        parts = urlsplit(upstream)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a port out of range, a broken IPv6 address
+        usable = False
+    if not usable:
+        print(f"batchsim record: --upstream must be an http(s) URL, got {upstream!r}", file=sys.stderr)
+        return 2
+    sock = bind(host, port)  # first: a port that is taken leaves no empty cassette folder behind
+    if isinstance(sock, str):
+        print(f"batchsim record: {sock}", file=sys.stderr)
         return 2
     try:
         cassette = Cassette(out, upstream)
     except OSError as exc:
-        print(f"batchsim: cannot record into {out}: {exc}", file=sys.stderr)
-        return 2
-    sock = bind(host, port)
-    if isinstance(sock, str):
-        print(f"batchsim: {sock}", file=sys.stderr)
+        sock.close()
+        print(f"batchsim record: cannot record into {out}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     where = f"http://{shown}:{bound_port} -> {cassette.upstream} into {cassette.root}"
     print(f"batchsim recording on {where}; Ctrl-C stops it", flush=True)
     proxy = RecordingProxy(upstream, cassette)
-    server = _Server(uvicorn.Config(proxy, **_uvicorn_options(log_level)))
+    server = _Server(uvicorn.Config(proxy, **_uvicorn_options(log_level, http)))
     _quiet_injected_drops()
     server.run(sockets=[sock])
     print("batchsim recording stopped", flush=True)

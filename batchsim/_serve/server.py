@@ -2,7 +2,7 @@
 
 Without ``--db`` the emulator lives in the one server process's memory. With ``--db PATH``
 batches, the creation sequence, the virtual clock and the active scenario live in SQLite
-(:mod:`batchsim._sqlite`, :mod:`batchsim._sharedstate`): the server can be killed and restarted
+(:mod:`batchsim._storage.sqlite`, :mod:`batchsim._storage.shared`): the server can be killed and restarted
 without losing anything it acknowledged, and ``--workers N`` runs N uvicorn worker processes
 over the one database. Workers are started by uvicorn's supervisor with the app factory
 :func:`create_app`, which reads the settings ``serve`` put in ``BATCHSIM_SERVE_CONFIG``.
@@ -29,18 +29,17 @@ import uvicorn
 from starlette.types import ASGIApp
 from uvicorn.supervisors import Multiprocess
 
-from .._emulator import Emulator
-from .._engine.clock import Clock, ScaledClock, VirtualClock, make_clock
+from .._emulator import Emulator, Limits
 from .._engine.scenario import Scenario, ScenarioError, find_scenario
+from .._http.bodies import DEFAULT_BODY_BUDGET
 from .._http.connection import DroppedConnectionError
-from .._storage.results_files import sweep_stale_roots
-from .._storage.shared import SharedScaledClock, SharedState, SharedVirtualClock
-from .._storage.sqlite import Database, Snapshot, SqliteStore
+from .._http.journal import DEFAULT_BYTES
+from .._storage.results_files import MAX_FILE_BYTES, MAX_ONE_FILE_BYTES, sweep_stale_roots
 from . import connections
 from .guard import allowed_hosts, guarded, is_loopback
 from .protocols import PROTOCOLS
 
-__all__ = ["SharedEmulator", "create_app", "serve"]
+__all__ = ["create_app", "serve"]
 
 SERVER_JOURNAL_BODY_PREFIX = 64 * 1024
 """A served journal keeps this much of each body (what ``GET /_batchsim/journal`` shows)."""
@@ -48,74 +47,8 @@ _CONFIG_ENV = "BATCHSIM_SERVE_CONFIG"
 _PARENT_ENV = "BATCHSIM_SERVE_PARENT"
 
 
-class SharedEmulator(Emulator):
-    """An emulator over a SQLite database whose clock, scenario and resets are shared with every
-    other process serving the same file. :meth:`sync` (run before each request) picks up what
-    the others changed."""
-
-    def __init__(self, db: Database, scenario: Scenario, clock: str, *, publish: bool = False, **kwargs: Any) -> None:
-        """``publish``: make ``scenario`` the active one even if the database holds another (else
-        the stored one wins, and ``scenario`` only seeds a new database)."""
-        self.state = SharedState(db)
-        self.sqlite = SqliteStore(db)
-        self._seen = (0, 0)
-        super().__init__(scenario, clock=_shared_clock(db, clock), store=self.sqlite, **kwargs)
-        version, stored = self.state.scenario()
-        if stored is None or publish:
-            version = self.state.publish_scenario(self.scenario)
-            self.state.set_initial_scenario(self.scenario)
-        elif stored != self.scenario:
-            self._apply_scenario(stored)
-        # A reset through any worker goes back to the scenario the server was started with.
-        self._initial_scenario = self.state.initial_scenario() or self.scenario
-        self._seen = (version, self.state.poll()[1])
-        self._synced: tuple[int, Snapshot] | None = None  # (change counter, shared row) last read
-
-    def _scenario_set(self, scenario: Scenario) -> None:
-        self._seen = (self.state.publish_scenario(scenario), self._seen[1])
-
-    def reset(self) -> None:
-        super().reset()
-        self.sqlite.drop_cache()
-        self._seen = (self._seen[0], self.state.bump_generation())
-
-    def sync(self) -> Snapshot:
-        """Adopt the scenario and resets published by other processes since the last call;
-        returns the shared row (read again only once the database's change counter has moved)."""
-        counter = self.state.db.changes
-        changes = counter.value() if counter is not None else None
-        synced = self._synced
-        if synced is not None and synced[0] == changes:
-            return synced[1]
-        snapshot = self.state.snapshot(changes)
-        version, generation = snapshot.scenario_version, snapshot.generation
-        seen_version, seen_generation = self._seen
-        if version != seen_version:
-            version, stored = self.state.scenario()
-            if stored is not None:
-                self._apply_scenario(stored)
-        if generation != seen_generation:
-            self.journal.clear()
-            self.faults.load(self.scenario)
-            self.sqlite.drop_cache()
-            self.results_files.clear()
-        self._seen = (version, generation)
-        if changes is not None:
-            self._synced = (changes, snapshot)
-        return snapshot
-
-
-def _shared_clock(db: Database, spec: str) -> Clock:
-    clock = make_clock(spec)  # validates the spec
-    if isinstance(clock, VirtualClock):
-        return SharedVirtualClock(db)
-    if isinstance(clock, ScaledClock):
-        return SharedScaledClock(db, clock.factor)
-    return clock
-
-
-def _syncing(app: ASGIApp, sim: SharedEmulator, *, name_worker: bool) -> ASGIApp:
-    """Run :meth:`SharedEmulator.sync` before each request; with ``name_worker`` (several
+def _syncing(app: ASGIApp, sim: Emulator, *, name_worker: bool) -> ASGIApp:
+    """Run :meth:`Emulator.sync` before each request; with ``name_worker`` (several
     workers), name the worker process in an ``x-batchsim-worker`` header (which process answered
     is otherwise invisible; one more header is a noticeable part of a retrieve's cost).
 
@@ -124,13 +57,15 @@ def _syncing(app: ASGIApp, sim: SharedEmulator, *, name_worker: bool) -> ASGIApp
     for their whole duration instead of reading it again (see :mod:`batchsim._storage.sqlite`).
     Others (create, cancel, control-plane posts) read the database as they go."""
     worker = (b"x-batchsim-worker", str(os.getpid()).encode())
-    db = sim.state.db
+    assert sim.shared is not None
+    db = sim.shared.db
 
     async def synced(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
         snapshot = sim.sync()
+        assert snapshot is not None
 
         async def send_named(message: Any) -> None:
             if message["type"] == "http.response.start":
@@ -156,40 +91,39 @@ def _emulator(config: dict[str, Any]) -> Emulator:
     scenario = Scenario.load(config["scenario"]) if config.get("scenario") else Scenario()
     if config.get("seed") is not None:
         scenario = Scenario.of(scenario, seed=config["seed"])
-    options: dict[str, Any] = {
-        "api_keys": config.get("api_keys"),
-        "journal": config.get("journal", True),
-        "results_writer": "process",  # writing results never competes with the API
-    }
-
-    clock = config.get("clock", "virtual")
-    sim: Emulator
-    if config.get("db"):
-        publish = bool(config.get("scenario")) or config.get("seed") is not None
-        sim = SharedEmulator(Database(config["db"]), scenario, clock, publish=publish, **options)
-    else:
-        sim = Emulator(scenario, clock=clock, **options)
-    sim.admin_token = config.get("admin_token")
-    sim.journal.max_bytes = config.get("journal_bytes", sim.journal.max_bytes)
-    sim.journal.body_prefix = SERVER_JOURNAL_BODY_PREFIX
-    ctx = sim._ctx
-    ctx.data_dir = config.get("data_dir")
-    # The budget of body bytes in flight is the server's: each worker takes its share.
-    ctx.bodies.limit = max(1, config.get("body_budget", ctx.bodies.limit) // max(1, config.get("workers", 1)))
-    ctx.bodies.timeout = config.get("body_timeout")
-    results = sim.results_files
-    results.max_bytes = config.get("results_disk", results.max_bytes)
-    results.max_file_bytes = config.get("results_file_max", results.max_file_bytes)
-    results.root = config.get("results_root")  # shared by the workers: the bounds are the server's
+    limits = Limits(
+        journal_bytes=config.get("journal_bytes", DEFAULT_BYTES),
+        journal_body_prefix=SERVER_JOURNAL_BODY_PREFIX,
+        # The budget of body bytes in flight is the server's: each worker takes its share.
+        body_budget=max(1, config.get("body_budget", DEFAULT_BODY_BUDGET) // max(1, config.get("workers", 1))),
+        results_disk=config.get("results_disk", MAX_FILE_BYTES),
+        results_file_max=config.get("results_file_max", MAX_ONE_FILE_BYTES),
+        results_root=config.get("results_root"),  # shared by the workers: the bounds are the server's
+    )
+    sim = Emulator(
+        scenario,
+        clock=config.get("clock", "virtual"),
+        api_keys=config.get("api_keys"),
+        journal=config.get("journal", True),
+        results_writer="process",  # writing results never competes with the API
+        database=config["db"] if config.get("db") else None,
+        # A scenario or seed given on the command line replaces the one the database holds.
+        publish=bool(config.get("scenario")) or config.get("seed") is not None,
+        unique_ids=True,  # a server never hands out an id it handed out before
+        admin_token=config.get("admin_token"),
+        data_dir=config.get("data_dir"),
+        limits=limits,
+    )
+    sim._ctx.bodies.timeout = config.get("body_timeout")  # a body that stops arriving: 408
     return sim
 
 
 def _app(sim: Emulator, config: dict[str, Any], *, name_worker: bool = False) -> ASGIApp:
     """The served app: the emulator's, synced with the other workers (``--db``), behind the
     checks of :mod:`batchsim._serve.guard`; the connection bounds set for this process."""
-    connections.configure(**config.get("limits", {}))
+    connections.configure(**config.get("connections", {}))
     app: ASGIApp = sim.app
-    if isinstance(sim, SharedEmulator):
+    if sim.shared is not None:
         app = _syncing(app, sim, name_worker=name_worker)
         connections.every_second(sim.sync)  # a reset elsewhere frees this worker's results files
     bind = config.get("host", "127.0.0.1")
@@ -346,7 +280,7 @@ def serve(args: argparse.Namespace) -> int:
         "host": args.host,
         "allowed_hosts": args.allowed_hosts,
         "body_timeout": args.body_timeout,
-        "limits": {
+        "connections": {
             "headers_max": args.headers_max,
             "url_max": args.url_max,
             "header_timeout": args.header_timeout,

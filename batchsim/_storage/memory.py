@@ -29,12 +29,14 @@ class _Workspace:
 class MemoryStore:
     """Batches in dictionaries; list pages cost O(limit) (plus skipped deleted ones)."""
 
+    durable = False
+
     def __init__(self) -> None:
         self._spaces: dict[str, _Workspace] = {}
         self._number = 0
         self._lock = threading.Lock()
 
-    def add(self, batch: Batch) -> None:
+    def add(self, batch: Batch) -> Batch:
         with self._lock:
             space = self._spaces.get(batch.workspace)
             if space is None:
@@ -42,6 +44,7 @@ class MemoryStore:
             space.position[batch.id] = len(space.entries)
             space.entries.append(Entry(batch))
             space.live += 1
+        return batch
 
     def get(self, workspace: str, batch_id: str) -> Entry | None:
         space = self._spaces.get(workspace)

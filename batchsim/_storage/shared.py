@@ -1,4 +1,4 @@
-"""State shared by every process serving one database: clock, active scenario, resets.
+"""State shared by every process serving one database: clock, active scenario, resets, ids.
 
 With ``batchsim serve --db PATH`` the emulator's state that is not per batch lives in the
 database too, so several workers (and a restarted server) show one emulator:
@@ -7,9 +7,11 @@ database too, so several workers (and a restarted server) show one emulator:
   scaled clock;
 * the active scenario, with a version number each worker compares on every request;
 * a reset generation, so a reset through one worker also restarts the fault counters and clears
-  the request journal of the others on their next request.
+  the request journal of the others on their next request;
+* a salt drawn when the database was made, mixed with the generation into new batch ids (the
+  service's ``epoch``), so no id is handed out twice across restarts and resets.
 
-The creation sequence (batch ids) lives in :class:`~batchsim._sqlite.SqliteStore`.
+The creation sequences live in :class:`~batchsim._storage.sqlite.SqliteStore` (one per provider).
 """
 
 from __future__ import annotations
@@ -19,18 +21,51 @@ from datetime import datetime
 
 import orjson
 
-from .._engine.clock import DEFAULT_START, LATEST, ScaledClock, VirtualClock, advance_by, to_micros
+from .._engine.clock import DEFAULT_START, LATEST, Clock, ScaledClock, VirtualClock, advance_by, make_clock, to_micros
 from .._engine.scenario import Scenario
-from .sqlite import SNAPSHOT_SQL, Database, Snapshot
+from .files import DEFAULT_FILES_BYTES, SqliteFiles
+from .sqlite import SNAPSHOT_SQL, Database, Snapshot, SqliteStore
 
 __all__ = ["SharedScaledClock", "SharedState", "SharedVirtualClock"]
 
 
 class SharedState:
-    """The ``shared`` row of the database: scenario (versioned) and reset generation."""
+    """The ``shared`` row of the database: scenario (versioned), reset generation, id salt; and the
+    stores and clock over the database."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._stores: dict[str, SqliteStore] = {}
+
+    def store(self, provider: str) -> SqliteStore:
+        """The batches of ``provider`` in the database."""
+        found = self._stores.get(provider)
+        if found is None:
+            found = self._stores[provider] = SqliteStore(self.db, provider)
+        return found
+
+    def files(self, provider: str, max_bytes: int = DEFAULT_FILES_BYTES) -> SqliteFiles:
+        """The uploaded files of ``provider`` in the database."""
+        return SqliteFiles(self.db, provider, max_bytes)
+
+    def clock(self, spec: str | Clock, start: datetime | float | None = None) -> Clock:
+        """The clock ``spec`` names, shared through the database (virtual and scaled clocks)."""
+        clock = make_clock(spec)  # validates the spec
+        if isinstance(clock, VirtualClock):
+            return SharedVirtualClock(self.db, start if start is not None else DEFAULT_START)
+        if isinstance(clock, ScaledClock):
+            return SharedScaledClock(self.db, clock.factor)
+        return clock
+
+    def drop_caches(self) -> None:
+        """Forget what this process read of the stores (they are read again when next asked for)."""
+        for store in self._stores.values():
+            store.drop_cache()
+
+    def epoch(self) -> str:
+        """What new ids mix in: the database's salt and the reset generation."""
+        salt, generation = self.db.read("SELECT id_salt, generation FROM shared WHERE id = 1")
+        return f"{salt}:{generation}"
 
     def poll(self) -> tuple[int, int]:
         """``(scenario_version, generation)``."""

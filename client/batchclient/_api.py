@@ -149,6 +149,16 @@ class Api:
     def cancel(self, batch_id: str) -> MessageBatch:
         return self.call(f"cancel {batch_id}", lambda: self.client.messages.batches.cancel(batch_id))
 
+    def virtual_clock(self) -> bool:
+        """Whether the server says it is batchsim on a virtual clock (``GET /_batchsim/clock``
+        answers ``{"kind": "virtual", ...}``): one quick call, never retried. Anything else
+        (production has no such route, an error, another clock) is ``False``."""
+        try:
+            answer = self.client.with_options(max_retries=0, timeout=10.0).get("/_batchsim/clock", cast_to=object)
+        except Exception:  # a hint only: whatever went wrong, there is none to give
+            return False
+        return isinstance(answer, dict) and answer.get("kind") == "virtual"
+
     def newest(self) -> MessageBatch | None:
         """The most recently created batch of the workspace, if any."""
         page = self.call("list", lambda: self.client.messages.batches.list(limit=1))

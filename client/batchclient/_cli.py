@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -17,7 +18,15 @@ import anthropic
 
 from ._errors import BatchClientError, JobTimeoutError
 from ._input import MAX_BATCH_BYTES, MAX_BATCH_REQUESTS
-from ._job import check_writable, default_state_path, open_existing, recorded_batch
+from ._job import (
+    Job,
+    check_ours,
+    check_writable,
+    default_state_path,
+    open_existing,
+    recorded_batch,
+    work_dir,
+)
 from ._progress import Progress
 from ._report import load_prices
 from ._runner import BatchRunner
@@ -157,8 +166,16 @@ def _run(args: argparse.Namespace, stack: ExitStack) -> int:
     check_writable(state, "--state" if args.state else "the job state")
     if args.report_json:
         check_writable(Path(args.report_json), "--report-json")
-    if not state.exists():
-        _reachable(runner.api.client)  # nothing submitted yet: a wrong URL fails now, not after minutes
+    fresh = not state.exists()
+    # The input next, before any network: every problem of every line is reported even when the
+    # URL is wrong too (the job is opened and indexed here; run() continues from it).
+    Job.open(runner.api, runner.settings, runner.progress, args.input, Path(args.output), state).close()
+    if fresh:
+        try:
+            _reachable(runner.api.client)  # nothing submitted yet: a wrong URL fails now, not after minutes
+        except BatchClientError:
+            _forget(state)  # as if never run: nothing was submitted
+            raise
     try:
         outcome = runner.run(args.input, args.output, retries=args.retries, state=state)
     except KeyboardInterrupt:
@@ -184,6 +201,12 @@ def _reachable(client: anthropic.Anthropic) -> None:
         raise BatchClientError(f"cannot reach {client.base_url}: {reason}; nothing was submitted") from None
     except OSError:
         pass  # slow or filtered: the SDK's own timeouts and retries decide
+
+
+def _forget(state: Path) -> None:
+    """Remove a job state file and its work folder that this run has just created."""
+    state.unlink(missing_ok=True)
+    shutil.rmtree(work_dir(state), ignore_errors=True)
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
@@ -226,7 +249,9 @@ def _status(args: argparse.Namespace, stack: ExitStack) -> int:
             where = "results saved: " + ", ".join(f"{n} {k}" for k, n in sorted(c.counts.items()))
         else:
             with recorded_batch(runner.api, Path(args.target), c.batch_id):
-                where = runner.api.retrieve(c.batch_id).processing_status
+                batch = runner.api.retrieve(c.batch_id)
+                check_ours(runner.api, Path(args.target), c, batch)
+                where = batch.processing_status
         print(f"round {c.round} batch {c.chunk}: {c.batch_id or '-'} {c.requests:,} requests, {where}")
     return 0
 

@@ -25,6 +25,12 @@ time if that matters.
 **No result is lost.** A batch's results go into the work store in one transaction; only then
 does the state mark the batch ``saved``. A crash in between means downloading the results again,
 which replaces rows and never duplicates them.
+
+**No one else's batch is taken for ours.** A server that lost the job's batches (restarted
+without ``--db``, reset) may give the recorded id to another client's batch. Each batch the job
+retrieves must have the ``created_at`` recorded when it was created and as many requests as were
+submitted, and its results only the job's custom_ids (:func:`check_ours`); otherwise the job
+stops with :class:`StateError`, nothing written.
 """
 
 from __future__ import annotations
@@ -49,12 +55,15 @@ from ._input import file_digest, read_entries, spool
 from ._progress import Progress
 from ._report import Price, Report, build_report
 from ._state import ChunkState, JobState, load_state, save_state
-from ._store import WorkStore
+from ._store import ForeignLineError, WorkStore
 
 __all__ = [
+    "VIRTUAL_CLOCK_HINT",
     "Job",
     "JobSettings",
+    "StallHint",
     "batch_total",
+    "check_ours",
     "check_writable",
     "default_state_path",
     "open_existing",
@@ -129,6 +138,68 @@ def recorded_batch(api: Api, state_path: Path, batch_id: str) -> Iterator[None]:
             f" Point the base URL at the server that ran it, or delete {state_path} to start over"
             " (every request is submitted again)"
         ) from None
+
+
+def check_ours(api: Api, state_path: Path, chunk: ChunkState, batch: MessageBatch) -> None:
+    """Raise :class:`StateError` when ``batch``, retrieved by the id the job state records for
+    ``chunk``, is not the batch the job created: another ``created_at``, or another number of
+    requests."""
+    found = []
+    if chunk.created_at is not None and datetime.fromisoformat(chunk.created_at) != batch.created_at:
+        found.append(f"created at {_iso(batch.created_at)}, not {chunk.created_at}")
+    total = batch_total(batch)
+    if total != chunk.requests:
+        found.append(f"{total:,} requests, not {chunk.requests:,}")
+    if found:
+        raise foreign_batch(api, state_path, batch.id, "; ".join(found))
+
+
+def foreign_batch(api: Api, state_path: Path, batch_id: str, why: str) -> StateError:
+    """The error for a batch that has the recorded id but is not the job's."""
+    return StateError(
+        f"batch {batch_id} at {api.client.base_url} is not the one the job state {state_path} records ({why}):"
+        " the server lost the job's batches (restarted without --db, reset) and gave the id to another batch."
+        f" Nothing was written; delete {state_path} to start over (every request is submitted again)"
+    )
+
+
+VIRTUAL_CLOCK_HINT = (
+    "the server is batchsim on a virtual clock: nothing moves until you run `batchsim advance 1h`"
+    " (or serve it with --clock scaled:3600)"
+)
+
+
+def progress_of(batch: MessageBatch) -> tuple[object, ...]:
+    """What changes while a batch moves: its status, counts and end."""
+    c = batch.request_counts
+    return (batch.processing_status, c.processing, c.succeeded, c.errored, c.canceled, c.expired, batch.ended_at)
+
+
+class StallHint:
+    """Watches the batches a wait polls. Once they have not moved for ``polls`` polls in a row,
+    asks the server, once, whether it is batchsim on a virtual clock (which moves only when told)
+    and if so logs :data:`VIRTUAL_CLOCK_HINT`. Against production (no such route) it stays silent."""
+
+    def __init__(self, api: Api, progress: Progress, polls: int = 3) -> None:
+        self.api = api
+        self.progress = progress
+        self.polls = polls
+        self._last: object = None
+        self._still = 0
+        self._asked = False
+
+    def observe(self, state: object) -> None:
+        """``state``: what the latest poll saw of every batch waited for."""
+        if self._asked:
+            return
+        if state != self._last:
+            self._last, self._still = state, 0
+            return
+        self._still += 1
+        if self._still >= self.polls:
+            self._asked = True
+            if self.api.virtual_clock():
+                self.progress.log(VIRTUAL_CLOCK_HINT)
 
 
 def poll(check: Callable[[], bool], settings: JobSettings, max_wait: float | None, what: str) -> None:
@@ -340,11 +411,11 @@ class Job:
     def _wait(self, round_: int) -> None:
         chunks = self.state.round_chunks(round_)
         total = sum(c.requests for c in chunks)
+        stall = StallHint(self.api, self.progress)
 
         def check() -> bool:
-            for chunk in chunks:
-                if chunk.batch_id is not None and not chunk.saved:
-                    self._check(chunk)
+            seen = [self._check(chunk) for chunk in chunks if chunk.batch_id is not None and not chunk.saved]
+            stall.observe(seen)
             done = sum(c.requests for c in chunks if c.ended)
             shown = [(c.batch_id or "-", c.requests if c.ended else 0, c.requests) for c in chunks]
             self.progress.status(round_, shown, done, total)
@@ -356,14 +427,19 @@ class Job:
             self.progress.close()
             raise
 
-    def _check(self, chunk: ChunkState) -> None:
+    def _check(self, chunk: ChunkState) -> object:
+        """Look at a batch of the job, saving its results once it has ended; what was seen of it
+        (:func:`progress_of`), or ``None`` when it had ended already."""
         assert chunk.batch_id is not None
         batch_id = chunk.batch_id
+        seen = None
         with recorded_batch(self.api, self.state_path, batch_id):
             if not chunk.ended:
                 batch = self.api.retrieve(batch_id)
+                check_ours(self.api, self.state_path, chunk, batch)
+                seen = progress_of(batch)
                 if batch.processing_status != "ended":
-                    return
+                    return seen
                 chunk.ended = True
                 self.save()
 
@@ -371,11 +447,16 @@ class Job:
                 with self.api.result_lines(batch_id) as lines:
                     return self.store.save_results(chunk.round, chunk.chunk, lines)
 
-            chunk.counts = self.api.call(f"results of {batch_id}", download)
+            try:
+                chunk.counts = self.api.call(f"results of {batch_id}", download)
+            except ForeignLineError as exc:  # nothing of it was saved: the transaction was rolled back
+                why = f"its results hold custom_id {exc.custom_id!r}, which the job did not submit in it"
+                raise foreign_batch(self.api, self.state_path, batch_id, why) from None
         chunk.saved = True
         self.save()
         counts = ", ".join(f"{n:,} {k}" for k, n in sorted(chunk.counts.items()))
         self.progress.log(f"batch {batch_id} ended: {counts}; results saved")
+        return seen
 
     def _write_output(self) -> None:
         output = Path(self.state.output)
@@ -405,6 +486,7 @@ class Job:
             if chunk.batch_id is not None and not chunk.ended:
                 with recorded_batch(self.api, self.state_path, chunk.batch_id):
                     batch = self.api.retrieve(chunk.batch_id)
+                    check_ours(self.api, self.state_path, chunk, batch)  # never cancel another's batch
                     if batch.processing_status == "in_progress":
                         try:
                             self.api.cancel(chunk.batch_id)

@@ -15,7 +15,7 @@ from anthropic.types.messages import MessageBatch
 
 from ._api import Api, RetryPolicy
 from ._input import MAX_BATCH_BYTES, MAX_BATCH_REQUESTS, RequestSource
-from ._job import Job, JobSettings, default_state_path, open_existing, poll
+from ._job import Job, JobSettings, StallHint, default_state_path, open_existing, poll, progress_of
 from ._progress import Progress
 from ._report import Price, Report, price_table
 from ._state import JobState
@@ -145,13 +145,17 @@ class BatchRunner:
         """Poll until every batch has ended (backoff as configured); the ended batches."""
         ids = list(batch_ids)
         ended: dict[str, MessageBatch] = {}
+        stall = StallHint(self.api, self.progress)
 
         def check() -> bool:
+            seen = []
             for batch_id in ids:
                 if batch_id not in ended:
                     batch = self.api.retrieve(batch_id)
+                    seen.append(progress_of(batch))
                     if batch.processing_status == "ended":
                         ended[batch_id] = batch
+            stall.observe(seen)
             return len(ended) == len(ids)
 
         poll(check, self.settings, max_wait if max_wait is not None else self.settings.max_wait, "batches")

@@ -22,7 +22,7 @@ from typing import Any
 from ._errors import InputError
 from ._input import BODY_OVERHEAD, Entry
 
-__all__ = ["NON_RETRYABLE_ERRORS", "ChunkPlan", "WorkStore", "is_retryable", "missing_line"]
+__all__ = ["NON_RETRYABLE_ERRORS", "ChunkPlan", "ForeignLineError", "WorkStore", "is_retryable", "missing_line"]
 
 NON_RETRYABLE_ERRORS = frozenset({"invalid_request_error", "request_too_large"})
 """Error types that fail the same way every time: the request itself must change."""
@@ -50,6 +50,15 @@ ON CONFLICT (pos) DO UPDATE SET round = excluded.round, outcome = excluded.outco
     cache_write = excluded.cache_write, cache_read = excluded.cache_read, line = excluded.line
 WHERE excluded.round >= results.round
 """
+
+
+class ForeignLineError(Exception):
+    """A batch's results hold a line for a custom_id the batch was not given: it is not the
+    batch the job created."""
+
+    def __init__(self, custom_id: object) -> None:
+        super().__init__(f"results line for custom_id {custom_id!r}, not one of the batch's requests")
+        self.custom_id = custom_id
 
 
 @dataclass(frozen=True)
@@ -215,8 +224,9 @@ class WorkStore:
     def save_results(self, round_: int, chunk: int, lines: Iterable[str]) -> dict[str, int]:
         """Store a batch's result lines in one transaction and return its counts by outcome.
 
-        A line whose custom_id is not in the batch is ignored; a request of the batch without a
-        line gets an ``errored`` (``api_error``, so retryable) result made up here.
+        A line whose custom_id is not in the batch raises :class:`ForeignLineError` (nothing is
+        stored: these are another batch's results); a request of the batch without a line gets
+        an ``errored`` (``api_error``, so retryable) result made up here.
         """
         with self._transaction() as db:
             for line in lines:
@@ -226,8 +236,9 @@ class WorkStore:
                     " WHERE q.custom_id = ? AND m.round = ? AND m.chunk = ?",
                     (data.get("custom_id"), round_, chunk),
                 ).fetchone()
-                if hit is not None:
-                    db.execute(_UPSERT, _row(hit[0], round_, line, data))
+                if hit is None:
+                    raise ForeignLineError(data.get("custom_id"))
+                db.execute(_UPSERT, _row(hit[0], round_, line, data))
             missing = db.execute(
                 "SELECT m.pos, q.custom_id FROM members m JOIN requests q USING (pos)"
                 " WHERE m.round = ? AND m.chunk = ? AND NOT EXISTS"

@@ -48,6 +48,41 @@ def test_a_wrong_url_fails_at_once_naming_it(tmp_path: Path) -> None:
     assert not (tmp_path / "out.jsonl.job.json").exists()
 
 
+def test_the_input_is_checked_before_the_url(tmp_path: Path) -> None:
+    """A wrong URL and a bad file: every problem of the file comes first, with no network."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
+    env.update(ANTHROPIC_API_KEY="k", PYTHONPATH=str(CLIENT_DIR))
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        '{"custom_id": "ok-1", "params": {"model": "m", "max_tokens": 5, "messages": [1]}}\nnot json\n'
+        '{"custom_id": "bad id!", "params": {"max_tokens": 0}}\n'
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "batchclient",
+            "run",
+            str(bad),
+            "-o",
+            str(tmp_path / "out.jsonl"),
+            "--base-url",
+            "http://127.0.0.1:9",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "cannot reach" not in done.stderr
+    assert "line 2: not valid JSON" in done.stderr
+    assert "line 3: custom_id 'bad id!' must be" in done.stderr
+    assert "params.model is required" in done.stderr and "params.max_tokens must be an integer" in done.stderr
+    assert not (tmp_path / "out.jsonl.job.json").exists()
+
+
 def test_every_problem_of_a_line_is_reported() -> None:
     problem = check_request({"custom_id": "bad id!", "params": {"max_tokens": 0}, "extra": 1})
     assert problem is not None

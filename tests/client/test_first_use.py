@@ -165,3 +165,36 @@ def test_a_state_file_of_another_server_says_so(
     code, report, err = main_in_process(*args, env=cli_env(sim))
     assert code == 0, err
     assert "20 succeeded" in report
+
+
+HINT = "the server is batchsim on a virtual clock: nothing moves until you run `batchsim advance 1h`"
+
+
+@pytest.mark.server
+def test_a_virtual_clock_that_stands_still_gets_a_hint(fresh_server: ServerProcess, tmp_path: Path) -> None:
+    """`make serve` (a virtual clock) then `batchclient run`: the batch never moves, and the user
+    is told why, once."""
+    out = tmp_path / "out.jsonl"
+    done = cli(fresh_server, "run", str(SUMMARIZE), "-o", str(out), *FAST_POLL, "--max-wait", "3")
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.count(HINT) == 1, done.stderr
+    fresh_server.advance(3600)  # told to move: the job finishes, no hint this time
+    again = cli(fresh_server, "run", str(SUMMARIZE), "-o", str(out), *FAST_POLL)
+    assert again.returncode == 0, again.stderr
+    assert HINT not in again.stderr
+
+
+@pytest.mark.server
+def test_no_hint_from_a_clock_that_moves_or_a_server_that_is_not_batchsim(sim: ServerProcess, tmp_path: Path) -> None:
+    # 12 h before anything moves (0.4 s of wall time at this speed): polls see nothing move, ask,
+    # and hear of a scaled clock.
+    sim.control("PUT", "scenario", json={"timing": {"start_delay": 43_200}}).raise_for_status()
+    done = cli(sim, "run", str(SUMMARIZE), "-o", str(tmp_path / "out.jsonl"), *FAST_POLL)
+    assert done.returncode == 0, done.stderr
+    assert "virtual clock" not in done.stderr
+    # Production has no /_batchsim/ routes: there the question is answered "no" (a 404 here).
+    elsewhere = anthropic.Anthropic(base_url=f"{sim.url}/elsewhere", api_key="k", max_retries=0)
+    with elsewhere:
+        assert BatchRunner(elsewhere, progress=Progress(None)).api.virtual_clock() is False
+    with anthropic.Anthropic(base_url=sim.url, api_key="k") as here:
+        assert BatchRunner(here, progress=Progress(None)).api.virtual_clock() is False  # scaled

@@ -15,7 +15,7 @@ from batchsim import strategies
 from batchsim._anthropic import validation
 from batchsim._anthropic.responder import default_message, default_message_json
 from batchsim._engine.batch import shuffle
-from batchsim._engine.errors import ApiError
+from batchsim._engine.errors import DomainError
 from batchsim._engine.params import PackedParams
 
 json_values = st.recursive(
@@ -68,11 +68,11 @@ def test_the_common_shape_takes_the_fast_check(params: dict[str, Any]) -> None:
 def _outcome(check: Any) -> Any:
     try:
         parsed = check()
-    except ApiError as exc:
-        return ("error", exc.status, exc.message)
+    except DomainError as exc:
+        return ("error", exc.kind, exc.message)
     if parsed is None:
         return None
-    return ("ok", parsed.custom_ids, list(parsed.params), parsed.check_params())
+    return ("ok", list(parsed.custom_ids), list(parsed.params), parsed.check_params())
 
 
 requests_lists = st.one_of(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import anthropic
 import pytest
@@ -197,5 +198,28 @@ def test_reset_forgets_batches_and_rewinds_the_clock() -> None:
     assert sim.clock.now() == start
     with pytest.raises(anthropic.NotFoundError):
         client.messages.batches.retrieve(first.id)
-    # The id sequence restarts too: the same calls replay the same ids.
-    assert client.messages.batches.create(requests=make_requests(1)).id == first.id
+    # An id is never handed out again, not even after a reset.
+    assert client.messages.batches.create(requests=make_requests(1)).id != first.id
+
+
+def test_after_a_reset_the_same_calls_replay_everything_but_the_ids() -> None:
+    def run(sim: Emulator) -> tuple[str, list[Any]]:
+        client = _client(sim)
+        batch = client.messages.batches.create(requests=make_requests(30))
+        sim.advance(hours=1)
+        lines = [r.model_dump() for r in client.messages.batches.results(batch.id)]
+        for line in lines:
+            if line["result"]["type"] == "succeeded":
+                line["result"]["message"].pop("id")
+            if line["result"]["type"] == "errored":
+                line["result"]["error"].pop("request_id")
+        return batch.id, lines
+
+    sim = Emulator({"seed": 3, "outcomes": {"errored": 0.3}, "timing": {"jitter": 0.5}})
+    first_id, first = run(sim)
+    sim.reset()
+    second_id, second = run(sim)
+    assert second_id != first_id
+    assert second == first  # the same outcomes, order, texts and usage
+    again_id, _ = run(Emulator({"seed": 3, "outcomes": {"errored": 0.3}, "timing": {"jitter": 0.5}}))
+    assert again_id == first_id  # a fresh emulator with the same seed: the same ids

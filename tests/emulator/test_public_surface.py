@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from batchsim import Emulator, Scenario
+from batchsim._engine.clock import LATEST, MAX_SCALE, ScaledClock
 
 from .conftest import make_requests
 
@@ -44,6 +45,25 @@ def test_batches_are_read_only_views() -> None:
 def test_a_start_that_cannot_apply_is_an_error(clock: str) -> None:
     with pytest.raises(ValueError, match="virtual clock only"):
         Emulator(clock=clock, start=0)
+
+
+@pytest.mark.parametrize("spec", ["scaled:1e300", "scaled:1e12", f"scaled:{MAX_SCALE + 1}"])
+def test_a_scaled_clock_has_an_upper_bound(spec: str) -> None:
+    with pytest.raises(ValueError, match=f"at most {MAX_SCALE}"):
+        Emulator(clock=spec)
+
+
+def test_the_fastest_scaled_clock_stays_in_range() -> None:
+    sim = Emulator(clock=f"scaled:{MAX_SCALE}")
+    # Started now, it reaches the end of its range only after weeks of wall time...
+    assert (LATEST - sim.clock.now()) / MAX_SCALE > 20 * 86_400
+    # ... and once there it stops: every timestamp still has a four-digit year.
+    clock = sim.clock
+    assert isinstance(clock, ScaledClock)
+    clock._origin_wall = LATEST
+    batch = sim.client().messages.batches.create(requests=make_requests(1))  # type: ignore[arg-type]
+    assert clock.now() == LATEST
+    assert batch.created_at.year == 9024
 
 
 def test_two_emulators_in_one_process_are_independent() -> None:

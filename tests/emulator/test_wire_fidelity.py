@@ -125,28 +125,57 @@ def test_the_version_is_stored_with_the_batch_and_survives_a_restart(tmp_path: A
     store.db.close()
     reopened = SqliteStore(db)
     (entry,) = reopened.page("batchsim-test-key", 10, None, None).entries
-    assert entry.batch.api_version == "2026-10-21"
+    assert entry.batch.attrs["version"] == "2026-10-21"
     reopened.db.close()
 
 
-def test_a_schema_1_database_is_migrated_in_place(tmp_path: Any) -> None:
-    import sqlite3
+_SCHEMA_2 = """
+CREATE TABLE batches (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, workspace TEXT NOT NULL, id TEXT NOT NULL, created_at INTEGER NOT NULL,
+    seed TEXT NOT NULL, scenario BLOB NOT NULL, custom_ids BLOB NOT NULL, params BLOB NOT NULL,
+    params_sizes BLOB NOT NULL, invalid BLOB NOT NULL, canned BLOB NOT NULL, cancel_initiated_at INTEGER,
+    deleted INTEGER NOT NULL DEFAULT 0, api_version TEXT, UNIQUE (workspace, id));
+CREATE TABLE shared (
+    id INTEGER PRIMARY KEY CHECK (id = 1), sequence INTEGER NOT NULL DEFAULT 0,
+    generation INTEGER NOT NULL DEFAULT 0, clock_start INTEGER, clock_now INTEGER, clock_origin INTEGER,
+    scenario BLOB, scenario_initial BLOB, scenario_version INTEGER NOT NULL DEFAULT 0);
+INSERT INTO shared (id, sequence) VALUES (1, 1);
+PRAGMA user_version=2;
+"""
 
+
+def test_a_schema_2_database_is_migrated_in_place(tmp_path: Any) -> None:
+    """A database written before providers were stored (every batch Anthropic's) opens, and its
+    batches read as they did."""
+    import sqlite3
+    from array import array
+
+    import orjson
+
+    from batchsim import Scenario
     from batchsim._storage.sqlite import SqliteStore
 
     db = str(tmp_path / "old.db")
-    store = SqliteStore(db)
-    sim = Emulator(store=store)
-    with sim.client() as client:
-        client.messages.batches.create(requests=[{"custom_id": "a", "params": {**BASE, "messages": hi()}}])
-    store.db.close()
-    with sqlite3.connect(db) as conn:  # what a database written before versions were kept looks like
-        conn.execute("ALTER TABLE batches DROP COLUMN api_version")
-        conn.execute("PRAGMA user_version=1")
+    params = orjson.dumps({**BASE, "messages": hi()})
+    canned = {"b": orjson.dumps({"type": "errored", "error": {"type": "error"}}).decode()}
+    with sqlite3.connect(db) as conn:
+        conn.executescript(_SCHEMA_2)
+        conn.execute(
+            "INSERT INTO batches (workspace, id, created_at, seed, scenario, custom_ids, params, params_sizes, "
+            "invalid, canned, api_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                "batchsim-test-key", "msgbatch_01old", 1767225600000000, "s33d",
+                orjson.dumps(Scenario().to_dict()), orjson.dumps(["a", "b"]), params * 2,
+                array("q", [len(params)] * 2).tobytes(), b"{}", orjson.dumps(canned), "2026-10-21",
+            ),
+        )  # fmt: skip
     reopened = SqliteStore(db)
     (entry,) = reopened.page("batchsim-test-key", 10, None, None).entries
-    assert entry.batch.api_version is None  # judged like the base version
-    assert reopened.db.read("PRAGMA user_version")[0] == 2
+    assert entry.batch.attrs["version"] == "2026-10-21"
+    assert list(entry.batch.custom_ids) == ["a", "b"] and entry.batch.params[1] == params
+    assert entry.batch.canned["b"].outcome == "errored"
+    assert reopened.db.read("PRAGMA user_version")[0] == 3
+    assert reopened.next_number() == 2  # the creation sequence goes on
     reopened.db.close()
 
 

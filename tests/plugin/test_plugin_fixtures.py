@@ -13,7 +13,7 @@ from ._support import INNER_HEADER, request, requests
 
 
 def test_fixture_is_a_fresh_emulator_on_a_virtual_clock(batchsim: BatchsimFixture) -> None:
-    assert isinstance(batchsim, Emulator)
+    assert isinstance(batchsim.emulator, Emulator)  # the fixture wraps a fresh emulator
     assert isinstance(batchsim.clock, VirtualClock)
     assert batchsim.batches() == []
     assert batchsim.calls == []

@@ -158,3 +158,152 @@ def test_without_a_key_it_says_so_in_one_line() -> None:
     )
     assert run.returncode == 2
     assert run.stderr.strip() == "batchsim drift: set ANTHROPIC_API_KEY to the upstream's key"
+
+
+def test_a_fast_upstream_is_compared_correctly() -> None:
+    """Against ``--clock scaled:3600`` the batch ends within milliseconds: drift compares what it
+    can, says what it skipped, and neither reports false differences nor leaves a batch."""
+    with upstream("--clock", "scaled:3600") as fast:
+        run = drift(fast.url, "--max-wait", "60")
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert "no differences" in run.stdout
+        assert "did not end" not in run.stdout
+        assert leftover_batches(fast.url) == []
+
+
+class Rewriting:
+    """An upstream stand-in: ``app`` with each answer passed through ``rewrite(method, path,
+    query, status, headers, body)``; every call's method and path is kept in ``calls``."""
+
+    def __init__(self, app: Any, rewrite: Any = None, after: Any = None) -> None:
+        self.app = app
+        self.rewrite = rewrite
+        self.after = after
+        self.calls: list[tuple[str, str]] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method, path = scope["method"], scope["path"]
+        self.calls.append((method, path))
+        start: dict[str, Any] = {}
+        body: list[bytes] = []
+
+        async def capture(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+                return
+            body.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            status, headers, data = start["status"], list(start.get("headers", [])), b"".join(body)
+            if self.rewrite is not None:
+                query = scope["query_string"].decode()
+                status, headers, data = self.rewrite(method, path, query, status, headers, data)
+            headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
+            headers.append((b"content-length", b"%d" % len(data)))
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": data})
+
+        await self.app(scope, receive, capture)
+        if self.after is not None:
+            self.after(method, path)
+
+
+@pytest.fixture
+def serving() -> Iterator[SessionServer]:
+    server = SessionServer()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def test_a_batch_ending_between_the_probes_is_not_deleted_unnoticed(serving: SessionServer) -> None:
+    """The batch ends between the in-progress retrieve and the delete probe (this stand-in moves
+    its clock a minute after each retrieve): the probe deletes it, drift says so and goes on
+    with a new batch."""
+    sim = Emulator()
+
+    def after(method: str, path: str) -> None:
+        if method == "GET" and path.startswith(PREFIX + "/") and not path.endswith("/results"):
+            sim.advance(60)
+
+    serving.target = Rewriting(sim.app, after=after)
+    run = drift(serving.url, "--json", "--max-wait", "60")
+    assert run.returncode == 0, run.stdout + run.stderr
+    report = orjson.loads(run.stdout)
+    assert report["differences"] == []
+    assert any("before the delete probe, which deleted it" in note for note in report["notes"])
+    assert leftover_batches_in(serving.url) == []
+
+
+def deep_member(levels: int) -> bytes:
+    return b',"deep":' + b"[" * levels + b"]" * levels + b"}"
+
+
+@pytest.mark.parametrize("levels", [1000, 2000])
+def test_an_upstream_sending_what_no_api_should_is_a_difference_not_a_traceback(
+    serving: SessionServer, levels: int
+) -> None:
+    """Deep JSON in the create answer (2,000 levels: more than can be parsed), a control
+    character in a JSON key, a results line that is not JSON, a list answer that is not gzip:
+    each is a difference; the batch is still deleted."""
+    sim = Emulator({"timing": {"start_delay": 3.0, "per_request": 0.5}}, clock="real")
+
+    def rewrite(method: str, path: str, query: str, status: int, headers: Any, body: bytes) -> Any:
+        if method == "POST" and path == PREFIX:
+            body = body[:-1] + deep_member(levels)
+        elif method == "GET" and path.startswith(PREFIX + "/") and path.count("/") == 4 and status == 200:
+            body = body[:-1] + b',"\\u001b[31mred":1}'
+        elif path.endswith("/results") and status == 200:
+            body += b"{not json\n"
+        elif method == "GET" and path == PREFIX and query == "limit=1":
+            headers = [*headers, (b"content-encoding", b"gzip")]
+        return status, headers, body
+
+    serving.target = Rewriting(sim.app, rewrite)
+    run = drift(serving.url, "--max-wait", "60")
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "Traceback" not in run.stderr
+    assert "\x1b" not in run.stdout and "\\x1b[31mred" in run.stdout
+    assert re.search(r"^results +lines that are not JSON +1 +missing$", run.stdout, re.MULTILINE), run.stdout
+    assert re.search(r"^list +status +no answer +200$", run.stdout, re.MULTILINE), run.stdout
+    deep_create = r"body +not JSON" if levels > 1024 else r"\$\.deep +array +missing"
+    assert re.search(rf"^create +{deep_create}", run.stdout, re.MULTILINE), run.stdout
+    assert leftover_batches_in(serving.url) == []
+
+
+def test_an_upstream_id_that_is_not_one_never_reaches_a_path(serving: SessionServer) -> None:
+    sim = Emulator()
+
+    def rewrite(method: str, path: str, query: str, status: int, headers: Any, body: bytes) -> Any:
+        if method == "POST" and path == PREFIX:
+            data = orjson.loads(body)
+            body = orjson.dumps({**data, "id": "../../v1/keys/evil"})
+        return status, headers, body
+
+    stand_in = Rewriting(sim.app, rewrite)
+    serving.target = stand_in
+    run = drift(serving.url, "--max-wait", "60")
+    assert run.returncode == 2, run.stdout + run.stderr
+    (line,) = run.stderr.strip().splitlines()
+    assert line.startswith("batchsim drift: the upstream answered a batch id drift will not put in a URL")
+    assert "'../../v1/keys/evil'" in line
+    assert [call for call in stand_in.calls if call[0] != "GET" or "evil" in call[1]] == [("POST", PREFIX)]
+
+
+def test_an_unreachable_upstream_is_one_line_without_none() -> None:
+    env = {**os.environ, "ANTHROPIC_API_KEY": UPSTREAM_KEY}
+    run = subprocess.run(
+        [sys.executable, "-m", "batchsim", "drift", "--upstream", "http://127.0.0.1:9", "--poll", "0.2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 2
+    (line,) = run.stderr.strip().splitlines()
+    assert line.startswith("batchsim drift: the upstream create failed: no answer (ConnectError"), line
+    assert "None" not in line

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import anthropic
+import httpx2
 import pytest
 from serverproc import ServerProcess, running_server
 
@@ -187,17 +188,24 @@ def test_scenario_set_sends_a_local_canned_file_inline(cli_server: ServerProcess
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (["journal", "--status", "7xx"], "argument --status: '7xx': expected a status such as 429"),
-        (["journal", "--endpoint", "bogus"], "argument --endpoint: invalid choice: 'bogus'"),
-        (["journal", "--limit", "0"], "argument --limit: '0': expected a whole number >= 1"),
-        (["status", "--url", "127.0.0.1:8000"], "argument --url: '127.0.0.1:8000': expected a URL such as"),
+        (["journal", "--status", "7xx"], "batchsim journal: --status: '7xx': expected a status such as 429"),
+        (["journal", "--endpoint", "bogus"], "batchsim journal: --endpoint: invalid choice: 'bogus'"),
+        (["journal", "--limit", "0"], "batchsim journal: --limit: '0': expected a whole number >= 1"),
+        (["status", "--url", "127.0.0.1:8000"], "batchsim status: --url: '127.0.0.1:8000': expected a URL such as"),
+        (["scenario", "set"], "batchsim scenario set: the following arguments are required: file"),
+        (["advance"], "batchsim advance: the following arguments are required: duration"),
+        (["drift", "--poll", "0"], "batchsim drift: --poll: expected a number of seconds > 0; got '0'"),
+        (["drift", "--max-wait", "soon"], "batchsim drift: --max-wait: expected a number of seconds > 0"),
+        (["record"], "batchsim record: the following arguments are required: --out"),
+        (["nonsense"], "batchsim: command: invalid choice: 'nonsense'"),
     ],
 )
 def test_usage_mistakes_exit_2_naming_the_option(args: list[str], says: str) -> None:
     done = batchsim(*args)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
-    assert says in done.stderr.strip().splitlines()[-1]
+    (line,) = done.stderr.strip().splitlines()  # one line: no usage block
+    assert line.startswith(says), done.stderr
 
 
 def test_a_closed_pipe_is_no_error(cli_server: ServerProcess) -> None:
@@ -215,3 +223,18 @@ def test_a_closed_pipe_is_no_error(cli_server: ServerProcess) -> None:
     )
     assert pipeline.stdout == "{"
     assert "Traceback" not in pipeline.stderr and "Broken pipe" not in pipeline.stderr
+
+
+def test_what_clients_sent_is_printed_with_control_characters_escaped(cli_server: ServerProcess) -> None:
+    """A client's ``%1B`` path (or key) must not reach the terminal as a raw ESC."""
+    evil_key = b"key-ab\x85\x9b"  # C1 controls: bytes HTTP allows in a header (latin-1)
+    batches = f"{cli_server.url}/v1/messages/batches"
+    httpx2.get(f"{batches}/%1B[31mred%E2%80%AE", headers={"x-api-key": "k"}, timeout=30)
+    created = httpx2.post(batches, headers={"x-api-key": evil_key}, json={"requests": requests_body(1)}, timeout=30)
+    assert created.status_code == 200
+    for args in (["journal"], ["journal", "--json"], ["status"], ["status", "--json"]):
+        out = ok(*args, "--url", cli_server.url)
+        assert not any(ch in out for ch in "\x1b\x85\x9b\u202e"), (args, out)
+    journal = ok("journal", "--url", cli_server.url)
+    assert "/v1/messages/batches/\\x1b[31mred\\u202e" in journal
+    assert "\u2026\\x85\\x9b" in ok("status", "--url", cli_server.url)  # the key's tail

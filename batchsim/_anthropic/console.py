@@ -1,0 +1,75 @@
+"""What the dashboard shows of Anthropic's message batches (see :class:`~batchsim._http.spec.Console`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import orjson
+
+from .._engine.ports import Entry
+from .api import MessageBatches
+from .responder import default_error_message
+from .wire import batch_dict, cache_plan, result_json
+
+__all__ = ["Console", "live_entries"]
+
+
+def live_entries(store: Any) -> Iterator[Entry]:
+    """Every live batch of a store, each workspace's newest first."""
+    for workspace in store.workspaces():
+        yield from store.page(workspace, 1 << 40, None, None).entries
+
+
+class Console:
+    name = "anthropic"
+    statuses: tuple[str, ...] = ("in_progress", "canceling", "ended")
+
+    def __init__(self, api: MessageBatches) -> None:
+        self.api = api
+
+    def entries(self) -> Iterator[Entry]:
+        return live_entries(self.api.service.store)
+
+    def find(self, batch_id: str) -> Entry | None:
+        store = self.api.service.store
+        for workspace in store.workspaces():
+            entry: Entry | None = store.get(workspace, batch_id)
+            if entry is not None:
+                return entry
+        return None
+
+    def status(self, entry: Entry, now: int) -> str:
+        return entry.batch.status(now, entry.cancel_initiated_at)
+
+    def show(self, entry: Entry, now: int, base_url: str) -> Any:
+        return batch_dict(entry.batch, entry.cancel_initiated_at, now, base_url)
+
+    def links(self, entry: Entry, now: int) -> dict[str, Any]:
+        return {}
+
+    def params(self, entry: Entry, index: int) -> Any:
+        return orjson.loads(entry.batch.params[index])
+
+    def error(self, entry: Entry, index: int) -> tuple[str, str] | None:
+        batch = entry.batch
+        known = batch.errors.get(index)
+        if known is not None:
+            return known[0], known[1] or default_error_message(known[0])
+        canned = batch.canned.get(batch.custom_ids[index])
+        if canned is not None:
+            try:
+                error = orjson.loads(canned.payload)["error"]["error"]
+                return str(error["type"]), str(error.get("message", ""))
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                return None
+        return None
+
+    def result(self, entry: Entry, index: int) -> Any:
+        batch, cancel = entry.batch, entry.cancel_initiated_at
+        final = batch.final(cancel)
+        cache = cache_plan(batch, cancel, final).get(index)
+        return orjson.loads(result_json(batch, index, final.outcomes[index], self.api.responder, cache))
+
+    def results(self, entry: Entry) -> AsyncIterator[bytes]:
+        return self.api.stream(entry)

@@ -1,0 +1,537 @@
+"""OpenAI's Files and Batch API in wire form: bytes in, encoded JSON out.
+
+Files: uploads (``multipart/form-data``; ``purpose``, ``file`` and ``expires_after[anchor]`` /
+``expires_after[seconds]`` in bracket form, as the SDK sends them), retrieve, list, content and
+delete. A batch's output and error files are files too: they appear (``purpose:
+"batch_output"``) when the batch ends, made from the batch itself (ids derived from its id), and
+can be listed, downloaded and deleted like any other.
+
+Batches: a create is checked at once for what the API refuses at once (400: the endpoint, the
+completion window, metadata, ``output_expires_after``, unknown members); the input file's lines
+are checked as the batch validates (a batch with any problem ends ``failed``, see
+:mod:`.lines`). Cancel of a batch that ended otherwise than cancelled is a 409; of a cancelled
+one, the batch as it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Callable, Iterator
+from functools import partial
+from typing import Any, BinaryIO
+
+import orjson
+
+from .._engine.batch import DAY, Ending, Policy
+from .._engine.clock import MICROS
+from .._engine.collector import collector, release_memory
+from .._engine.errors import InvalidError, NotFoundError, TooLargeError, WrongStateError
+from .._engine.ids import HEX, IdFormat
+from .._engine.ports import Entry, FileRecord, Files
+from .._engine.scenario import Scenario
+from .._engine.service import BatchService, results_key
+from .._http.forms import parse_form
+from .answers import ENDPOINTS
+from .lines import parse_input
+from .traits import NAME, OpenAISettings
+from .wire import (
+    FILE_EXPIRY,
+    FILE_IDS,
+    batch_dict,
+    file_json,
+    made_files,
+    output_chunks,
+    output_file,
+    output_id,
+    status_name,
+)
+
+__all__ = ["BATCH_IDS", "MAX_FILE_BYTES", "MAX_UPLOAD_BYTES", "Created", "OpenAIApi", "policy"]
+
+BATCH_IDS = IdFormat("batch_", 32, HEX)
+MAX_FILE_BYTES = 512 * 1024 * 1024
+"""The largest file OpenAI's Files API takes."""
+MAX_BATCH_FILE_BYTES = 200 * 1024 * 1024
+"""The largest batch input file."""
+MAX_UPLOAD_BYTES = MAX_FILE_BYTES + 1024 * 1024
+"""The largest upload body (the file and the form around it)."""
+MAX_CREATE_BYTES = 1024 * 1024
+FILE_MIN_REQUESTS = 1000
+_LARGE_FILE = 8 * 1024 * 1024  # an input file this large gives the memory its parsing took back
+PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+_CREATE_KEYS = frozenset({"input_file_id", "endpoint", "completion_window", "metadata", "output_expires_after"})
+_MIN_EXPIRY, _MAX_EXPIRY = 3600, 2_592_000
+_DEFAULT_LIMIT, _MAX_LIMIT = 20, 100
+_FILES_LIMIT = 10_000
+_NOT_JSON = (
+    "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library "
+    "correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble "
+    "figuring out how to fix this, please contact us through our help center at help.openai.com.)"
+)
+
+
+def policy(scenario: Scenario) -> Policy:
+    """OpenAI's batches: a 24-hour window; validating, finalizing and cancelling as the scenario's
+    ``[openai]`` section says."""
+    settings: OpenAISettings = scenario.section(NAME)
+    return Policy(
+        window=DAY,
+        validating=round(settings.validating * MICROS),
+        finalizing=round(settings.finalizing * MICROS),
+        canceling=round(settings.cancelling * MICROS),
+    )
+
+
+class Created:
+    """A create's answer and the work left for after it is sent."""
+
+    __slots__ = ("answer", "finish", "large")
+
+    def __init__(self, answer: bytes, finish: Callable[[], None] | None, large: bool) -> None:
+        self.answer = answer
+        self.finish = finish
+        self.large = large
+
+
+def _missing(name: str) -> InvalidError:
+    return InvalidError(f"Missing required parameter: '{name}'.", param=name, code="missing_required_parameter")
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    if value is None:
+        return "null"
+    return "a string"
+
+
+def _wrong_type(name: str, expected: str, value: Any) -> InvalidError:
+    return InvalidError(
+        f"Invalid type for '{name}': expected {expected}, but got {_type_name(value)} instead.",
+        param=name,
+        code="invalid_type",
+    )
+
+
+def _expiry(where: str, anchor: Any, seconds: Any) -> int:
+    """The seconds of an ``expires_after`` (``anchor`` must be ``created_at``)."""
+    if anchor != "created_at":
+        raise InvalidError(
+            f"Invalid value: {anchor!r}. Supported values are: 'created_at'.",
+            param=f"{where}.anchor",
+            code="invalid_value",
+        )
+    if isinstance(seconds, str) and seconds.isascii() and seconds.isdigit() and len(seconds) < 12:
+        seconds = int(seconds)
+    if isinstance(seconds, bool) or not isinstance(seconds, int):
+        raise _wrong_type(f"{where}.seconds", "an integer", seconds)
+    if not _MIN_EXPIRY <= seconds <= _MAX_EXPIRY:
+        raise InvalidError(
+            f"Invalid '{where}.seconds': integer {seconds} is out of range; it must be between {_MIN_EXPIRY} and "
+            f"{_MAX_EXPIRY}.",
+            param=f"{where}.seconds",
+            code="integer_out_of_range",
+        )
+    return seconds
+
+
+class OpenAIApi:
+    """The Files and Batch API of one emulator."""
+
+    def __init__(self, service: BatchService, files: Files) -> None:
+        self.service = service
+        self.files = files
+        self._outputs: dict[tuple[str, str], str] = {}  # (workspace, output file id) -> batch id
+
+    @property
+    def settings(self) -> OpenAISettings:
+        settings: OpenAISettings = self.service.scenario.section(NAME)
+        return settings
+
+    def reset(self) -> None:
+        self.service.reset()
+        self.files.clear()
+        self._outputs.clear()
+
+    # -- files ------------------------------------------------------------------------------------
+
+    def upload(self, workspace: str, source: BinaryIO, content_type: str | None) -> bytes:
+        """Keep an uploaded file (a ``multipart/form-data`` body) and answer its object."""
+        form = parse_form(source, content_type)
+        try:
+            purpose = form.fields.get("purpose")
+            upload = form.files.get("file")
+            if upload is None:
+                raise _missing("file")
+            if purpose is None:
+                raise _missing("purpose")
+            if purpose not in PURPOSES:
+                allowed = ", ".join(f"'{p}'" for p in PURPOSES)
+                raise InvalidError(
+                    f"Invalid value for 'purpose': {purpose!r}. Supported values are: {allowed}.",
+                    param="purpose",
+                    code="invalid_value",
+                )
+            if upload.size > MAX_FILE_BYTES:
+                raise TooLargeError(f"File is too large: the maximum file size is {MAX_FILE_BYTES} bytes.")
+            now = self.service.clock.now()
+            anchor, seconds = form.fields.get("expires_after[anchor]"), form.fields.get("expires_after[seconds]")
+            expires_at: int | None = None
+            if anchor is not None or seconds is not None:
+                expires_at = now + _expiry("expires_after", anchor, seconds) * MICROS
+            if purpose == "batch":
+                _check_batch_file(upload.filename, upload.size, upload.file)
+                if expires_at is None:
+                    expires_at = now + FILE_EXPIRY
+            number = self.files.next_number()
+            seed = f"{self.service.scenario.seed}:{self.service.epoch}:file:{number}"
+            file_id = FILE_IDS.make(random.Random(seed))
+            record = FileRecord(
+                file_id, workspace, upload.filename or "file", upload.size, now, expires_at, upload.content_type,
+                {"purpose": purpose},
+            )  # fmt: skip
+            self.files.add(record, upload.file)
+        finally:
+            form.close()
+        return orjson.dumps(_record_json(record))
+
+    def _upload(self, workspace: str, file_id: str) -> FileRecord | None:
+        record = self.files.get(workspace, file_id)
+        if record is None:
+            return None
+        if record.expires_at is not None and self.service.clock.now() >= record.expires_at:
+            return None
+        return record
+
+    def _output(self, workspace: str, file_id: str) -> tuple[Entry, bool] | None:
+        """The batch whose output (``False``) or error (``True``) file ``file_id`` is, if it has
+        been made and is neither deleted nor expired."""
+        batch_id = self._outputs.get((workspace, file_id))
+        if batch_id is None:
+            for known in self.service.store.page(workspace, 1 << 40, None, None).entries:
+                for errors in (False, True):
+                    self._outputs[(workspace, output_id(known.batch.id, errors))] = known.batch.id
+            batch_id = self._outputs.get((workspace, file_id))
+        if batch_id is None or self.files.gone(workspace, file_id):
+            return None
+        entry = self.service.store.get(workspace, batch_id)
+        if entry is None:
+            return None
+        errors = file_id == output_id(batch_id, True)
+        if file_id not in self._made(entry):
+            return None
+        obj = output_file(entry.batch, entry.cancel_initiated_at, errors)
+        if self.service.clock.now() >= obj["expires_at"] * MICROS:
+            return None
+        return entry, errors
+
+    def _made(self, entry: Entry) -> list[str]:
+        """The output and error files a batch has now (none before it ended)."""
+        made = made_files(entry.batch, entry.cancel_initiated_at, self.service.clock.now())
+        return [file_id for file_id in made if file_id is not None]
+
+    def _not_found(self, file_id: str) -> NotFoundError:
+        return NotFoundError("file", file_id, f"No such File object: {file_id}")
+
+    def file(self, workspace: str, file_id: str) -> bytes:
+        record = self._upload(workspace, file_id)
+        if record is not None:
+            return orjson.dumps(_record_json(record))
+        output = self._output(workspace, file_id)
+        if output is None:
+            raise self._not_found(file_id)
+        entry, errors = output
+        return orjson.dumps(output_file(entry.batch, entry.cancel_initiated_at, errors))
+
+    def list_files(self, workspace: str, purpose: str | None, limit: int, order: str, after: str | None) -> bytes:
+        if not 1 <= limit <= _FILES_LIMIT:
+            raise InvalidError(
+                f"Invalid 'limit': integer {limit} is out of range; it must be between 1 and {_FILES_LIMIT}.",
+                param="limit",
+                code="integer_out_of_range",
+            )
+        if order not in ("asc", "desc"):
+            raise InvalidError(
+                f"Invalid value: {order!r}. Supported values are: 'asc' and 'desc'.",
+                param="order",
+                code="invalid_value",
+            )
+        found: list[dict[str, Any]] = []
+        now = self.service.clock.now()
+        for record in self.files.all(workspace):
+            if record.expires_at is None or now < record.expires_at:
+                found.append(_record_json(record))
+        for entry in self.service.store.page(workspace, 1 << 40, None, None).entries:
+            for file_id in self._made(entry):
+                errors = file_id == output_id(entry.batch.id, True)
+                self._outputs[(workspace, file_id)] = entry.batch.id
+                if not self.files.gone(workspace, file_id):
+                    obj = output_file(entry.batch, entry.cancel_initiated_at, errors)
+                    if now < obj["expires_at"] * MICROS:
+                        found.append(obj)
+        if purpose is not None:
+            found = [f for f in found if f["purpose"] == purpose]
+        found.sort(key=lambda f: (f["created_at"], f["id"]), reverse=order == "desc")
+        if after is not None:
+            at = next((n for n, f in enumerate(found) if f["id"] == after), None)
+            found = found[at + 1 :] if at is not None else []
+        page = found[:limit]
+        return orjson.dumps(
+            {
+                "object": "list",
+                "data": page,
+                "first_id": page[0]["id"] if page else None,
+                "last_id": page[-1]["id"] if page else None,
+                "has_more": len(found) > limit,
+            }
+        )
+
+    def content(self, workspace: str, file_id: str) -> AsyncIterator[bytes]:
+        """A file's bytes: an upload's as kept, an output or error file's generated from its batch
+        (from a results file written ahead for a large batch)."""
+        if self._upload(workspace, file_id) is not None:
+            return _each(self.files.chunks(workspace, file_id))
+        output = self._output(workspace, file_id)
+        if output is None:
+            raise self._not_found(file_id)
+        entry, errors = output
+        batch, cancel = entry.batch, entry.cancel_initiated_at
+        lines = partial(output_chunks, batch, cancel, errors)
+        results = self.service.results
+        if results is None or batch.size < FILE_MIN_REQUESTS:
+            return _each(lines())
+        return results.stream((*results_key(batch, cancel), errors), lines)
+
+    def delete_file(self, workspace: str, file_id: str) -> bytes:
+        if self._upload(workspace, file_id) is None and self._output(workspace, file_id) is None:
+            raise self._not_found(file_id)
+        self.files.delete(workspace, file_id)
+        return orjson.dumps({"id": file_id, "object": "file", "deleted": True})
+
+    # -- batches ----------------------------------------------------------------------------------
+
+    def create(self, workspace: str, body: bytes) -> Created:
+        """Create a batch from a create body; its input file is read and checked now (the batch
+        fails, when it has validated, if the file has problems)."""
+        data = _object(body)
+        for key in data:
+            if key not in _CREATE_KEYS:
+                raise InvalidError(f"Unrecognized request argument supplied: {key}")
+        for name in ("input_file_id", "endpoint", "completion_window"):
+            if name not in data or data[name] is None:
+                raise _missing(name)
+            if not isinstance(data[name], str):
+                raise _wrong_type(name, "a string", data[name])
+        endpoint, window, input_id = data["endpoint"], data["completion_window"], data["input_file_id"]
+        if endpoint not in ENDPOINTS:
+            allowed = ", ".join(f"'{e}'" for e in ENDPOINTS[:-1]) + f", and '{ENDPOINTS[-1]}'"
+            raise InvalidError(
+                f"Invalid value: {endpoint!r}. Supported values are: {allowed}.", param="endpoint", code="invalid_value"
+            )
+        if window != "24h":
+            raise InvalidError(
+                f"Invalid value: {window!r}. Supported values are: '24h'.",
+                param="completion_window",
+                code="invalid_value",
+            )
+        metadata = _metadata(data.get("metadata"))
+        expiry = data.get("output_expires_after")
+        seconds: int | None = None
+        if expiry is not None:
+            if not isinstance(expiry, dict):
+                raise _wrong_type("output_expires_after", "an object", expiry)
+            seconds = _expiry("output_expires_after", expiry.get("anchor"), expiry.get("seconds"))
+        attrs: dict[str, Any] = {
+            "endpoint": endpoint,
+            "input_file_id": input_id,
+            "metadata": metadata,
+            "output_expires_after": seconds,
+        }
+        settings = self.settings
+        record = self._upload(workspace, input_id)
+        errors: list[dict[str, Any]] = []
+        ids: Any = ()
+        params: Any = ()
+        if record is None:
+            message = f"Cannot find file {input_id}, or project does not have access to it."
+            if settings.missing_input_file == "reject":
+                raise InvalidError(message, param="file_id")
+            errors.append({"code": "invalid_request", "message": message, "param": "file_id", "line": None})
+        elif record.attrs.get("purpose") != "batch":
+            errors.append(
+                {
+                    "code": "invalid_request",
+                    "message": f"The input file {input_id} has purpose '{record.attrs.get('purpose')}': a batch "
+                    "needs a file uploaded with purpose 'batch'.",
+                    "param": "input_file_id",
+                    "line": None,
+                }
+            )
+        else:
+            collector.pause()
+            try:
+                found = parse_input(self.files.read(workspace, input_id), endpoint, settings.models)
+            finally:
+                collector.resume()
+            if record.size >= _LARGE_FILE:
+                release_memory()
+            errors = found.errors
+            attrs["model"] = found.model
+            if not errors:
+                ids, params = found.custom_ids, found.params
+        if errors:
+            attrs["errors"] = errors
+        batch = self.service.create(workspace, ids, params, None, attrs=attrs, failed=bool(errors))
+        for errors_file in (False, True):
+            self._outputs[(workspace, output_id(batch.id, errors_file))] = batch.id
+        now = self.service.clock.now()
+        answer = orjson.dumps(batch_dict(batch, None, now, settings.count_expired_as_failed))
+        results = self.service.results
+        finish: Callable[[], None] | None = None
+        if results is not None and batch.size >= FILE_MIN_REQUESTS:
+            ahead = (*results_key(batch, None), False)
+            lines = partial(output_chunks, batch, None, False)
+
+            def finish() -> None:
+                results.write_ahead(ahead, lines)
+
+        return Created(answer, finish, batch.size >= FILE_MIN_REQUESTS)
+
+    def retrieve(self, workspace: str, batch_id: str) -> bytes:
+        entry = self.service.get(workspace, batch_id)
+        return self._json(entry)
+
+    def _json(self, entry: Entry) -> bytes:
+        batch, cancel = entry.batch, entry.cancel_initiated_at
+        now = self.service.clock.now()
+        if now >= batch.ended_at(cancel):  # fixed from now on: kept
+            key = ("openai-json", cancel)
+            found: bytes | None = batch.memo.get(key)
+            if found is None:
+                found = batch.memo[key] = orjson.dumps(
+                    batch_dict(batch, cancel, now, self.settings.count_expired_as_failed)
+                )
+            return found
+        return orjson.dumps(batch_dict(batch, cancel, now, self.settings.count_expired_as_failed))
+
+    def list(self, workspace: str, limit: int, after: str | None) -> bytes:
+        if not 1 <= limit <= _MAX_LIMIT:
+            raise InvalidError(
+                f"Invalid 'limit': integer {limit} is out of range; it must be between 1 and {_MAX_LIMIT}.",
+                param="limit",
+                code="integer_out_of_range",
+            )
+        if after is not None and not self.service.store.knows(workspace, after):
+            entries, more = [], False
+        else:
+            page = self.service.page(workspace, limit, after, None)
+            entries, more = page.entries, page.has_more
+        data = b",".join([self._json(e) for e in entries])
+        first = orjson.dumps(entries[0].batch.id) if entries else b"null"
+        last = orjson.dumps(entries[-1].batch.id) if entries else b"null"
+        return b'{"object":"list","data":[%b],"first_id":%b,"last_id":%b,"has_more":%b}' % (
+            data,
+            first,
+            last,
+            b"true" if more else b"false",
+        )
+
+    def cancel(self, workspace: str, batch_id: str) -> bytes:
+        entry = self.service.get(workspace, batch_id)
+        now = self.service.clock.now()
+        batch, cancel = entry.batch, entry.cancel_initiated_at
+        if now >= batch.ended_at(cancel):
+            if batch.ending(cancel) == Ending.CANCELED:
+                return self._json(entry)  # canceling a cancelled batch is allowed
+            raise WrongStateError("batch", batch_id, status_name(batch, now, cancel), "canceled")
+        try:
+            entry = self.service.cancel(workspace, batch_id)
+        except WrongStateError:  # it ended meanwhile
+            entry = self.service.get(workspace, batch_id)
+            raise WrongStateError(
+                "batch", batch_id, status_name(entry.batch, now, entry.cancel_initiated_at), "canceled"
+            ) from None
+        return self._json(entry)
+
+
+def _object(body: bytes) -> dict[str, Any]:
+    try:
+        data = orjson.loads(body) if body.strip() else None
+    except orjson.JSONDecodeError:
+        data = None
+    if not isinstance(data, dict):
+        raise InvalidError(_NOT_JSON)
+    return data
+
+
+def _metadata(value: Any) -> dict[str, str] | None:
+    """Checked metadata: at most 16 pairs, keys up to 64 characters, string values up to 512."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _wrong_type("metadata", "an object", value)
+    if len(value) > 16:
+        raise InvalidError(
+            f"Invalid 'metadata': too many properties. Expected an object with at most 16 properties, but got an "
+            f"object with {len(value)} properties instead.",
+            param="metadata",
+            code="object_above_max_properties",
+        )
+    for key, item in value.items():
+        if len(key) > 64:
+            raise InvalidError(
+                f"Invalid 'metadata': string too long. Expected a key with maximum length 64, but got a key with "
+                f"length {len(key)} instead.",
+                param="metadata",
+                code="string_above_max_length",
+            )
+        if not isinstance(item, str):
+            raise _wrong_type(f"metadata.{key}", "a string", item)
+        if len(item) > 512:
+            raise InvalidError(
+                f"Invalid 'metadata.{key}': string too long. Expected a string with maximum length 512, but got a "
+                f"string with length {len(item)} instead.",
+                param=f"metadata.{key}",
+                code="string_above_max_length",
+            )
+    return dict(value)
+
+
+def _check_batch_file(filename: str, size: int, source: BinaryIO) -> None:
+    """A batch input upload must be a ``.jsonl`` file of at most 200 MB whose first line is a JSON
+    object."""
+    bad = InvalidError("Invalid file format for Batch API. Must be .jsonl")
+    if size > MAX_BATCH_FILE_BYTES:
+        raise InvalidError(
+            f"File is too large: a batch input file holds at most {MAX_BATCH_FILE_BYTES} bytes.", param="file"
+        )
+    if not filename.endswith(".jsonl") or size == 0:
+        raise bad
+    head = source.read(1 << 20)
+    source.seek(0)
+    first = head.lstrip().split(b"\n", 1)[0]
+    try:
+        if not isinstance(orjson.loads(first), dict):
+            raise bad
+    except orjson.JSONDecodeError:
+        if len(first) < len(head.lstrip()) or len(head) == size:
+            raise bad from None
+
+
+def _record_json(record: FileRecord) -> dict[str, Any]:
+    return file_json(
+        record.id, record.size, record.created_at, record.filename, str(record.attrs.get("purpose")), record.expires_at
+    )
+
+
+async def _each(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+        await asyncio.sleep(0)
