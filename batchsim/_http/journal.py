@@ -3,7 +3,9 @@
 It is bounded by count (:data:`DEFAULT_CALLS`) and by bytes (:data:`DEFAULT_BYTES`: each call
 counts its kept body prefix, its headers and :data:`_OVERHEAD`), oldest dropped first, and keeps
 only a prefix of each body (:data:`DEFAULT_BODY_PREFIX`). Over HTTP
-(``GET /_batchsim/journal``) credentials are redacted to a short tail (``…a1b2``).
+(``GET /_batchsim/journal``) credentials are redacted to a short tail (``…a1b2``), and the answer
+is encoded a few calls at a time as the client reads it (:func:`journal_response`), so a client
+that stops reading holds neither the journal's JSON nor a copy of the journal.
 """
 
 from __future__ import annotations
@@ -11,15 +13,26 @@ from __future__ import annotations
 import re
 import threading
 from collections import deque
-from collections.abc import Sequence
-from itertools import chain
+from collections.abc import AsyncIterator, Sequence
+from itertools import chain, islice
 from typing import Any
 
 import orjson
+from starlette.responses import StreamingResponse
 
 from .._engine.times import rfc3339
+from .spec import Dialect
 
-__all__ = ["DEFAULT_BODY_PREFIX", "DEFAULT_BYTES", "DEFAULT_CALLS", "Call", "Journal", "key_tail", "redact"]
+__all__ = [
+    "DEFAULT_BODY_PREFIX",
+    "DEFAULT_BYTES",
+    "DEFAULT_CALLS",
+    "Call",
+    "Journal",
+    "journal_response",
+    "key_tail",
+    "redact",
+]
 
 RawHeaders = Sequence[tuple[bytes, bytes]]
 _RawCall = tuple[str, str, bytes, bytes, int, str, RawHeaders, int | None, str | None, int, str | None]
@@ -171,6 +184,7 @@ class Journal:
         self.body_prefix = body_prefix
         self._calls: deque[tuple[_RawCall, int]] = deque()
         self._bytes = 0
+        self._dropped = 0  # calls dropped from the front, ever: the position of the oldest kept
         self._lock = threading.Lock()
 
     @property
@@ -204,6 +218,7 @@ class Journal:
             self._bytes += cost
             while len(calls) > self.limit or self._bytes > self.max_bytes:
                 self._bytes -= calls.popleft()[1]
+                self._dropped += 1
 
     def calls(self) -> list[Call]:
         with self._lock:
@@ -212,8 +227,23 @@ class Journal:
 
     def clear(self) -> None:
         with self._lock:
+            self._dropped += len(self._calls)
             self._calls.clear()
             self._bytes = 0
+
+    def _span(self) -> tuple[int, int]:
+        """The positions of the calls kept now: ``[oldest, newest + 1)``."""
+        with self._lock:
+            return self._dropped, self._dropped + len(self._calls)
+
+    def _window(self, start: int, end: int, count: int) -> tuple[int, list[Call]]:
+        """Up to ``count`` calls still kept from position ``start`` (those dropped meanwhile are
+        skipped) and before ``end``; and the position after them."""
+        with self._lock:
+            first = self._dropped
+            skip = max(start - first, 0)
+            raw = [entry for entry, _ in islice(self._calls, skip, max(skip, min(end - first, skip + count)))]
+        return first + skip + len(raw), [_call(*entry) for entry in raw]
 
 
 def _call(
@@ -245,3 +275,41 @@ def _call(
         body_size=size,
         key=key,
     )
+
+
+_CHUNK = 64 * 1024  # bytes of encoded calls per piece of the answer
+_WINDOW = 16  # calls taken from the journal at a time
+
+
+async def _journal_json(journal: Journal, body_limit: int) -> AsyncIterator[bytes]:
+    """``{"calls": [...]}`` of the calls kept when it starts, encoded call by call and sent in
+    pieces of about :data:`_CHUNK` bytes."""
+    position, end = journal._span()
+    parts: list[bytes] = [b'{"calls":[']
+    size = 0
+    separator = b""
+    while position < end:
+        position, calls = journal._window(position, end, _WINDOW)
+        if not calls:
+            break
+        for call in calls:
+            part = orjson.dumps(call.to_dict(body_limit))
+            parts += (separator, part)
+            separator = b","
+            size += len(part)
+            if size >= _CHUNK:
+                yield b"".join(parts)
+                parts, size = [], 0
+        del calls
+    parts.append(b"]}")
+    yield b"".join(parts)
+
+
+def journal_response(journal: Journal, dialect: Dialect, body_limit: int = 65536) -> StreamingResponse:
+    """``GET /_batchsim/journal``: every call the journal keeps (credentials redacted, bodies cut
+    to ``body_limit``) as ``{"calls": [...]}``, encoded as it is sent, with a request id as
+    ``dialect``'s answers have. A call the journal drops while the answer is sent is left out."""
+    response = StreamingResponse(_journal_json(journal, body_limit), media_type="application/json")
+    if dialect.request_id_header is not None:
+        response.raw_headers.insert(0, (dialect.request_id_header, dialect.request_id()))
+    return response
