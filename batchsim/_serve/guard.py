@@ -104,8 +104,11 @@ async def _refuse(send: Send, status: int, error_type: str, message: str) -> Non
 
 
 def _cross_origin(headers: list[tuple[bytes, bytes]]) -> str | None:
-    """Why a control-plane change looks sent by another site's page, or ``None``."""
-    host = origin = site = kind = None
+    """Why a control-plane change looks sent by another site's page, or ``None``. A content type a
+    page can send without asking is refused from a browser only (its ``User-Agent`` starts with
+    ``Mozilla/``, as every browser's does): ``curl -d`` and scripts send such types too, and no
+    page sends them without an ``Origin`` a modern browser adds."""
+    host = origin = site = kind = agent = None
     for name, value in headers:
         if name == b"host":
             host = value
@@ -115,13 +118,16 @@ def _cross_origin(headers: list[tuple[bytes, bytes]]) -> str | None:
             site = value
         elif name == b"content-type":
             kind = value
+        elif name == b"user-agent":
+            agent = value
     if site is not None and site.strip().lower() not in _SAME_ORIGIN:
         return f"Sec-Fetch-Site: {site.decode('latin-1')}"
     if origin is not None:
         own = origin.strip().lower().partition(b"://")[2]
         if host is None or own != host.strip().lower():
             return f"Origin {origin.decode('latin-1')}"
-    if kind is not None and kind.partition(b";")[0].strip().lower() in _SIMPLE_TYPES:
+    browser = agent is not None and agent[:8].lower() == b"mozilla/"
+    if browser and kind is not None and kind.partition(b";")[0].strip().lower() in _SIMPLE_TYPES:
         return f"content type {kind.partition(b';')[0].strip().decode('latin-1')}"
     return None
 

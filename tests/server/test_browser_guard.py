@@ -100,14 +100,16 @@ def test_which_hosts_a_server_answers_follows_its_address() -> None:
 # -- cross-site requests ------------------------------------------------------------------------------
 
 
+_BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 CROSS_SITE = [
     {"origin": "http://127.0.0.1:9999"},  # a page on another local port
     {"origin": "null"},  # a sandboxed frame or a file
     {"sec-fetch-site": "same-site"},
     {"sec-fetch-site": "cross-site"},
-    {"content-type": "text/plain;charset=UTF-8"},  # what a no-cors fetch sends
-    {"content-type": "application/x-www-form-urlencoded"},
-    {"content-type": "multipart/form-data; boundary=x"},
+    # What a no-cors fetch sends, from a browser that would send no Origin:
+    {"content-type": "text/plain;charset=UTF-8", "user-agent": _BROWSER},
+    {"content-type": "application/x-www-form-urlencoded", "user-agent": _BROWSER},
+    {"content-type": "multipart/form-data; boundary=x", "user-agent": _BROWSER},
 ]
 
 
@@ -145,6 +147,15 @@ def test_the_servers_own_pages_and_tools_change_it(guarded: ServerProcess, tmp_p
         )
         assert done.returncode == 0, done.stderr
     assert guarded.control("GET", "scenario").json()["seed"] == 3
+
+
+def test_tools_that_send_a_simple_content_type_still_change_it(guarded: ServerProcess) -> None:
+    """``curl -d`` sends a form type, Node's ``fetch`` with a string body text/plain: no browser,
+    no site to defend against."""
+    for agent, kind in (("curl/8.5.0", "application/x-www-form-urlencoded"), ("node", "text/plain;charset=UTF-8")):
+        headers = {"user-agent": agent, "content-type": kind}
+        answer = guarded.control("POST", "clock/advance", content=b'{"seconds": 60}', headers=headers)
+        assert answer.status_code == 200, answer.text
 
 
 def test_the_dashboard_is_served_with_a_content_security_policy(guarded: ServerProcess) -> None:
