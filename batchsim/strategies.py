@@ -78,7 +78,8 @@ def custom_ids(*, max_size: int = 64) -> st.SearchStrategy[str]:
 
 
 def _text() -> st.SearchStrategy[str]:
-    return st.text(st.characters(codec="utf-8"), min_size=1, max_size=40)
+    # The API refuses text blocks that are empty or whitespace only.
+    return st.text(st.characters(codec="utf-8"), min_size=1, max_size=40).filter(lambda t: not t.isspace())
 
 
 def _content() -> st.SearchStrategy[Any]:
