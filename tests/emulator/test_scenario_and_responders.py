@@ -103,7 +103,11 @@ def test_default_message_honours_max_tokens_and_stop_sequences() -> None:
     requests = [
         {
             "custom_id": "short",
-            "params": {"model": "claude-sonnet-4-5", "max_tokens": 3, "messages": [{"role": "user", "content": long_text}]},
+            "params": {
+                "model": "claude-sonnet-4-5",
+                "max_tokens": 3,
+                "messages": [{"role": "user", "content": long_text}],
+            },
         },
         {
             "custom_id": "stop",
