@@ -140,6 +140,7 @@ class Catalogue:
         self.by_id = {m.id: m for m in self.models}
         self.any_model = any_model
         self._checks: tuple[int, int, ModelCheck] | None = None
+        self._changes = sorted({m.retires_at for m in self.models if m.retires_at is not None and m.lifecycle is None})
 
     def with_changes(self, models: Iterable[Model], any_model: bool) -> Catalogue:
         """This catalogue with ``models`` added (or replacing those of the same id)."""
@@ -150,14 +151,19 @@ class Catalogue:
     def get(self, model_id: str) -> Model | None:
         return self.by_id.get(model_id)
 
+    def window(self, now: int) -> tuple[int, int]:
+        """The instants around ``now`` between which no model's lifecycle changes."""
+        changes = self._changes
+        start = max((t for t in changes if t <= now), default=-(1 << 62))
+        end = min((t for t in changes if t > now), default=1 << 62)
+        return start, end
+
     def check(self, now: int) -> ModelCheck:
         """The :class:`ModelCheck` at ``now`` (kept until a lifecycle changes)."""
         kept = self._checks
         if kept is not None and kept[0] <= now < kept[1]:
             return kept[2]
-        changes = sorted({m.retires_at for m in self.models if m.retires_at is not None and m.lifecycle is None})
-        start = max((t for t in changes if t <= now), default=-(1 << 62))
-        end = min((t for t in changes if t > now), default=1 << 62)
+        start, end = self.window(now)
         limits = {m.id: m.max_tokens for m in self.models if m.lifecycle_at(now) != "retired"}
         check = ModelCheck(limits, self.any_model)
         self._checks = (start, end, check)

@@ -21,7 +21,7 @@ from .catalogue import Catalogue, catalogue_for
 from .files import AnthropicFiles, file_problem
 from .tokens import file_references, input_tokens
 from .traits import NAME
-from .validation import problem_error, validate_params
+from .validation import _plainly_valid, problem_error, validate_params
 
 __all__ = ["MAX_COUNT_BODY_BYTES", "MessagesApi"]
 
@@ -37,6 +37,7 @@ class MessagesApi:
         self.clock = clock
         self.scenario = scenario
         self.files = files
+        self._pages: dict[tuple[Any, ...], bytes] = {}
 
     @property
     def catalogue(self) -> Catalogue:
@@ -52,7 +53,13 @@ class MessagesApi:
         if not isinstance(params, dict):
             raise InvalidError("Input should be a valid dictionary")
         now = self.clock.now()
-        problem = validate_params(params, version, self.catalogue.check(now), count=True)
+        models = self.catalogue.check(now)
+        # The common shape (model and text messages) takes the batch's fast check: a count has no
+        # max_tokens, and 1 is within every model's maximum.
+        plain = len(params) == 2 and "model" in params and "messages" in params
+        if plain and _plainly_valid({**params, "max_tokens": 1}, models):
+            return b'{"input_tokens":%d}' % input_tokens(params, len(orjson.dumps(params)))
+        problem = validate_params(params, version, models, count=True)
         if problem is not None:
             kind, message = problem_error(problem)
             if kind == "not_found_error":
@@ -73,13 +80,23 @@ class MessagesApi:
         catalogue = self.catalogue
         if after_id is not None and before_id is not None:
             before_id = None  # after_id wins, as in the SDKs' auto-pagination direction
+        now = self.clock.now()
+        # A page changes only with the catalogue and a lifecycle: kept until then.
+        key = (id(catalogue), catalogue.window(now), limit, after_id, before_id)
+        found = self._pages.get(key)
+        if found is not None:
+            return found
         for name, cursor in (("after_id", after_id), ("before_id", before_id)):
             if cursor is not None and catalogue.get(cursor) is None:
                 raise InvalidError(f"{name}: no model with id {cursor!r}")
-        data, more = catalogue.page(self.clock.now(), limit, after_id, before_id)
+        data, more = catalogue.page(now, limit, after_id, before_id)
         first = data[0]["id"] if data else None
         last = data[-1]["id"] if data else None
-        return orjson.dumps({"data": data, "first_id": first, "last_id": last, "has_more": more})
+        page = orjson.dumps({"data": data, "first_id": first, "last_id": last, "has_more": more})
+        if len(self._pages) >= 256:
+            self._pages.clear()
+        self._pages[key] = page
+        return page
 
     def retrieve_model(self, model_id: str) -> bytes:
         found = self.catalogue.encoded(self.clock.now(), model_id)

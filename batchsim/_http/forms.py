@@ -18,7 +18,8 @@ __all__ = ["Form", "Upload", "parse_form"]
 
 MAX_FIELD_BYTES = 64 * 1024
 MAX_PARTS = 64
-_CHUNK = 1 << 20
+_CHUNK = 64 * 1024
+"""The reads a form is parsed in: small, so that an upload of any size holds little in memory."""
 _SPOOL = 256 * 1024
 
 

@@ -29,6 +29,8 @@ __all__ = ["DEFAULT_FILES_BYTES", "MemoryFiles", "SqliteFiles"]
 
 DEFAULT_FILES_BYTES = 8 * 1024**3
 _CHUNK = 1 << 20
+_COPY = 64 * 1024
+"""An upload is copied into the store in small pieces: it never holds much in memory."""
 
 
 def _full(max_bytes: int) -> OverloadedError:
@@ -72,7 +74,7 @@ class MemoryFiles:
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as out:
-                shutil.copyfileobj(source, out, _CHUNK)
+                shutil.copyfileobj(source, out, _COPY)
         except BaseException:
             with self._lock:
                 self._used -= record.size
@@ -221,7 +223,7 @@ class SqliteFiles:
             )
             if record.size:
                 with conn.blobopen("files", "data", cursor.lastrowid) as blob:  # type: ignore[arg-type]
-                    while chunk := source.read(_CHUNK):
+                    while chunk := source.read(_COPY):
                         blob.write(chunk)
 
     def _row(self, workspace: str, file_id: str) -> Any:
