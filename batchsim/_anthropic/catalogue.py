@@ -15,6 +15,7 @@ the scenario accepts any model name.
 from __future__ import annotations
 
 import json
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -154,9 +155,8 @@ class Catalogue:
     def window(self, now: int) -> tuple[int, int]:
         """The instants around ``now`` between which no model's lifecycle changes."""
         changes = self._changes
-        start = max((t for t in changes if t <= now), default=-(1 << 62))
-        end = min((t for t in changes if t > now), default=1 << 62)
-        return start, end
+        at = bisect_right(changes, now)
+        return (changes[at - 1] if at else -(1 << 62)), (changes[at] if at < len(changes) else 1 << 62)
 
     def check(self, now: int) -> ModelCheck:
         """The :class:`ModelCheck` at ``now`` (kept until a lifecycle changes)."""

@@ -21,7 +21,7 @@ from .catalogue import Catalogue, catalogue_for
 from .files import AnthropicFiles, file_problem
 from .tokens import file_references, input_tokens
 from .traits import NAME
-from .validation import _plainly_valid, problem_error, validate_params
+from .validation import plainly_countable, problem_error, validate_params
 
 __all__ = ["MAX_COUNT_BODY_BYTES", "MessagesApi"]
 
@@ -54,10 +54,7 @@ class MessagesApi:
             raise InvalidError("Input should be a valid dictionary")
         now = self.clock.now()
         models = self.catalogue.check(now)
-        # The common shape (model and text messages) takes the batch's fast check: a count has no
-        # max_tokens, and 1 is within every model's maximum.
-        plain = len(params) == 2 and "model" in params and "messages" in params
-        if plain and _plainly_valid({**params, "max_tokens": 1}, models):
+        if plainly_countable(params, models):  # the common shape: no file to read either
             return b'{"input_tokens":%d}' % input_tokens(params, len(orjson.dumps(params)))
         problem = validate_params(params, version, models, count=True)
         if problem is not None:

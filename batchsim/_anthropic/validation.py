@@ -31,6 +31,7 @@ __all__ = [
     "REQUEST_KEYS",
     "ParsedCreate",
     "parse_create",
+    "plainly_countable",
     "problem_error",
     "validate_params",
 ]
@@ -312,6 +313,20 @@ def _plainly_valid(params: dict[str, Any], models: ModelCheck | None = None) -> 
             return False
     last = messages[-1]
     return last["role"] != "assistant" or not last["content"][-1].isspace()
+
+
+def plainly_countable(params: dict[str, Any], models: ModelCheck | None = None) -> bool:
+    """The fast check of a token count's common shape (``model``, text ``messages`` and an
+    optional ``system`` string): ``True`` only where ``validate_params(..., count=True)`` finds
+    no problem; ``False`` means "ask it"."""
+    system = params.get("system", "")
+    if type(system) is not str or not 2 <= len(params) <= 3 or (len(params) == 3 and "system" not in params):
+        return False
+    try:
+        plain = {"model": params["model"], "max_tokens": 1, "messages": params["messages"]}
+    except KeyError:
+        return False
+    return _plainly_valid(plain, models)
 
 
 def _bad_item_keys(i: int, item: dict[str, Any]) -> None:

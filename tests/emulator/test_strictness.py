@@ -155,6 +155,27 @@ def test_the_fast_check_never_passes_what_the_reference_refuses(params: dict[str
         assert validation.validate_params(params, "2026-10-21", models) is None
 
 
+count_params = st.one_of(
+    plain_params.map(lambda p: {k: v for k, v in p.items() if k != "max_tokens"}),
+    st.builds(
+        lambda p, system: {"model": p["model"], "messages": p["messages"], "system": system},
+        plain_params,
+        st.one_of(texts, st.just([{"type": "text", "text": "x"}]), st.integers()),
+    ),
+    strategies.message_params().map(lambda p: {k: v for k, v in p.items() if k in validation.COUNT_KEYS}),
+)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=300)
+@given(params=count_params, models=checks)
+def test_the_fast_count_check_equals_the_reference_where_it_applies(params: dict[str, Any], models: Any) -> None:
+    reference = validation.validate_params(params, None, models, count=True) is None
+    if validation.plainly_countable(params, models):
+        assert reference
+    elif reference and set(params) <= {"model", "messages", "system"} and isinstance(params.get("system", ""), str):
+        assert any(isinstance(m.get("content"), list) for m in params["messages"])  # only block content asks
+
+
 @settings(suppress_health_check=[HealthCheck.too_slow], max_examples=200)
 @given(params=plain_params, models=checks)
 def test_plain_params_the_reference_accepts_take_the_fast_check(params: dict[str, Any], models: Any) -> None:
