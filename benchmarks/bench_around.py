@@ -90,12 +90,31 @@ def run() -> list[dict[str, Any]]:
     rounds = 3 if c.QUICK else 5
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp, c.batchsim_server() as sim:
+        small = orjson.dumps(
+            {
+                "requests": [
+                    {
+                        "custom_id": "a",
+                        "params": {
+                            "model": "claude-sonnet-4-5",
+                            "max_tokens": 16,
+                            "messages": [{"role": "user", "content": "hi"}],
+                        },
+                    }
+                ]
+            }
+        )
+        batch_id = c.http_json("POST", f"{sim.url}/v1/messages/batches", small)["id"]
+        retrieve_body = _raw(f"{sim.url}/v1/messages/batches/{batch_id}")
+        (Path(tmp) / "retrieve.json").write_bytes(retrieve_body)
         models_body = _raw(f"{sim.url}/v1/models")
         json_file = Path(tmp) / "models.json"
         json_file.write_bytes(models_body)
-        with c.bare_server(str(json_file)) as bare:
+        with c.bare_server(str(json_file)) as bare, c.bare_server(str(Path(tmp) / "retrieve.json")) as bare_small:
             runs = c.interleave(
                 {
+                    "bare_small": lambda: c.load(f"{bare_small.url}/json"),
+                    "retrieve": lambda: c.load(f"{sim.url}/v1/messages/batches/{batch_id}"),
                     "bare_parse": lambda: c.load(f"{bare.url}/parse", body=_COUNT),
                     "count_tokens": lambda: c.load(f"{sim.url}/v1/messages/count_tokens", body=_COUNT),
                     "bare_json": lambda: c.load(f"{bare.url}/json"),
@@ -120,10 +139,21 @@ def run() -> list[dict[str, Any]]:
                     ok=ratio >= 0.85,
                 )
             )
+        rows.append(
+            c.row(
+                "retrieve speed in the same rounds (context)",
+                c.median_rps(runs["retrieve"]),
+                "req/s",
+                "the control-plane figure (retrieve vs a bare route answering the same bytes) measured in the "
+                "same rounds, for the machine's load at the time; median of per-round ratios",
+                baseline=c.median_rps(runs["bare_small"]),
+                ratio=_ratio(runs["retrieve"], runs["bare_small"]),
+            )
+        )
         if Path("/proc/self/clear_refs").exists():
             pid = sim.process.pid
             _upload_peak(sim.url, pid, MiB)  # warm up: the first upload sizes the server's buffers
-            small = sorted(_upload_peak(sim.url, pid, MiB) for _ in range(3))[1]
+            one = sorted(_upload_peak(sim.url, pid, MiB) for _ in range(3))[1]
             big = sorted(_upload_peak(sim.url, pid, 100 * MiB) for _ in range(3))[1]
             rows.append(
                 c.row(
@@ -132,7 +162,7 @@ def run() -> list[dict[str, Any]]:
                     "MB",
                     f"the server's peak RSS during a 100 MiB POST /v1/files above its RSS before it (median of 3), "
                     f"vs the spool threshold ({SPOOL_THRESHOLD // 1024} KiB: what a body still arriving keeps in "
-                    f"memory); a 1 MiB upload peaks at {small / 1e6:.2f} MB",
+                    f"memory); a 1 MiB upload peaks at {one / 1e6:.2f} MB",
                     baseline=SPOOL_THRESHOLD / 1e6,
                     ratio=big / SPOOL_THRESHOLD,
                     target="<= 1x",
