@@ -34,6 +34,7 @@ __all__ = [
     "Model",
     "ModelCheck",
     "builtin_catalogue",
+    "builtin_data",
     "builtin_models",
     "catalogue_for",
     "default_check",
@@ -191,10 +192,16 @@ class Catalogue:
 
 
 @cache
+def builtin_data() -> tuple[dict[str, Any], ...]:
+    """The entries of the package's catalogue (``models.json``), as plain values."""
+    text = resources.files(__package__).joinpath("models.json").read_text(encoding="utf-8")
+    return tuple(json.loads(text)["models"])
+
+
+@cache
 def builtin_models() -> tuple[Model, ...]:
     """The package's catalogue (``models.json``)."""
-    text = resources.files(__package__).joinpath("models.json").read_text(encoding="utf-8")
-    return tuple(Model.from_data(entry) for entry in json.loads(text)["models"])
+    return tuple(Model.from_data(entry) for entry in builtin_data())
 
 
 @cache
@@ -219,9 +226,13 @@ def catalogue_for(settings: Any) -> Catalogue:
     if kept is not None and kept[0] is settings:
         return kept[1]
     base = builtin_catalogue()
-    catalogue = (
-        base.with_changes(settings.parsed, settings.any_model) if settings.parsed or settings.any_model else base
-    )
+    if settings.models or settings.any_model:
+        known = {entry["id"]: entry for entry in builtin_data()}
+        # A scenario's entry changes the fields it gives of a model of the package.
+        changes = [Model.from_data({**known.get(entry["id"], {}), **entry}) for entry in settings.models]
+        catalogue = base.with_changes(changes, settings.any_model)
+    else:
+        catalogue = base
     if len(_SCENARIO_CATALOGUES) >= 64:
         _SCENARIO_CATALOGUES.clear()
     _SCENARIO_CATALOGUES[id(settings)] = (settings, catalogue)

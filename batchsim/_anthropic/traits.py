@@ -40,8 +40,8 @@ _MAX_MODELS = 10_000
 class AnthropicSettings:
     """What only Anthropic's API has (the ``[anthropic]`` section of a scenario):
 
-    * ``models``: models added to the catalogue, or replacing the entry of the same ``id``
-      (``id`` required; ``display_name``, ``created_at`` (RFC 3339), ``max_tokens``,
+    * ``models``: models added to the catalogue, or changing the fields they give of the model of
+      the same ``id`` (``id`` required; ``display_name``, ``created_at`` (RFC 3339), ``max_tokens``,
       ``max_input_tokens``, ``lifecycle`` (``active``, ``deprecated`` or ``retired``),
       ``retires_at`` (RFC 3339) and ``capabilities`` optional);
     * ``any_model``: accept any model name in requests (for tests that use made-up names); models

@@ -305,3 +305,16 @@ def test_batch_requests_read_the_files_they_reference(target: Target) -> None:
     target.advance(3600)
     (line,) = list(another.messages.batches.results(batch.id))
     assert line.result.error.error.message == f"File not found: {uploaded.id}"  # type: ignore[union-attr]
+
+
+def test_a_scenario_changes_the_fields_it_gives_of_a_known_model() -> None:
+    sim = Emulator(scenario={"anthropic": {"models": [{"id": "claude-sonnet-4-5", "lifecycle": "retired"}]}})
+    client = sim.client(max_retries=0)
+    changed = client.models.retrieve("claude-sonnet-4-5")
+    assert (changed.lifecycle, changed.display_name, changed.max_tokens) == ("retired", "Claude Sonnet 4.5", 64000)
+    batch = client.messages.batches.create(
+        requests=[{"custom_id": "a", "params": {"model": "claude-sonnet-4-5", "max_tokens": 5, "messages": MESSAGES}}]
+    )
+    sim.advance(3600)
+    (line,) = list(client.messages.batches.results(batch.id))
+    assert line.result.error.error.message == "model: claude-sonnet-4-5"  # type: ignore[union-attr]
