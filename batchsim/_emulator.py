@@ -183,7 +183,15 @@ class Emulator:
         if store is None:
             store = self._shared.store("anthropic") if self._shared is not None else MemoryStore()
         self.anthropic = Anthropic(
-            self.clock, scenario, store, self.results_files, responder=responder, seed=scenario.seed
+            self.clock,
+            scenario,
+            store,
+            self.results_files,
+            responder=responder,
+            seed=scenario.seed,
+            files=self._shared.files("anthropic", limits.files_bytes)
+            if self._shared is not None
+            else MemoryFiles(limits.files_bytes),
         )
         self.service = self.anthropic.service
         self.api = self.anthropic.api
@@ -348,7 +356,10 @@ class Emulator:
     def batches(self, api_key: str = DEFAULT_API_KEY) -> list[BatchView]:
         """The live message batches of one key, newest first, as read-only views (for assertions)."""
         now = self.clock.now()
-        return [BatchView.of(e, now) for e in self.entries(api_key)]
+        entries = self.entries(api_key)
+        for entry in entries:
+            self.api.settle(entry, now)
+        return [BatchView.of(e, now) for e in entries]
 
     def entries(self, api_key: str = DEFAULT_API_KEY) -> list[Entry]:
         """The live message batches of one key as the store holds them, newest first."""
@@ -364,6 +375,8 @@ class Emulator:
         self.results_files.close()
         self.openai.files.close()
         self.gemini.files.close()
+        if self.anthropic.files is not None:
+            self.anthropic.files.files.close()
 
     @contextmanager
     def autoadvance(self) -> Iterator[None]:

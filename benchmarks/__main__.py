@@ -35,6 +35,7 @@ MODULES = (
     "bench_startup",
     "bench_contention",
     "bench_fast_paths",
+    "bench_around",
     "bench_gemini",
     "bench_scale",
 )

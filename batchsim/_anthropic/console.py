@@ -10,6 +10,7 @@ import orjson
 from .._engine.ports import Entry
 from .api import MessageBatches
 from .responder import default_error_message
+from .validation import NOT_FOUND, problem_error
 from .wire import batch_dict, cache_plan, result_json
 
 __all__ = ["Console", "live_entries"]
@@ -43,6 +44,7 @@ class Console:
         return entry.batch.status(now, entry.cancel_initiated_at)
 
     def show(self, entry: Entry, now: int, base_url: str) -> Any:
+        self.api.settle(entry, now)
         return batch_dict(entry.batch, entry.cancel_initiated_at, now, base_url)
 
     def links(self, entry: Entry, now: int) -> dict[str, Any]:
@@ -52,9 +54,12 @@ class Console:
         return orjson.loads(entry.batch.params[index])
 
     def error(self, entry: Entry, index: int) -> tuple[str, str] | None:
+        self.api.settle(entry, self.api.service.clock.now())
         batch = entry.batch
         known = batch.errors.get(index)
         if known is not None:
+            if known[1] is not None and known[1].startswith(NOT_FOUND):
+                return problem_error(known[1])
             return known[0], known[1] or default_error_message(known[0])
         canned = batch.canned.get(batch.custom_ids[index])
         if canned is not None:
@@ -66,6 +71,7 @@ class Console:
         return None
 
     def result(self, entry: Entry, index: int) -> Any:
+        self.api.settle(entry, self.api.service.clock.now())
         batch, cancel = entry.batch, entry.cancel_initiated_at
         final = batch.final(cancel)
         cache = cache_plan(batch, cancel, final).get(index)

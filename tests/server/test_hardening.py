@@ -318,7 +318,7 @@ def test_deeply_nested_params_are_a_400_at_create(fresh_server: ServerProcess, d
 def test_params_as_deep_as_allowed_are_accepted_and_answered(fresh_server: ServerProcess) -> None:
     nested = b"[" * 252 + b"1" + b"]" * 252  # with the params object and "metadata": 254 levels
     body = (
-        b'{"requests":[{"custom_id":"a","params":{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"x"}],"metadata":'
+        b'{"requests":[{"custom_id":"a","params":{"model":"claude-haiku-4-5","max_tokens":5,"messages":[{"role":"user","content":"x"}],"metadata":'
         + nested
         + b"}}]}"
     )
