@@ -30,13 +30,19 @@ class Console:
         self.api = api
 
     def entries(self) -> Iterator[Entry]:
-        return live_entries(self.api.service.store)
+        """Every live batch, each settled first (a batch whose requests read files deleted before
+        they finished shows those requests errored, as the API does)."""
+        now = self.api.service.clock.now()
+        for entry in live_entries(self.api.service.store):
+            self.api.settle(entry, now)
+            yield entry
 
     def find(self, batch_id: str) -> Entry | None:
         store = self.api.service.store
         for workspace in store.workspaces():
             entry: Entry | None = store.get(workspace, batch_id)
             if entry is not None:
+                self.api.settle(entry, self.api.service.clock.now())
                 return entry
         return None
 

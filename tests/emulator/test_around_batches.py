@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import anthropic
+import httpx2
 import jsonschema
 import pytest
 
 from batchsim import Emulator
+from batchsim._http.transport import SyncASGITransport
 
 from .conftest import Target
 
@@ -31,6 +33,10 @@ def _schema(name: str) -> dict[str, Any]:
 def _valid(value: Any, name: str) -> None:
     if REFERENCE.exists():
         jsonschema.validate(value, _schema(name))
+
+
+def _control(sim: Emulator) -> httpx2.Client:
+    return httpx2.Client(transport=SyncASGITransport(sim.app), base_url="http://batchsim.local")
 
 
 def _document(file_id: str) -> list[dict[str, Any]]:
@@ -318,3 +324,34 @@ def test_a_scenario_changes_the_fields_it_gives_of_a_known_model() -> None:
     sim.advance(3600)
     (line,) = list(client.messages.batches.results(batch.id))
     assert line.result.error.error.message == "model: claude-sonnet-4-5"  # type: ignore[union-attr]
+
+
+def test_a_file_deleted_before_its_requests_finish_errs_them_everywhere_and_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    db = str(tmp_path / "batches.db")
+    sim = Emulator(database=db, journal=False)
+    try:
+        with sim.client() as client:
+            uploaded = client.files.upload(file=("report.pdf", PDF, "application/pdf"))
+            params = {"model": "claude-sonnet-4-5", "max_tokens": 100, "messages": _document(uploaded.id)}
+            batch = client.messages.batches.create(
+                requests=[{"custom_id": f"r{i}", "params": params} for i in range(3)]
+            )
+            client.files.delete(uploaded.id)
+            sim.advance(hours=1)
+        # The dashboard is the first to look: it shows what the API will answer.
+        (row,) = _control(sim).get("/_batchsim/batches").json()["data"]
+        assert row["request_counts"]["errored"] == 3
+    finally:
+        sim.close()
+    restarted = Emulator(database=db, journal=False, publish=False)
+    try:
+        (row,) = _control(restarted).get("/_batchsim/batches").json()["data"]
+        assert row["request_counts"]["errored"] == 3
+        with restarted.client() as client:
+            assert client.messages.batches.retrieve(batch.id).request_counts.errored == 3
+            lines = list(client.messages.batches.results(batch.id))
+        assert [line.result.error.error.message for line in lines] == [f"File not found: {uploaded.id}"] * 3  # type: ignore[union-attr]
+    finally:
+        restarted.close()
