@@ -16,7 +16,6 @@ from typing import Any
 import orjson
 
 from .._engine.collector import collector as _collector
-from .._engine.collector import release_memory
 from .._engine.errors import InvalidError, TooLargeError
 from .._engine.params import PackedIds, PackedParams
 from .catalogue import ModelCheck, default_check
@@ -39,8 +38,6 @@ __all__ = [
 
 MAX_REQUESTS = 100_000
 MAX_BODY_BYTES = 256 * 1024 * 1024
-_LARGE = 1000
-"""A create of this many requests gives the memory its parsing took back to the system."""
 MAX_PARAMS_DEPTH = 254
 """How deeply a request's ``params`` may nest (orjson encodes no deeper); deeper is a 400 at create."""
 CUSTOM_ID_PATTERN = "^[a-zA-Z0-9_-]{1,64}$"
@@ -128,8 +125,6 @@ class ParsedCreate:
             held.clear()  # the parsed body goes first: the collector must never walk it
             del held
             _collector.resume()
-            if len(self.custom_ids) >= _LARGE:
-                release_memory()
 
     __del__ = release
 

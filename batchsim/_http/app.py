@@ -28,6 +28,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from .._engine.clock import Clock
+from .._engine.collector import release_memory
 from .._engine.errors import DomainError
 from .._engine.faults import FaultInjector
 from .._engine.scenario import Fault
@@ -39,6 +40,11 @@ from .spec import Dialect, HttpError, Incoming, Operation, Outgoing, Provider
 __all__ = ["ApiContext", "build_app"]
 
 log = logging.getLogger("batchsim")
+
+RELEASE_AFTER = 1 << 20
+"""A call whose body had at least this many bytes gives memory back to the system once it is
+done: the body, read while the allocator was free to place it anywhere, leaves a hole under
+what the call keeps (a batch's requests) that only :func:`release_memory` returns."""
 _SUFFIXED = re.compile(r"\}[^/{}]+$")
 JSON = "application/json"
 
@@ -146,11 +152,15 @@ class _Endpoint:
                 if candidate.claims(headers):
                     operation, dialect = op, candidate
                     break
-        await _serve(self.ctx, operation, dialect, scope, receive, send)
+        if await _serve(self.ctx, operation, dialect, scope, receive, send) >= RELEASE_AFTER:
+            # Every reference to the body is gone now (not while its handler ran): give back
+            # the memory reading and parsing it took (see release_memory), off the event loop.
+            await run_in_threadpool(release_memory)
 
 
-async def _serve(ctx: ApiContext, op: Operation, dialect: Dialect, scope: Scope, receive: Receive, send: Send) -> None:
-    """One API call: auth, body, fault, handler, refusal, journal, answer."""
+async def _serve(ctx: ApiContext, op: Operation, dialect: Dialect, scope: Scope, receive: Receive, send: Send) -> int:
+    """One API call: auth, body, fault, handler, refusal, journal, answer. Returns the size of
+    the body it read."""
     rid = dialect.request_id()
     body = b""
     upload: Any = None
@@ -211,7 +221,7 @@ async def _serve(ctx: ApiContext, op: Operation, dialect: Dialect, scope: Scope,
     if dropped is not None:
         ctx.bodies.give(size)
         await _drop(scope, receive, send, dropped)
-        return
+        return size
     journal = ctx.journal
     if journal.enabled:
         journal.record_raw(
@@ -230,6 +240,7 @@ async def _serve(ctx: ApiContext, op: Operation, dialect: Dialect, scope: Scope,
     if size:
         ctx.bodies.give(size)
     await _answer(out, dialect.request_id_header, rid, scope, receive, send)
+    return size
 
 
 async def _answer(

@@ -54,6 +54,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Literal, NamedTuple
 
+from .._engine.collector import release_memory
+
 __all__ = [
     "MAX_FILES",
     "MAX_FILE_BYTES",
@@ -318,6 +320,7 @@ class _ThreadWriter:
                 future.set_exception(exc)
                 continue
             del job, lines, progress  # the batch is let go before anyone hears the file is written
+            release_memory()  # what generating the results took, from this thread's own heap
             future.set_result(size)
 
     def close(self) -> None:
