@@ -490,7 +490,7 @@ _TYPE_BY_CODE = {
 class _Gemini(Upstream):
     name = "gemini"
     url = "https://generativelanguage.googleapis.com"
-    key_env = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+    key_env = ("GOOGLE_API_KEY", "GEMINI_API_KEY")  # google-genai: GOOGLE_API_KEY wins when both are set
     model = "gemini-2.5-flash"
     request_id_header = None
     enum_fields = frozenset({"state", "status", "code", "finishReason", "role", "@type", "done", "source"})
