@@ -6,6 +6,7 @@ no key is written anywhere, a Gemini ``?key=`` included."""
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -259,3 +260,88 @@ def test_a_cassette_of_another_provider_is_refused_in_one_line(tmp_path: Path) -
         f"batchsim record: {out} holds a cassette of 'openai', not of 'gemini': "
         "record each provider into its own folder"
     ]
+
+
+# -- the pytest plugin's --batchsim-replay ---------------------------------------------------------
+
+
+INNER_TEST = """
+import os
+
+import orjson
+
+from google.genai import types
+
+
+def test_openai_job(batchsim):
+    client = batchsim.emulator.openai_client()
+    with open(os.environ["OPENAI_INPUT"], "rb") as handle:
+        uploaded = client.files.create(file=("in.jsonl", handle.read()), purpose="batch")
+    batch = client.batches.create(input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h")
+    while (batch := client.batches.retrieve(batch.id)).status != "completed":
+        batchsim.advance(seconds=30)
+    lines = [client.files.content(f).read() for f in (batch.output_file_id, batch.error_file_id) if f]
+    with open(os.environ["OPENAI_OUT"], "wb") as out:
+        out.write(b"".join(lines))
+
+
+def test_gemini_job(batchsim):
+    client = batchsim.gemini_client()
+    requests = orjson.loads(os.environ["GEMINI_REQUESTS"])
+    job = client.batches.create(model="gemini-2.5-flash", src=requests)
+    while not (job := client.batches.get(name=job.name)).done:
+        batchsim.advance(seconds=30)
+    texts = [r.response.text if r.response else r.error.message for r in job.dest.inlined_responses]
+    with open(os.environ["GEMINI_OUT"], "wb") as out:
+        out.write(orjson.dumps(texts))
+"""
+
+
+def test_the_plugin_replays_openai_and_gemini_cassettes(tmp_path: Path) -> None:
+    scenario = write_scenario(tmp_path, "recorded.toml", RECORDED)
+    cassettes = {"openai": tmp_path / "openai", "gemini": tmp_path / "gemini"}
+    data = openai_input("job", 5)
+    with upstream("--scenario", str(scenario)) as real:
+        proxy = recording("openai", real.url, cassettes["openai"])
+        try:
+            with openai.OpenAI(base_url=f"{proxy.url}/v1", api_key=UPSTREAM_KEY, max_retries=2) as client:
+                _, recorded_lines = openai_run(client, real, data)
+        finally:
+            stop_server(proxy)
+        proxy = recording("gemini", real.url, cassettes["gemini"])
+        try:
+            gemini = genai.Client(api_key=UPSTREAM_KEY, http_options=types.HttpOptions(base_url=proxy.url))
+            job = gemini.batches.create(model=GEMINI_MODEL, src=inline("job", 4))  # type: ignore[arg-type]
+            assert job.name is not None
+            name = job.name
+            done = until(lambda: (found := gemini.batches.get(name=name)).done and found, real, 5.0)
+            recorded_texts = [r.response.text if r.response else r.error.message for r in done.dest.inlined_responses]
+        finally:
+            stop_server(proxy)
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "test_jobs.py").write_text(INNER_TEST)
+    (tmp_path / "in.jsonl").write_bytes(data)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "OPENAI_", "GEMINI_", "BATCHSIM_"))}
+    outputs = {"openai": tmp_path / "openai.jsonl", "gemini": tmp_path / "gemini.json"}
+    for provider, test in (("openai", "test_openai_job"), ("gemini", "test_gemini_job")):
+        extra = {
+            "OPENAI_INPUT": str(tmp_path / "in.jsonl"),
+            "OPENAI_OUT": str(outputs["openai"]),
+            "GEMINI_REQUESTS": orjson.dumps(inline("job", 4)).decode(),
+            "GEMINI_OUT": str(outputs["gemini"]),
+        }
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider"]
+        run = subprocess.run(
+            [*cmd, f"test_jobs.py::{test}", "--batchsim-replay", str(cassettes[provider])],
+            cwd=project,
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert run.returncode == 0, run.stdout + run.stderr
+    replayed = {orjson.loads(line)["custom_id"]: line for line in outputs["openai"].read_bytes().splitlines()}
+    assert replayed == recorded_lines
+    assert orjson.loads(outputs["gemini"].read_bytes()) == recorded_texts
