@@ -166,6 +166,7 @@ class Journal:
         self.body_prefix = body_prefix
         self._calls: deque[tuple[_RawCall, int]] = deque()
         self._bytes = 0
+        self._dropped = 0  # calls dropped from the front, ever: the position of the oldest kept
         self._lock = threading.Lock()
 
     @property
@@ -199,6 +200,7 @@ class Journal:
             self._bytes += cost
             while len(calls) > self.limit or self._bytes > self.max_bytes:
                 self._bytes -= calls.popleft()[1]
+                self._dropped += 1
 
     def calls(self) -> list[Call]:
         with self._lock:
@@ -207,8 +209,27 @@ class Journal:
 
     def clear(self) -> None:
         with self._lock:
+            self._dropped += len(self._calls)
             self._calls.clear()
             self._bytes = 0
+
+    def numbered(self) -> tuple[int, list[Call]]:
+        """The calls kept, oldest first, and the position of the oldest. A call's position is
+        its number since the journal was made (a clear does not restart it), so it names the
+        call for :meth:`at` as long as the journal keeps it."""
+        with self._lock:
+            first = self._dropped
+            entries = [entry for entry, _ in self._calls]
+        return first, [_call(*e) for e in entries]
+
+    def at(self, position: int) -> Call | None:
+        """The call at ``position`` (see :meth:`numbered`), or ``None`` once it is dropped."""
+        with self._lock:
+            index = position - self._dropped
+            if not 0 <= index < len(self._calls):
+                return None
+            entry = self._calls[index][0]
+        return _call(*entry)
 
 
 def _call(
