@@ -152,9 +152,9 @@ def batch_row(row: Mapping[str, Any]) -> Html:
         h("td", {}, status_pill(row)),
         h("td", {"class": "num"}, number(row["requests"])),
         h("td", {}, counts_cell(row)),
-        h("td", {}, when(row["created_at"])),
-        h("td", {}, when(row["ended_at"])),
-        h("td", {}, when(row["expires_at"])),
+        h("td", {"class": "when"}, when(row["created_at"])),
+        h("td", {"class": "when"}, when(row["ended_at"])),
+        h("td", {"class": "when"}, when(row["expires_at"])),
     )
 
 

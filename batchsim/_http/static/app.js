@@ -308,9 +308,9 @@ async function refreshBatches() {
       h("td", {}, statusPill(row)),
       h("td", { className: "num" }, num(row.requests)),
       h("td", {}, countsCell(row)),
-      h("td", {}, when(row.created_at)),
-      h("td", {}, when(row.ended_at)),
-      h("td", {}, when(row.expires_at))))
+      h("td", { className: "when" }, when(row.created_at)),
+      h("td", { className: "when" }, when(row.ended_at)),
+      h("td", { className: "when" }, when(row.expires_at))))
     : emptyRow(9, "no batches"));
   draw($("batches-pager"), JSON.stringify([page.total, b]), () => pagerLinks(page, b,
     (offset) => `${UI}${query(Object.assign(overviewWhere(), { offset }))}`));
