@@ -206,6 +206,11 @@ def test_batch_ids_are_links_the_keyboard_follows(ui: ServerProcess, browser: An
     wait_for(browser, lambda b: b.current_url == f"{ui.url}/_batchsim/ui/batches/{batch_id}", "the batch's URL")
     wait_for(browser, lambda b: len(rows(b, "requests-body")) == 3, "the batch read from the URL")
     assert batch_id in text(browser, "batch-title")
+    click(browser, "#requests-body a[data-index='1']")
+    wait_for(browser, lambda b: "req-1" in text(b, "request-detail"), "the request")
+    assert browser.current_url == f"{ui.url}/_batchsim/ui/batches/{batch_id}?request=1"
+    browser.back()  # the URL without a request: none shown
+    wait_for(browser, lambda b: text(b, "request-detail") == "Request\nPick a request.", "no request")
     browser.back()
     wait_for(browser, lambda b: rows(b, "batches-body") == [batch_id], "the overview again")
     assert console_errors(browser) == []

@@ -568,6 +568,10 @@ async function refreshBatch() {
   draw($("requests-pager"), JSON.stringify([page.total, r.offset, r.state, r.q]), () => pagerLinks(page, r,
     (offset) => batchHref(id, Object.assign(requestsWhere(), { offset }))));
   if (r.selected !== null && (r.shown !== r.selected || !page.ended)) await showRequest(r.selected);
+  else if (r.selected === null && r.shown !== null) { // back to the URL without a request
+    r.shown = null;
+    draw($("request-detail"), "none", () => [h("h2", { id: "request-heading" }, "Request"), h("p", { className: "muted" }, "Pick a request.")]);
+  }
 }
 
 async function showRequest(index) {
