@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 LEGACY_SDK := anthropic==0.75.0
 LEGACY_DIR := $(VENV)/legacy-sdk
+LEGACY_GENAI := google-genai==1.30.0
+LEGACY_GENAI_DIR := $(VENV)/legacy-genai
 # `make serve` serves on BATCHSIM_HOST/BATCHSIM_PORT when set (else 127.0.0.1:8000), like
 # `batchsim serve` itself; `make serve HOST=0.0.0.0 PORT=9000` overrides both.
 HOST ?=
@@ -21,6 +23,8 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	# The legacy (0.x, httpx-based) SDK lives beside the current one, for compatibility tests.
 	$(BIN)/python -m pip install --quiet --upgrade --target $(LEGACY_DIR) "$(LEGACY_SDK)"
+	# google-genai 1.x (httpx-based, v1beta, the older state names) likewise, beside the current 3.x.
+	$(BIN)/python -m pip install --quiet --upgrade --target $(LEGACY_GENAI_DIR) "$(LEGACY_GENAI)"
 	touch $@
 
 test: install

@@ -15,6 +15,7 @@ from ._http.journal import Call
 # scenario read anywhere knows them all.
 from ._anthropic import traits as _anthropic_traits  # noqa: F401  # isort: skip
 from ._openai import traits as _openai_traits  # noqa: F401  # isort: skip
+from ._gemini import traits as _gemini_traits  # noqa: F401  # isort: skip
 
 if TYPE_CHECKING:
     from ._emulator import BatchView, Emulator

@@ -26,6 +26,7 @@ from ._engine.clock import Clock, VirtualClock, make_clock
 from ._engine.faults import FaultInjector
 from ._engine.ports import Entry, Store
 from ._engine.scenario import Scenario
+from ._gemini.provider import Gemini
 from ._http.app import ApiContext, build_app
 from ._http.control import control_routes
 from ._http.dashboard import dashboard_routes
@@ -40,6 +41,7 @@ from ._storage.sqlite import Database, Snapshot
 if TYPE_CHECKING:
     import anthropic
     import openai
+    from google import genai
 
 __all__ = ["DEFAULT_API_KEY", "IN_PROCESS_URL", "BatchView", "Emulator", "Limits"]
 
@@ -181,7 +183,15 @@ class Emulator:
         if store is None:
             store = self._shared.store("anthropic") if self._shared is not None else MemoryStore()
         self.anthropic = Anthropic(
-            self.clock, scenario, store, self.results_files, responder=responder, seed=scenario.seed
+            self.clock,
+            scenario,
+            store,
+            self.results_files,
+            responder=responder,
+            seed=scenario.seed,
+            files=self._shared.files("anthropic", limits.files_bytes)
+            if self._shared is not None
+            else MemoryFiles(limits.files_bytes),
         )
         self.service = self.anthropic.service
         self.api = self.anthropic.api
@@ -195,7 +205,18 @@ class Emulator:
             else MemoryFiles(limits.files_bytes),
             seed=scenario.seed,
         )
-        self._providers: list[Any] = [self.anthropic, self.openai]
+        self.gemini = Gemini(
+            self.clock,
+            scenario,
+            self._shared.store("gemini") if self._shared is not None else MemoryStore(),
+            self.results_files,
+            self._shared.files("gemini", limits.files_bytes)
+            if self._shared is not None
+            else MemoryFiles(limits.files_bytes),
+        )
+        # Gemini before OpenAI: on the paths both serve (/v1/files, /v1/batches/{id}), a call no
+        # dialect claims (no credential) stays OpenAI's.
+        self._providers: list[Any] = [self.anthropic, self.gemini, self.openai]
         self.faults = FaultInjector(scenario)
         self.journal = Journal(enabled=journal, max_bytes=limits.journal_bytes, body_prefix=limits.journal_body_prefix)
         keys = frozenset(api_keys) if api_keys else None
@@ -335,7 +356,10 @@ class Emulator:
     def batches(self, api_key: str = DEFAULT_API_KEY) -> list[BatchView]:
         """The live message batches of one key, newest first, as read-only views (for assertions)."""
         now = self.clock.now()
-        return [BatchView.of(e, now) for e in self.entries(api_key)]
+        entries = self.entries(api_key)
+        for entry in entries:
+            self.api.settle(entry, now)
+        return [BatchView.of(e, now) for e in entries]
 
     def entries(self, api_key: str = DEFAULT_API_KEY) -> list[Entry]:
         """The live message batches of one key as the store holds them, newest first."""
@@ -350,6 +374,9 @@ class Emulator:
         (also done when it is garbage-collected)."""
         self.results_files.close()
         self.openai.files.close()
+        self.gemini.files.close()
+        if self.anthropic.files is not None:
+            self.anthropic.files.files.close()
 
     @contextmanager
     def autoadvance(self) -> Iterator[None]:
@@ -405,6 +432,45 @@ class Emulator:
         if "http_client" not in kwargs:
             kwargs["http_client"] = _http_client(openai.DefaultAsyncHttpxClient, self.app, asynchronous=True)
         return openai.AsyncOpenAI(api_key=api_key, **kwargs)
+
+    def gemini_client(self, *, api_key: str = DEFAULT_API_KEY, **kwargs: Any) -> genai.Client:
+        """A ``google.genai.Client`` that reaches this emulator in-process (no socket): its sync
+        calls and its ``.aio`` ones. Every keyword argument of the SDK's client is accepted
+        (``http_options`` is completed with the in-process HTTP clients); no ``GEMINI_*`` or
+        ``GOOGLE_*`` variable is needed. Works with google-genai 3.x (httpx2) and 1.x (httpx)."""
+        from google import genai
+        from google.genai import types
+
+        options = kwargs.pop("http_options", None)
+        if isinstance(options, dict):
+            options = types.HttpOptions(**options)
+        options = options.model_copy() if options is not None else types.HttpOptions()
+        if options.base_url is None:
+            options.base_url = f"{IN_PROCESS_URL}/"
+        if "httpx_client" in type(options).model_fields:  # google-genai >= 2: any HTTP client, httpx2 first
+            default = _genai_http_library()
+            if options.httpx_client is None:
+                options.httpx_client = _http_client(default[0], self.app, asynchronous=False)
+            if options.httpx_async_client is None:
+                options.httpx_async_client = _http_client(default[1], self.app, asynchronous=True)
+        else:  # 1.x: its own httpx clients, built from client_args (a transport is one)
+            from ._http.httpx_transport import httpx_transport
+
+            transport = httpx_transport(self.app)
+            options.client_args = {**(options.client_args or {}), "transport": transport}
+            options.async_client_args = {**(options.async_client_args or {}), "transport": transport}
+        return genai.Client(api_key=api_key, http_options=options, **kwargs)
+
+
+def _genai_http_library() -> tuple[Any, Any]:
+    """The client classes of the HTTP library google-genai would use (httpx2 when installed)."""
+    try:
+        import httpx2
+    except ImportError:  # pragma: no cover - the dev extra installs httpx2
+        import httpx
+
+        return httpx.Client, httpx.AsyncClient
+    return httpx2.Client, httpx2.AsyncClient
 
 
 def _http_client(default: Any, app: Any, *, asynchronous: bool) -> Any:

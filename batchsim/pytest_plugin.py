@@ -238,7 +238,8 @@ def _batchsim_session_server() -> Iterator[Any]:
 @pytest.fixture
 def batchsim_server(request: pytest.FixtureRequest, batchsim: BatchsimFixture) -> Iterator[BatchsimServer]:
     """A real server on 127.0.0.1 sharing state with this test's ``batchsim``; while the test runs
-    ``ANTHROPIC_BASE_URL``/``ANTHROPIC_API_KEY`` point at it (live: the real API, env untouched)."""
+    ``ANTHROPIC_BASE_URL``/``ANTHROPIC_API_KEY`` (and google-genai's ``GOOGLE_GEMINI_BASE_URL``/
+    ``GEMINI_API_KEY``) point at it (live: the real API, env untouched)."""
     if batchsim.live:
         url = os.environ.get("ANTHROPIC_BASE_URL") or _PRODUCTION_URL
         yield BatchsimServer(url, os.environ["ANTHROPIC_API_KEY"], batchsim)
@@ -249,6 +250,11 @@ def batchsim_server(request: pytest.FixtureRequest, batchsim: BatchsimFixture) -
         env.setenv("ANTHROPIC_BASE_URL", server.url)
         env.setenv("ANTHROPIC_API_KEY", DEFAULT_API_KEY)
         env.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
+        # google-genai reads its base URL from GOOGLE_GEMINI_BASE_URL and its key from
+        # GOOGLE_API_KEY, else GEMINI_API_KEY.
+        env.setenv("GOOGLE_GEMINI_BASE_URL", server.url)
+        env.setenv("GEMINI_API_KEY", DEFAULT_API_KEY)
+        env.delenv("GOOGLE_API_KEY", raising=False)
         try:
             yield BatchsimServer(server.url, DEFAULT_API_KEY, batchsim)
         finally:

@@ -78,7 +78,8 @@ def custom_ids(*, max_size: int = 64) -> st.SearchStrategy[str]:
 
 
 def _text() -> st.SearchStrategy[str]:
-    return st.text(st.characters(codec="utf-8"), min_size=1, max_size=40)
+    # The API refuses text blocks that are empty or whitespace only.
+    return st.text(st.characters(codec="utf-8"), min_size=1, max_size=40).filter(lambda t: not t.isspace())
 
 
 def _content() -> st.SearchStrategy[Any]:
@@ -379,6 +380,23 @@ def invalid_params() -> st.SearchStrategy[InvalidParams]:
             lambda v: _broken("messages_type", "messages: Input should be a valid list", messages=v)
         ),
         st.just(_broken("messages_empty", "messages: at least one message is required", messages=[])),
+        st.from_regex(r"[a-z]{3,12}_x", fullmatch=True).map(
+            lambda k: _broken("unknown_member", f"{k}: Extra inputs are not permitted", **{k: 1})
+        ),
+        st.sampled_from(("", [{"type": "text", "text": ""}])).map(
+            lambda c: _broken(
+                "text_empty",
+                "messages: text content blocks must be non-empty",
+                messages=[{"role": "user", "content": c}],
+            )
+        ),
+        st.text(" \t\n\r", min_size=1, max_size=4).map(
+            lambda c: _broken(
+                "text_whitespace",
+                "messages: text content blocks must contain non-whitespace text",
+                messages=[{"role": "user", "content": c}],
+            )
+        ),
         st.just(_broken("message_type", "messages.0: Input should be a valid dictionary", messages=["hi"])),
         st.just(_broken("role_missing", "messages.0.role: Field required", messages=[{"content": "hi"}])),
         st.sampled_from(("system", "tool", "User", "")).map(

@@ -35,6 +35,9 @@ MODULES = (
     "bench_startup",
     "bench_contention",
     "bench_fast_paths",
+    "bench_around",
+    "bench_gemini",
+    "bench_scale",
 )
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
@@ -50,6 +53,7 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
+    rows = [r for r in rows if "section" not in r]
     lines = [
         "| figure | measured | baseline | ratio | target | pass | note |",
         "|---|---:|---:|---:|---|---|---|",
@@ -130,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(_common.row(name, None, "", f"skipped: {type(exc).__name__}: {exc}"))
         print(f"  {name}: {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
     text = table(rows)
-    print(text)
+    sections = "".join(f"\n\n{r['section']}" for r in rows if "section" in r)
+    print(text + sections)
     command = "make bench" + (" ARGS=--quick" if args.quick else "")
     if not args.no_write:
         RESULTS.write_text(
@@ -142,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             + "\n".join(machine())
             + "\n\n"
             + text
+            + sections
             + "\n\n## Command lines\n\n"
             + "\n".join(f"    {cmd}" for cmd in _common.command_log)
             + "\n"

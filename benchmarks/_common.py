@@ -7,6 +7,7 @@ rounds; the table shows the median of each and their ratio. Absolute numbers are
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import resource
@@ -15,9 +16,11 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
@@ -263,14 +266,22 @@ WARM_UP = 1
 while another one was measured starts slower)."""
 
 
-def load(url: str, key: str = "bench-key", seconds: float | None = None) -> Load:
-    """GET ``url`` as fast as possible for ``seconds`` with ``wrk`` (or the Python fallback),
-    after :data:`WARM_UP` seconds of the same load, not measured."""
+def load(url: str, key: str = "bench-key", seconds: float | None = None, body: bytes | None = None) -> Load:
+    """GET ``url`` (POST ``body`` as JSON, when given) as fast as possible for ``seconds`` with
+    ``wrk`` (or the Python fallback), after :data:`WARM_UP` seconds of the same load, not measured."""
     seconds = duration() if seconds is None else seconds
     if WRK is not None:
+        script: list[str] = []
+        if body is not None:
+            lua = Path(tempfile.gettempdir()) / f"batchsim-bench-post-{os.getpid()}.lua"
+            lua.write_text(
+                f'wrk.method = "POST"\nwrk.body = {json.dumps(body.decode())}\n'
+                'wrk.headers["content-type"] = "application/json"\n'
+            )
+            script = ["-s", str(lua)]
 
         def wrk(run_for: float) -> list[str]:
-            cmd = [WRK, "-t1", f"-c{CONNECTIONS}", f"-d{run_for:g}s", "-H", f"x-api-key: {key}"]
+            cmd = [WRK, "-t1", f"-c{CONNECTIONS}", f"-d{run_for:g}s", "-H", f"x-api-key: {key}", *script]
             return _pinned([*cmd, "-H", "anthropic-version: 2023-06-01", url], LOAD_CPU)
 
         _run_measured(wrk(WARM_UP))
@@ -281,6 +292,8 @@ def load(url: str, key: str = "bench-key", seconds: float | None = None) -> Load
         bad = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", out)
         errors = int(bad.group(1)) if bad else 0
         return Load(rps, cpu / seconds, "wrk", errors)
+    if body is not None:
+        raise RuntimeError("a POST load needs wrk")
     warm_up = [sys.executable, "-m", "benchmarks._loadgen", url, key, f"{WARM_UP:g}", str(CONNECTIONS)]
     _run_measured(_pinned(warm_up, LOAD_CPU))
     cmd = [sys.executable, "-m", "benchmarks._loadgen", url, key, f"{seconds:g}", str(CONNECTIONS)]

@@ -25,7 +25,11 @@ _SMALL = orjson.dumps(
         "requests": [
             {
                 "custom_id": "one",
-                "params": {"model": "m", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]},
+                "params": {
+                    "model": "claude-sonnet-4-5",
+                    "max_tokens": 16,
+                    "messages": [{"role": "user", "content": "hi"}],
+                },
             }
         ]
     }

@@ -53,6 +53,9 @@ def test_the_layer_contracts_hold(tree: Path) -> None:
         ("batchsim/_http/app.py", "from batchsim import _emulator", "layers point one way"),
         ("batchsim/_serve/server.py", "from batchsim._pytest import options", "layers point one way"),
         ("client/batchclient/_api.py", "import batchsim", "thin client never imports the emulator"),
+        ("batchsim/_gemini/wire.py", "from batchsim._openai import wire as other", "layers point one way"),
+        ("batchsim/_gemini/api.py", "from google import genai", "no web framework and no SDK"),
+        ("batchsim/_gemini/api.py", "from batchsim._storage import files", "only through the engine's ports"),
     ],
 )
 def test_each_contract_fails_when_a_forbidden_import_is_added(

@@ -18,14 +18,17 @@ from functools import partial
 
 import orjson
 
-from .._engine.batch import DAY, Canned, Policy
+from .._engine.batch import DAY, Batch, Canned, Policy
 from .._engine.errors import InvalidError, NotFoundError
 from .._engine.ids import IdFormat
 from .._engine.ports import Entry
 from .._engine.scenario import Scenario
 from .._engine.service import BatchService, results_key
+from .catalogue import catalogue_for
+from .files import AnthropicFiles, file_problem, late_problems, referenced_files
 from .responder import Responder, load_canned
-from .validation import parse_create
+from .traits import NAME
+from .validation import ParsedCreate, parse_create
 from .wire import ARCHIVE_AFTER, batch_json, result_chunks, status_name
 
 __all__ = [
@@ -71,12 +74,50 @@ class Created:
         self.large = large
 
 
+class _Problems:
+    """A params check given as found problems (see :class:`~batchsim._engine.batch.ParamsCheck`)."""
+
+    def __init__(self, problems: dict[int, str]) -> None:
+        self.problems = problems
+
+    def check_params(self) -> dict[int, str]:
+        return self.problems
+
+    def release(self) -> None:
+        """Nothing held."""
+
+
+class _WithFiles:
+    """The params check of a create whose requests reference uploaded files: the parsed body's
+    problems, then "File not found" for a request naming a file its key could not use."""
+
+    def __init__(self, parsed: ParsedCreate, refs: dict[int, list[str]], files: dict[str, object]) -> None:
+        self.parsed = parsed
+        self.refs = refs
+        self.files = files
+
+    def check_params(self) -> dict[int, str]:
+        invalid = dict(self.parsed.check_params())
+        for i, file_ids in self.refs.items():
+            if i not in invalid:
+                missing = next((f for f in file_ids if self.files.get(f) is None), None)
+                if missing is not None:
+                    invalid[i] = file_problem(missing)
+        return invalid
+
+    def release(self) -> None:
+        self.parsed.release()
+
+
 class MessageBatches:
     """Create, retrieve, list, cancel, delete and stream results of message batches."""
 
-    def __init__(self, service: BatchService, responder: Responder | None = None) -> None:
+    def __init__(
+        self, service: BatchService, responder: Responder | None = None, files: AnthropicFiles | None = None
+    ) -> None:
         self.service = service
         self.responder = responder
+        self.files = files
 
     @property
     def scenario(self) -> Scenario:
@@ -90,17 +131,25 @@ class MessageBatches:
         depend on them (the API too checks them after accepting a batch), freeing the parsed
         body, and starting the write-ahead of large results."""
         service = self.service
-        parsed = parse_create(body, keep_body=True, check_params=False, version=version)
+        models = catalogue_for(service.scenario.section(NAME)).check(service.clock.now())
+        parsed = parse_create(body, keep_body=True, check_params=False, version=version, models=models)
+        check: ParsedCreate | _WithFiles = parsed
+        attrs: dict[str, object] = {"version": version} if version else {}
         try:
-            batch = service.create(
-                workspace, parsed.custom_ids, parsed.params, parsed, attrs={"version": version} if version else None
-            )
+            refs = referenced_files(parsed.params) if self.files is not None else {}
+            if refs and self.files is not None:
+                known = self.files.known(workspace, sorted({f for ids in refs.values() for f in ids}))
+                attrs["files"] = known
+                check = _WithFiles(parsed, refs, dict(known))
+            batch = service.create(workspace, parsed.custom_ids, parsed.params, check, attrs=attrs or None)
         except BaseException:
             parsed.release()
             raise
         answer = batch_json(batch, None, service.clock.now(), base_url)
         results = service.results
-        write = results is not None and self.responder is None and batch.size >= FILE_MIN_REQUESTS
+        # Results of a batch whose requests read uploaded files depend on deletions still to come:
+        # they are written only once it has ended.
+        write = results is not None and self.responder is None and batch.size >= FILE_MIN_REQUESTS and not refs
 
         def finish() -> None:
             try:
@@ -112,9 +161,27 @@ class MessageBatches:
 
         return Created(answer, finish, batch.size >= FILE_MIN_REQUESTS)
 
+    def settle(self, entry: Entry, now: int) -> None:
+        """Once a batch whose requests read uploaded files has ended, make the requests that
+        finished after their file was deleted or had expired end ``errored`` (before anything
+        shows its outcomes; nothing changes them afterwards)."""
+        batch = entry.batch
+        if "files" not in batch.attrs or batch.memo.get("files-settled") or self.files is None:
+            return
+        if now < batch.ended_at(entry.cancel_initiated_at):
+            return
+        store, workspace = self.files.files, batch.workspace
+        deleted = {file_id: store.deleted_at(workspace, file_id) for file_id in batch.attrs["files"] or {}}
+        problems = late_problems(batch, deleted)
+        if problems:
+            _apply(batch, problems)
+        batch.memo["files-settled"] = True
+
     def retrieve(self, workspace: str, batch_id: str, base_url: str) -> bytes:
         entry = self.service.get(workspace, batch_id)
-        return batch_json(entry.batch, entry.cancel_initiated_at, self.service.clock.now(), base_url)
+        now = self.service.clock.now()
+        self.settle(entry, now)
+        return batch_json(entry.batch, entry.cancel_initiated_at, now, base_url)
 
     def list(
         self,
@@ -134,6 +201,8 @@ class MessageBatches:
         page = self.service.page(workspace, limit, after_id, before_id)
         now = self.service.clock.now()
         entries = page.entries
+        for entry in entries:
+            self.settle(entry, now)
         data = b",".join([batch_json(e.batch, e.cancel_initiated_at, now, base_url) for e in entries])
         if entries:
             first, last = orjson.dumps(entries[0].batch.id), orjson.dumps(entries[-1].batch.id)
@@ -144,7 +213,9 @@ class MessageBatches:
 
     def cancel(self, workspace: str, batch_id: str, base_url: str) -> bytes:
         entry = self.service.cancel(workspace, batch_id)
-        return batch_json(entry.batch, entry.cancel_initiated_at, self.service.clock.now(), base_url)
+        now = self.service.clock.now()
+        self.settle(entry, now)
+        return batch_json(entry.batch, entry.cancel_initiated_at, now, base_url)
 
     def delete(self, workspace: str, batch_id: str) -> bytes:
         self.service.delete(workspace, batch_id)
@@ -175,11 +246,20 @@ class MessageBatches:
 
     def stream(self, entry: Entry) -> AsyncIterator[bytes]:
         """The results JSONL of an ended batch (from its results file when it is large)."""
+        self.settle(entry, self.service.clock.now())
         batch, cancel_at = entry.batch, entry.cancel_initiated_at
         results = self.service.results
         if self.responder is not None or results is None or batch.size < FILE_MIN_REQUESTS:
             return _generated(result_chunks(batch, cancel_at, self.responder))
         return results.stream(results_key(batch, cancel_at), partial(result_chunks, batch, cancel_at))
+
+
+def _apply(batch: Batch, problems: dict[int, str]) -> None:
+    """Make the requests of ``problems`` end ``errored`` with them (the engine's deferred params
+    check, given found problems)."""
+    batch.check_params()  # any check still pending goes first
+    batch.check_params_later(_Problems(problems))
+    batch.check_params()
 
 
 async def _generated(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:

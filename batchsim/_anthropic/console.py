@@ -11,6 +11,7 @@ from .._engine.errors import NotFoundError
 from .._engine.ports import Entry
 from .api import MessageBatches
 from .responder import default_error_message
+from .validation import NOT_FOUND, problem_error
 from .wire import batch_dict, cache_plan, result_json
 
 __all__ = ["Console", "live_entries"]
@@ -31,13 +32,19 @@ class Console:
         self.api = api
 
     def entries(self) -> Iterator[Entry]:
-        return live_entries(self.api.service.store)
+        """Every live batch, each settled first (a batch whose requests read files deleted before
+        they finished shows those requests errored, as the API does)."""
+        now = self.api.service.clock.now()
+        for entry in live_entries(self.api.service.store):
+            self.api.settle(entry, now)
+            yield entry
 
     def find(self, batch_id: str) -> Entry | None:
         store = self.api.service.store
         for workspace in store.workspaces():
             entry: Entry | None = store.get(workspace, batch_id)
             if entry is not None:
+                self.api.settle(entry, self.api.service.clock.now())
                 return entry
         return None
 
@@ -45,6 +52,7 @@ class Console:
         return entry.batch.status(now, entry.cancel_initiated_at)
 
     def show(self, entry: Entry, now: int, base_url: str) -> Any:
+        self.api.settle(entry, now)
         return batch_dict(entry.batch, entry.cancel_initiated_at, now, base_url)
 
     def links(self, entry: Entry, now: int) -> dict[str, Any]:
@@ -54,9 +62,12 @@ class Console:
         return orjson.loads(entry.batch.params[index])
 
     def error(self, entry: Entry, index: int) -> tuple[str, str] | None:
+        self.api.settle(entry, self.api.service.clock.now())
         batch = entry.batch
         known = batch.errors.get(index)
         if known is not None:
+            if known[1] is not None and known[1].startswith(NOT_FOUND):
+                return problem_error(known[1])
             return known[0], known[1] or default_error_message(known[0])
         canned = batch.canned.get(batch.custom_ids[index])
         if canned is not None:
@@ -68,6 +79,7 @@ class Console:
         return None
 
     def result(self, entry: Entry, index: int) -> Any:
+        self.api.settle(entry, self.api.service.clock.now())
         batch, cancel = entry.batch, entry.cancel_initiated_at
         final = batch.final(cancel)
         cache = cache_plan(batch, cancel, final).get(index)

@@ -79,7 +79,7 @@ def _thinking_problem(params: dict[str, Any]) -> str | None:
             return "thinking.enabled.budget_tokens: Input should be a valid integer"
         if budget < MIN_THINKING_BUDGET:
             return f"thinking.enabled.budget_tokens: Input should be greater than or equal to {MIN_THINKING_BUDGET}"
-        if budget >= params["max_tokens"]:
+        if "max_tokens" in params and budget >= params["max_tokens"]:
             return "max_tokens: must be greater than thinking.budget_tokens"
     if kind != "disabled":
         choice = params.get("tool_choice")

@@ -4,12 +4,19 @@ writes refusals in the envelope of :class:`~batchsim._anthropic.errors.Anthropic
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
 from .._engine.errors import InvalidError
 from .._http.spec import Incoming, Operation, Outgoing
 from .api import DEFAULT_LIMIT, MessageBatches
+from .files import MAX_UPLOAD_BYTES, AnthropicFiles
+from .messages import MAX_COUNT_BODY_BYTES, MessagesApi
 from .validation import MAX_BODY_BYTES
 
-__all__ = ["JSONL", "batch_operations"]
+__all__ = ["JSONL", "around_operations", "batch_operations", "files_operations"]
+
+_OCTETS = b"application/octet-stream"
 
 JSONL = b"application/x-jsonl"
 PREFIX = "/v1/messages/batches"
@@ -70,3 +77,62 @@ def batch_operations(api: MessageBatches) -> tuple[Operation, ...]:
         Operation("POST", PREFIX + "/{batch_id}/cancel", "cancel", cancel),
         Operation("GET", PREFIX + "/{batch_id}/results", "results", results),
     )
+
+
+def around_operations(api: MessagesApi) -> tuple[Operation, ...]:
+    """Token counting and the models (``?beta=true`` and beta headers are accepted as they come)."""
+
+    async def count_tokens(call: Incoming) -> Outgoing:
+        return Outgoing(api.count_tokens(call.key, call.body, call.header(b"anthropic-version")))
+
+    async def models(call: Incoming) -> Outgoing:
+        page = api.list_models(_limit(call.arg("limit")), call.arg("after_id") or None, call.arg("before_id") or None)
+        return Outgoing(page)
+
+    async def model(call: Incoming) -> Outgoing:
+        return Outgoing(api.retrieve_model(call.path_params["model_id"]))
+
+    return (
+        Operation("POST", "/v1/messages/count_tokens", "count_tokens", count_tokens, body=MAX_COUNT_BODY_BYTES),
+        Operation("GET", "/v1/models", "models.list", models),
+        Operation("GET", "/v1/models/{model_id}", "models.retrieve", model),
+    )
+
+
+def files_operations(api: AnthropicFiles) -> tuple[Operation, ...]:
+    """The Files API, GA routes and the ``files-api-2025-04-14`` beta alike (a call on
+    ``/v1/files`` is Anthropic's when it carries ``anthropic-version``, else OpenAI's)."""
+
+    async def upload(call: Incoming) -> Outgoing:
+        assert call.file is not None
+        answer = await asyncio.to_thread(api.upload, call.key, call.file, call.header(b"content-type"))
+        return Outgoing(answer)
+
+    async def listing(call: Incoming) -> Outgoing:
+        page = api.list_files(
+            call.key, _limit(call.arg("limit")), call.arg("after_id") or None, call.arg("before_id") or None
+        )
+        return Outgoing(page)
+
+    async def retrieve(call: Incoming) -> Outgoing:
+        return Outgoing(api.retrieve(call.key, call.path_params["file_id"]))
+
+    async def download(call: Incoming) -> Outgoing:
+        chunks = api.download(call.key, call.path_params["file_id"])
+        return Outgoing(_stream(chunks), content_type=_OCTETS)
+
+    async def delete(call: Incoming) -> Outgoing:
+        return Outgoing(api.delete(call.key, call.path_params["file_id"]))
+
+    return (
+        Operation("POST", "/v1/files", "anthropic.files.upload", upload, body=MAX_UPLOAD_BYTES, spool=True),
+        Operation("GET", "/v1/files", "anthropic.files.list", listing),
+        Operation("GET", "/v1/files/{file_id}", "anthropic.files.retrieve", retrieve),
+        Operation("DELETE", "/v1/files/{file_id}", "anthropic.files.delete", delete),
+        Operation("GET", "/v1/files/{file_id}/content", "anthropic.files.download", download),
+    )
+
+
+async def _stream(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import partial
 from operator import itemgetter
 from typing import Any
 
@@ -18,10 +19,23 @@ from .._engine.collector import collector as _collector
 from .._engine.collector import release_memory
 from .._engine.errors import InvalidError, TooLargeError
 from .._engine.params import PackedIds, PackedParams
+from .catalogue import ModelCheck, default_check
 from .features import features_problem
 from .versions import version_problem
 
-__all__ = ["MAX_BODY_BYTES", "MAX_PARAMS_DEPTH", "MAX_REQUESTS", "ParsedCreate", "parse_create", "validate_params"]
+__all__ = [
+    "COUNT_KEYS",
+    "MAX_BODY_BYTES",
+    "MAX_PARAMS_DEPTH",
+    "MAX_REQUESTS",
+    "NOT_FOUND",
+    "REQUEST_KEYS",
+    "ParsedCreate",
+    "parse_create",
+    "plainly_countable",
+    "problem_error",
+    "validate_params",
+]
 
 MAX_REQUESTS = 100_000
 MAX_BODY_BYTES = 256 * 1024 * 1024
@@ -38,20 +52,57 @@ _get_plain_fields = itemgetter("model", "max_tokens", "messages")
 _get_role_content = itemgetter("role", "content")
 _REQUEST_KEYS = frozenset({"custom_id", "params"})
 _ROLES = frozenset({"user", "assistant"})
+REQUEST_KEYS = frozenset(
+    {
+        # the Messages API's body, as every SDK generation sends it (GA and beta): OpenAPI
+        # CreateMessageParams plus what the SDKs' create() puts in the body
+        "model", "messages", "max_tokens", "metadata", "service_tier", "stop_sequences", "stream", "system",
+        "temperature", "thinking", "tool_choice", "tools", "top_k", "top_p", "container", "context_management",
+        "mcp_servers", "output_config", "output_format", "cache_control", "diagnostics", "inference_geo", "speed",
+        "user_profile_id", "billing_policy", "compaction", "fallback_credit_token", "fallbacks", "thread",
+    }
+)  # fmt: skip
+"""Every top-level member a Messages request (a batch request's ``params``) may have; any other is
+refused: ``<name>: Extra inputs are not permitted`` (the OpenAPI schema's ``additionalProperties:
+false``)."""
+COUNT_KEYS = frozenset(
+    {
+        "model", "messages", "system", "thinking", "tool_choice", "tools", "context_management", "mcp_servers",
+        "output_config", "output_format", "cache_control", "speed", "user_profile_id", "billing_policy", "compaction",
+    }
+)  # fmt: skip
+"""Every top-level member a token-counting request may have (OpenAPI CountMessageTokensParams and
+the SDKs' ``count_tokens()``)."""
+NOT_FOUND = "\x1f"
+"""Leads a params problem whose error type is ``not_found_error`` (an unknown or retired model)
+rather than ``invalid_request_error``; see :func:`problem_error`."""
+
+
+def problem_error(problem: str) -> tuple[str, str]:
+    """``(error type, message)`` of a params problem."""
+    if problem.startswith(NOT_FOUND):
+        return "not_found_error", problem[1:]
+    return "invalid_request_error", problem
 
 
 class ParsedCreate:
     """The requests of a valid create body: ids, re-encoded params and params problems."""
 
-    __slots__ = ("_held", "_unchecked", "custom_ids", "invalid", "params", "version")
+    __slots__ = ("_held", "_unchecked", "custom_ids", "invalid", "models", "params", "version")
 
     def __init__(
-        self, custom_ids: Sequence[str], params: Sequence[bytes], invalid: dict[int, str], version: str | None = None
+        self,
+        custom_ids: Sequence[str],
+        params: Sequence[bytes],
+        invalid: dict[int, str],
+        version: str | None = None,
+        models: ModelCheck | None = None,
     ) -> None:
         self.custom_ids = custom_ids
         self.params = params
         self.invalid = invalid
         self.version = version  # the ``anthropic-version`` the params are judged by
+        self.models = models  # the catalogue the models are checked against (at the create)
         self._held: list[Any] | None = None
         self._unchecked: list[dict[str, Any]] | None = None
 
@@ -64,7 +115,7 @@ class ParsedCreate:
     def check_params(self) -> dict[int, str]:
         """Find the params problems a ``check_params=False`` parse left out, into :attr:`invalid`."""
         if self._unchecked is not None:
-            self.invalid = _params_problems(self._unchecked, self.version)
+            self.invalid = _params_problems(self._unchecked, self.version, self.models)
             self._unchecked = None
         return self.invalid
 
@@ -84,7 +135,12 @@ class ParsedCreate:
 
 
 def parse_create(
-    body: bytes, *, keep_body: bool = False, check_params: bool = True, version: str | None = None
+    body: bytes,
+    *,
+    keep_body: bool = False,
+    check_params: bool = True,
+    version: str | None = None,
+    models: ModelCheck | None = None,
 ) -> ParsedCreate:
     """Parse and validate a create body, raising :class:`~batchsim._engine.errors.InvalidError` (or
     ``TooLargeError``) on the first problem.
@@ -94,7 +150,8 @@ def parse_create(
     :meth:`ParsedCreate.release`, so a server can free them after its answer is sent. With
     ``keep_body`` and not ``check_params``, the per-request params (which the API checks after
     accepting the batch) are checked by :meth:`ParsedCreate.check_params`, also after the answer.
-    ``version`` is the create call's ``anthropic-version``: the params are judged by its rules."""
+    ``version`` is the create call's ``anthropic-version``: the params are judged by its rules;
+    ``models`` is the catalogue their models are checked against (the package's by default)."""
     if len(body) > MAX_BODY_BYTES:
         raise TooLargeError(f"Request exceeds the maximum size of {MAX_BODY_BYTES} bytes")
     if not body.strip():
@@ -106,7 +163,7 @@ def parse_create(
             data = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise InvalidError(f"The request body is not valid JSON: {exc}") from None
-        parsed = _validate(data, check_params=check_params or not keep_body, version=version)
+        parsed = _validate(data, check_params=check_params or not keep_body, version=version, models=models)
     except BaseException:
         del data
         _collector.resume()
@@ -119,7 +176,7 @@ def parse_create(
     return parsed
 
 
-def _validate(data: Any, *, check_params: bool, version: str | None) -> ParsedCreate:
+def _validate(data: Any, *, check_params: bool, version: str | None, models: ModelCheck | None) -> ParsedCreate:
     if not isinstance(data, dict):
         raise InvalidError("Input should be a valid dictionary")
     for key in data:
@@ -135,12 +192,14 @@ def _validate(data: Any, *, check_params: bool, version: str | None) -> ParsedCr
         raise InvalidError("requests: List should have at least 1 item after validation, not 0")
     if count > MAX_REQUESTS:
         raise InvalidError(f"requests: List should have at most {MAX_REQUESTS} items after validation, not {count}")
-    return _validate_wholesale(requests, check_params=check_params, version=version) or _validate_each(
-        requests, version
+    return _validate_wholesale(requests, check_params=check_params, version=version, models=models) or _validate_each(
+        requests, version, models
     )
 
 
-def _validate_wholesale(requests: list[Any], *, check_params: bool, version: str | None = None) -> ParsedCreate | None:
+def _validate_wholesale(
+    requests: list[Any], *, check_params: bool, version: str | None = None, models: ModelCheck | None = None
+) -> ParsedCreate | None:
     """Validate every request at once with C-level passes (``map``, one regex over the joined
     ids, sets); ``None`` when anything is off, and :func:`_validate_each` finds the first problem."""
     try:
@@ -162,28 +221,30 @@ def _validate_wholesale(requests: list[Any], *, check_params: bool, version: str
     except orjson.JSONEncodeError:  # nested too deeply to encode: the loop names the request
         return None
     # Packed: the parsed strings are scattered over all the memory the parsed body took.
-    parsed = ParsedCreate(PackedIds.split(joined), packed, {}, version)
+    parsed = ParsedCreate(PackedIds.split(joined), packed, {}, version, models)
     if check_params:
-        parsed.invalid = _params_problems(params, version)
+        parsed.invalid = _params_problems(params, version, models)
     else:
         parsed._unchecked = params
     return parsed
 
 
-def _params_problems(params: list[dict[str, Any]], version: str | None) -> dict[int, str]:
+def _params_problems(params: list[dict[str, Any]], version: str | None, models: ModelCheck | None) -> dict[int, str]:
     """Each request's params problem (by index), for those that have one. Plain params (see
     :func:`_plainly_valid`) are valid under every API version."""
     invalid: dict[int, str] = {}
-    if not all(map(_plainly_valid, params)):
+    models = models or default_check()
+    plain = partial(_plainly_valid, models=models)
+    if not all(map(plain, params)):
         for i, item in enumerate(params):
-            if not _plainly_valid(item):
-                problem = validate_params(item, version)
+            if not plain(item):
+                problem = validate_params(item, version, models)
                 if problem is not None:
                     invalid[i] = problem
     return invalid
 
 
-def _validate_each(requests: list[Any], version: str | None = None) -> ParsedCreate:
+def _validate_each(requests: list[Any], version: str | None = None, models: ModelCheck | None = None) -> ParsedCreate:
     """Validate request by request, raising on the first problem in body order."""
     custom_ids: list[str] = []
     all_params: list[dict[str, Any]] = []
@@ -216,13 +277,19 @@ def _validate_each(requests: list[Any], version: str | None = None) -> ParsedCre
                 f"requests.{i}.params: Input is nested too deeply (at most {MAX_PARAMS_DEPTH} levels)"
             ) from None
     packed = PackedIds.split("\n".join(custom_ids))  # not strings of the parsed body (see above)
-    return ParsedCreate(packed, PackedParams.join(encoded), _params_problems(all_params, version), version)
+    return ParsedCreate(
+        packed, PackedParams.join(encoded), _params_problems(all_params, version, models), version, models
+    )
 
 
-def _plainly_valid(params: dict[str, Any]) -> bool:
+_NO_LIMIT = object()
+
+
+def _plainly_valid(params: dict[str, Any], models: ModelCheck | None = None) -> bool:
     """A fast check for the common shape (``model``, ``max_tokens`` and text ``messages`` only).
 
-    ``True`` only where :func:`validate_params` finds no problem; ``False`` means "ask it"."""
+    ``True`` only where :func:`validate_params` (with the same ``models``) finds no problem;
+    ``False`` means "ask it"."""
     if len(params) != 3:
         return False
     try:
@@ -233,16 +300,38 @@ def _plainly_valid(params: dict[str, Any]) -> bool:
         return False
     if type(messages) is not list or not messages:
         return False
+    check = models or default_check()
+    limit = check.limits.get(model, _NO_LIMIT)
+    if limit is _NO_LIMIT:
+        if not check.any_model:
+            return False
+    elif limit is not None and max_tokens > limit:  # type: ignore[operator]
+        return False
     for message in messages:
-        if type(message) is not dict:
+        if type(message) is not dict or len(message) != 2:
             return False
         try:
             role, content = _get_role_content(message)
         except KeyError:
             return False
-        if type(content) is not str or (role != "user" and role != "assistant"):
+        if type(content) is not str or not content or content.isspace() or (role != "user" and role != "assistant"):
             return False
-    return True
+    last = messages[-1]
+    return last["role"] != "assistant" or not last["content"][-1].isspace()
+
+
+def plainly_countable(params: dict[str, Any], models: ModelCheck | None = None) -> bool:
+    """The fast check of a token count's common shape (``model``, text ``messages`` and an
+    optional ``system`` string): ``True`` only where ``validate_params(..., count=True)`` finds
+    no problem; ``False`` means "ask it"."""
+    system = params.get("system", "")
+    if type(system) is not str or not 2 <= len(params) <= 3 or (len(params) == 3 and "system" not in params):
+        return False
+    try:
+        plain = {"model": params["model"], "max_tokens": 1, "messages": params["messages"]}
+    except KeyError:
+        return False
+    return _plainly_valid(plain, models)
 
 
 def _bad_item_keys(i: int, item: dict[str, Any]) -> None:
@@ -264,36 +353,61 @@ def _bad_custom_id(i: int, cid: Any) -> None:
     raise InvalidError(f"{where}: String should match pattern '{CUSTOM_ID_PATTERN}'")
 
 
-def validate_params(params: dict[str, Any], version: str | None = None) -> str | None:
+def validate_params(
+    params: dict[str, Any], version: str | None = None, models: ModelCheck | None = None, *, count: bool = False
+) -> str | None:
     """The first problem the Messages API would report for ``params`` sent with
-    ``anthropic-version: version`` (default ``2023-06-01``), or ``None``.
+    ``anthropic-version: version`` (default ``2023-06-01``), or ``None``; with ``count``, for a
+    token-counting request (no ``max_tokens``, fewer members). A problem that leads with
+    :data:`NOT_FOUND` is a ``not_found_error`` (see :func:`problem_error`).
 
-    Checks what the API itself checks before any model runs: required fields, their types,
-    ``max_tokens`` >= 1, message roles and content, the shapes of ``system``,
-    ``stop_sequences``, ``tools``, ``tool_choice``, ``temperature``, ``top_p``, ``top_k``,
-    ``thinking``, ``output_config``/``output_format`` and ``cache_control``, then the rules of
-    the version (see ``_anthropic.versions``).
+    Checks what the API itself checks before any model runs: required fields, members it does not
+    know, their types, ``max_tokens`` >= 1, message roles and content (text blocks non-empty and
+    not whitespace only, no trailing whitespace at the end of a final assistant message,
+    ``tool_use`` and ``tool_result`` pairs), the shapes of ``system``, ``stop_sequences``,
+    ``tools``, ``tool_choice``, ``temperature``, ``top_p``, ``top_k``, ``thinking``,
+    ``output_config``/``output_format`` and ``cache_control``, the rules of the version (see
+    ``_anthropic.versions``), then the model: one the catalogue (``models``, the package's by
+    default) does not serve, and ``max_tokens`` above its maximum.
     """
-    for key in ("model", "max_tokens", "messages"):
+    for key in ("model", "messages") if count else ("model", "max_tokens", "messages"):
         if key not in params:
             return f"{key}: Field required"
+    allowed = COUNT_KEYS if count else REQUEST_KEYS
+    for key in params:
+        if key not in allowed:
+            return f"{key}: Extra inputs are not permitted"
     if params.get("stream") is True:
         return "stream: streaming is not supported in message batches"
     model = params["model"]
     if not isinstance(model, str) or not model:
         return "model: Input should be a valid non-empty string"
-    max_tokens = params["max_tokens"]
-    if type(max_tokens) is not int:
-        return "max_tokens: Input should be a valid integer"
-    if max_tokens < 1:
-        return "max_tokens: Input should be greater than or equal to 1"
+    max_tokens = params.get("max_tokens")
+    if not count:
+        if type(max_tokens) is not int:
+            return "max_tokens: Input should be a valid integer"
+        if max_tokens < 1:
+            return "max_tokens: Input should be greater than or equal to 1"
     problem = _check_messages(params["messages"])
     if problem is not None:
         return problem
     problem = _check_optional(params) or features_problem(params)
     if problem is not None:
         return problem
-    return version_problem(params, version)
+    problem = version_problem(params, version)
+    if problem is not None:
+        return problem
+    return (models or default_check()).problem(model, max_tokens)
+
+
+def _text_problem(text: Any, where: str) -> str | None:
+    if not isinstance(text, str):
+        return f"{where}: Input should be a valid string"
+    if not text:
+        return "messages: text content blocks must be non-empty"
+    if text.isspace():
+        return "messages: text content blocks must contain non-whitespace text"
+    return None
 
 
 def _check_messages(messages: Any) -> str | None:
@@ -301,6 +415,7 @@ def _check_messages(messages: Any) -> str | None:
         return "messages: Input should be a valid list"
     if not messages:
         return "messages: at least one message is required"
+    uses: list[str] = []  # the tool_use ids of the previous assistant message
     for j, message in enumerate(messages):
         if not isinstance(message, dict):
             return f"messages.{j}: Input should be a valid dictionary"
@@ -310,13 +425,72 @@ def _check_messages(messages: Any) -> str | None:
             return f"messages.{j}.role: Input should be 'user' or 'assistant'"
         if "content" not in message:
             return f"messages.{j}.content: Field required"
+        for key in message:
+            if key != "role" and key != "content":
+                return f"messages.{j}.{key}: Extra inputs are not permitted"
         content = message["content"]
+        results: list[tuple[int, str]] = []
         if isinstance(content, list):
             for k, block in enumerate(content):
                 if not isinstance(block, dict) or not isinstance(block.get("type"), str):
                     return f"messages.{j}.content.{k}: Input should be a valid content block with a type"
-        elif not isinstance(content, str):
+                kind = block["type"]
+                if kind == "text":
+                    problem = _text_problem(block.get("text"), f"messages.{j}.content.{k}.text")
+                    if problem is not None:
+                        return problem
+                elif kind == "tool_result" and isinstance(block.get("tool_use_id"), str):
+                    results.append((k, block["tool_use_id"]))
+        elif isinstance(content, str):
+            problem = _text_problem(content, f"messages.{j}.content")
+            if problem is not None:
+                return problem
+        else:
             return f"messages.{j}.content: Input should be a valid string or list of content blocks"
+        problem = _pairing_problem(j, message["role"], content, uses, results)
+        if problem is not None:
+            return problem
+        uses = _tool_uses(content) if message["role"] == "assistant" else []
+    last = messages[-1]
+    if last["role"] == "assistant":
+        content = last["content"]
+        tail = content if isinstance(content, str) else _last_text(content)
+        if tail and tail[-1].isspace():
+            return "messages: final assistant content cannot end with trailing whitespace"
+    return None
+
+
+def _tool_uses(content: Any) -> list[str]:
+    if not isinstance(content, list):
+        return []
+    return [b["id"] for b in content if b.get("type") == "tool_use" and isinstance(b.get("id"), str)]
+
+
+def _last_text(content: list[dict[str, Any]]) -> str:
+    if content and content[-1].get("type") == "text" and isinstance(content[-1].get("text"), str):
+        text: str = content[-1]["text"]
+        return text
+    return ""
+
+
+def _pairing_problem(j: int, role: str, content: Any, uses: list[str], results: list[tuple[int, str]]) -> str | None:
+    """``tool_use`` blocks need their ``tool_result`` blocks in the next message, and a
+    ``tool_result`` block needs its ``tool_use`` in the previous one."""
+    if uses:
+        answered = {r for _, r in results}
+        missing = [u for u in uses if u not in answered]
+        if role != "user" or missing:
+            return (
+                f"messages.{j - 1}: `tool_use` ids were found without `tool_result` blocks immediately after: "
+                f"{', '.join(missing or uses)}. Each `tool_use` block must have a corresponding `tool_result` block "
+                "in the next message."
+            )
+    for k, result in results:
+        if result not in uses:
+            return (
+                f"messages.{j}.content.{k}: unexpected `tool_use_id` found in `tool_result` blocks: {result}. "
+                "Each `tool_result` block must have a corresponding `tool_use` block in the previous message."
+            )
     return None
 
 

@@ -16,6 +16,8 @@ from .._engine.batch import CANCELED, DAY, ERRORED, EXPIRED, SUCCEEDED, Batch, F
 from .._engine.times import rfc3339
 from .caching import CacheUsage, mentions_cache_control, plan_cache
 from .responder import Extras, Responder, complete_message, default_error_message, default_message_json, derived_id
+from .tokens import file_references, mentions_files, prompt_size
+from .validation import NOT_FOUND, problem_error
 
 __all__ = ["ARCHIVE_AFTER", "batch_dict", "batch_json", "result_chunks", "status_name"]
 
@@ -150,6 +152,8 @@ def result_json(batch: Batch, i: int, outcome: int, responder: Responder | None,
     key, draw = f"{batch.id}/{i}", f"{batch.seed}/{i}"  # ids follow the batch, content its seed
     if outcome == ERRORED:
         kind, text = batch.errors[i]
+        if text is not None and text.startswith(NOT_FOUND):
+            kind, text = problem_error(text)
         error = {
             "type": "error",
             "error": {"type": kind, "message": text if text is not None else default_error_message(kind)},
@@ -158,10 +162,25 @@ def result_json(batch: Batch, i: int, outcome: int, responder: Responder | None,
         return orjson.dumps({"type": "errored", "error": error})
     raw = batch.params[i]
     params = orjson.loads(raw)
+    size = prompt_size(params, len(raw)) + (referenced_bytes(batch, params) if mentions_files(raw) else 0)
     stop_reason = batch.hints.get(i) if batch.hints else None
     extras = Extras(cache, stop_reason) if cache is not None or stop_reason is not None else None
     if responder is None:
-        encoded = default_message_json(cid, params, len(raw), key, extras, draw)
+        encoded = default_message_json(cid, params, size, key, extras, draw)
     else:
-        encoded = orjson.dumps(complete_message(responder(cid, params), cid, params, len(raw), key, extras, draw))
+        encoded = orjson.dumps(complete_message(responder(cid, params), cid, params, size, key, extras, draw))
     return b'{"type":"succeeded","message":' + encoded + b"}"
+
+
+def referenced_bytes(batch: Batch, params: dict[str, Any]) -> int:
+    """The bytes of the uploaded files a request references (as the batch found them at its
+    create: ``attrs["files"]`` maps each file id to its size, or to nothing if unknown)."""
+    files = batch.attrs.get("files")
+    if not files:
+        return 0
+    total = 0
+    for _, file_id in file_references(params):
+        found = files.get(file_id)
+        if found:
+            total += int(found[0])
+    return total

@@ -134,10 +134,13 @@ class Files(Protocol):
     def chunks(self, workspace: str, file_id: str, size: int = 1 << 20) -> Iterator[bytes]:
         """The content in chunks of at most ``size`` bytes (``KeyError`` if the file is gone)."""
 
-    def delete(self, workspace: str, file_id: str) -> bool:
-        """Forget the file's bytes (its id stays, :meth:`gone`); whether it was there. A file id
-        that was never stored can be deleted too (a file the provider derives, such as a batch's
-        output): it is then gone."""
+    def delete(self, workspace: str, file_id: str, at: int = 0) -> bool:
+        """Forget the file's bytes (its id stays, :meth:`gone`, deleted ``at``: epoch
+        microseconds); whether it was there. A file id that was never stored can be deleted too
+        (a file the provider derives, such as a batch's output): it is then gone."""
+
+    def deleted_at(self, workspace: str, file_id: str) -> int | None:
+        """When a deleted file was deleted (``None``: it was not)."""
 
     def page(self, workspace: str, limit: int, after_id: str | None = None) -> tuple[list[FileRecord], bool]:
         """Files newest first (after ``after_id`` when given) and whether more follow."""

@@ -15,6 +15,7 @@ the first provider whose dialect claims it (Anthropic's claims calls that carry
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from typing import Any
 
@@ -38,6 +39,7 @@ from .spec import Dialect, HttpError, Incoming, Operation, Outgoing, Provider
 __all__ = ["ApiContext", "build_app"]
 
 log = logging.getLogger("batchsim")
+_SUFFIXED = re.compile(r"\}[^/{}]+$")
 JSON = "application/json"
 
 
@@ -297,6 +299,19 @@ async def _truncated(chunks: AsyncIterable[Any]) -> AsyncIterator[bytes]:
     raise DroppedConnectionError("injected truncation of a streamed answer")
 
 
+def _ordered(groups: dict[tuple[str, str], Any]) -> list[tuple[tuple[str, str], Any]]:
+    """The groups in registration order, except that a path with text after its last parameter
+    (Gemini's ``/v1/files/{file_id}:download``) goes just before the plain path that would match
+    it too (``/v1/files/{file_id}``)."""
+    keys = list(groups)
+    for method, path in list(keys):
+        plain = (method, _SUFFIXED.sub("}", path))
+        if plain != (method, path) and plain in groups and keys.index(plain) < keys.index((method, path)):
+            keys.remove((method, path))
+            keys.insert(keys.index(plain), (method, path))
+    return [(key, groups[key]) for key in keys]
+
+
 def build_app(ctx: ApiContext, control_routes: list[Route] | None = None) -> Starlette:
     """The ASGI app: every provider's operations, the control plane and error handlers."""
     groups: dict[tuple[str, str], list[tuple[Operation, Dialect]]] = {}
@@ -304,7 +319,7 @@ def build_app(ctx: ApiContext, control_routes: list[Route] | None = None) -> Sta
         for op in provider.operations:
             groups.setdefault((op.method, op.path), []).append((op, provider.dialect))
     routes: list[Any] = [
-        Route(path, _Endpoint(ctx, choices), methods=[method]) for (method, path), choices in groups.items()
+        Route(path, _Endpoint(ctx, choices), methods=[method]) for (method, path), choices in _ordered(groups)
     ]
     routes.extend(control_routes or [])
 

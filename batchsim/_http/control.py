@@ -28,7 +28,7 @@ from .._engine.scenario import Scenario, ScenarioError
 from .._engine.times import rfc3339
 from .app import ApiContext, error_response
 from .bodies import read_body
-from .journal import Call, Journal
+from .journal import Call, Journal, journal_response
 
 __all__ = ["Controlled", "control_routes", "guarded", "json_response"]
 
@@ -178,7 +178,7 @@ def control_routes(sim: Controlled, ctx: ApiContext) -> list[Route]:
         return {"status": "ok", "now": rfc3339(sim.clock.now())}
 
     async def journal(request: Request) -> Any:
-        return {"calls": [c.to_dict() for c in sim.calls]}
+        return journal_response(sim.journal, ctx.providers[0].dialect)
 
     async def clear_journal(request: Request) -> Any:
         sim.journal.clear()

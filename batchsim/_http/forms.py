@@ -18,7 +18,8 @@ __all__ = ["Form", "Upload", "parse_form"]
 
 MAX_FIELD_BYTES = 64 * 1024
 MAX_PARTS = 64
-_CHUNK = 1 << 20
+_CHUNK = 64 * 1024
+"""The reads a form is parsed in: small, so that an upload of any size holds little in memory."""
 _SPOOL = 256 * 1024
 
 
@@ -99,7 +100,9 @@ def parse_form(source: BinaryIO, content_type: str | None) -> Form:
             part.content_type = value.decode("latin-1").strip()
 
     def on_headers_finished() -> None:
-        if part.filename is not None:
+        # A file part has a file name, or at least a content type of its own (a client that sends
+        # a file without a name, as the SDKs do for an empty one).
+        if part.filename is not None or part.content_type is not None:
             part.file = tempfile.SpooledTemporaryFile(max_size=_SPOOL, prefix="batchsim-upload-")  # noqa: SIM115
 
     def on_part_data(data: bytes, start: int, end: int) -> None:

@@ -3,22 +3,36 @@
 It is bounded by count (:data:`DEFAULT_CALLS`) and by bytes (:data:`DEFAULT_BYTES`: each call
 counts its kept body prefix, its headers and :data:`_OVERHEAD`), oldest dropped first, and keeps
 only a prefix of each body (:data:`DEFAULT_BODY_PREFIX`). Over HTTP
-(``GET /_batchsim/journal``) credentials are redacted to a short tail (``…a1b2``).
+(``GET /_batchsim/journal``) credentials are redacted to a short tail (``…a1b2``), and the answer
+is encoded a few calls at a time as the client reads it (:func:`journal_response`), so a client
+that stops reading holds neither the journal's JSON nor a copy of the journal.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import deque
-from collections.abc import Sequence
-from itertools import chain
+from collections.abc import AsyncIterator, Sequence
+from itertools import chain, islice
 from typing import Any
 
 import orjson
+from starlette.responses import StreamingResponse
 
 from .._engine.times import rfc3339
+from .spec import Dialect
 
-__all__ = ["DEFAULT_BODY_PREFIX", "DEFAULT_BYTES", "DEFAULT_CALLS", "Call", "Journal", "key_tail", "redact"]
+__all__ = [
+    "DEFAULT_BODY_PREFIX",
+    "DEFAULT_BYTES",
+    "DEFAULT_CALLS",
+    "Call",
+    "Journal",
+    "journal_response",
+    "key_tail",
+    "redact",
+]
 
 RawHeaders = Sequence[tuple[bytes, bytes]]
 _RawCall = tuple[str, str, bytes, bytes, int, str, RawHeaders, int | None, str | None, int, str | None]
@@ -30,6 +44,10 @@ _OVERHEAD = 256  # what one entry costs besides its body and headers, roughly
 _SECRET_HEADERS = frozenset(
     {"x-api-key", "x-goog-api-key", "authorization", "proxy-authorization", "cookie", "x-batchsim-admin-token"}
 )
+
+
+_QUERY_KEY = re.compile(r"((?:^|&)key=)([^&]*)")
+"""A credential in a query string (Gemini's ``?key=``), redacted like a credential header."""
 
 
 def key_tail(key: str) -> str:
@@ -137,7 +155,7 @@ class Call:
         return {
             "method": self.method,
             "path": self.path,
-            "query": self.query,
+            "query": _QUERY_KEY.sub(lambda m: m.group(1) + key_tail(m.group(2)), self.query),
             "headers": headers,
             "body": text,
             "body_truncated": self.body_size > min(body_limit, len(self.body)),
@@ -231,6 +249,20 @@ class Journal:
             entry = self._calls[index][0]
         return _call(*entry)
 
+    def _span(self) -> tuple[int, int]:
+        """The positions of the calls kept now: ``[oldest, newest + 1)``."""
+        with self._lock:
+            return self._dropped, self._dropped + len(self._calls)
+
+    def _window(self, start: int, end: int, count: int) -> tuple[int, list[Call]]:
+        """Up to ``count`` calls still kept from position ``start`` (those dropped meanwhile are
+        skipped) and before ``end``; and the position after them."""
+        with self._lock:
+            first = self._dropped
+            skip = max(start - first, 0)
+            raw = [entry for entry, _ in islice(self._calls, skip, max(skip, min(end - first, skip + count)))]
+        return first + skip + len(raw), [_call(*entry) for entry in raw]
+
 
 def _call(
     method: str,
@@ -261,3 +293,41 @@ def _call(
         body_size=size,
         key=key,
     )
+
+
+_CHUNK = 64 * 1024  # bytes of encoded calls per piece of the answer
+_WINDOW = 16  # calls taken from the journal at a time
+
+
+async def _journal_json(journal: Journal, body_limit: int) -> AsyncIterator[bytes]:
+    """``{"calls": [...]}`` of the calls kept when it starts, encoded call by call and sent in
+    pieces of about :data:`_CHUNK` bytes."""
+    position, end = journal._span()
+    parts: list[bytes] = [b'{"calls":[']
+    size = 0
+    separator = b""
+    while position < end:
+        position, calls = journal._window(position, end, _WINDOW)
+        if not calls:
+            break
+        for call in calls:
+            part = orjson.dumps(call.to_dict(body_limit))
+            parts += (separator, part)
+            separator = b","
+            size += len(part)
+            if size >= _CHUNK:
+                yield b"".join(parts)
+                parts, size = [], 0
+        del calls
+    parts.append(b"]}")
+    yield b"".join(parts)
+
+
+def journal_response(journal: Journal, dialect: Dialect, body_limit: int = 65536) -> StreamingResponse:
+    """``GET /_batchsim/journal``: every call the journal keeps (credentials redacted, bodies cut
+    to ``body_limit``) as ``{"calls": [...]}``, encoded as it is sent, with a request id as
+    ``dialect``'s answers have. A call the journal drops while the answer is sent is left out."""
+    response = StreamingResponse(_journal_json(journal, body_limit), media_type="application/json")
+    if dialect.request_id_header is not None:
+        response.raw_headers.insert(0, (dialect.request_id_header, dialect.request_id()))
+    return response

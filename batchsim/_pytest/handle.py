@@ -153,6 +153,15 @@ class BatchsimFixture:
             return self._tracked(anthropic.AsyncAnthropic, anthropic.DefaultAsyncHttpxClient, api_key, kwargs)
         return self._sim("async_client()", "emulator").async_client(api_key=api_key or DEFAULT_API_KEY, **kwargs)
 
+    def gemini_client(self, *, api_key: str | None = None, **kwargs: Any) -> Any:
+        """A ``google.genai.Client`` wired to this emulator in-process (live: the real Gemini API,
+        with ``GEMINI_API_KEY`` or ``GOOGLE_API_KEY``, as the SDK reads them)."""
+        if self.live:
+            from google import genai
+
+            return genai.Client(api_key=api_key, **kwargs)
+        return self._sim("gemini_client()", "emulator").gemini_client(api_key=api_key or DEFAULT_API_KEY, **kwargs)
+
     # -- the emulator's controls ---------------------------------------------------------------
 
     @property

@@ -50,6 +50,12 @@ def _size(text: str) -> int:
     return int(number) * _UNITS[unit]
 
 
+def _count(text: str) -> int:
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0; got {text!r}")
+    return int(text)
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -69,6 +75,14 @@ _SIZES = (  # option, default, what it bounds (README: Security); each also read
         "1G",
         "largest results file kept for one batch; what does not fit is generated at each download",
     ),
+    ("--headers-max", "64K", "a request's header block; beyond it: 431 and the connection closed"),
+    ("--url-max", "16K", "a request's URL (path and query); beyond it: 414 and the connection closed"),
+)
+
+_TIMEOUTS = (  # option, default, what it times out (README: Security)
+    ("--header-timeout", "30", "a request head not complete this long after its first byte: 408, closed"),
+    ("--body-timeout", "30", "a request body that stops arriving this long: 408 timeout_error, closed"),
+    ("--send-timeout", "60", "an answer the client stops reading this long: the connection is cut"),
 )
 
 
@@ -152,6 +166,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     for option, default, text in _SIZES:
         serve.add_argument(option, type=_size, default=default, metavar="BYTES", help=f"{text} (default {default})")
+    for option, default, text in _TIMEOUTS:
+        serve.add_argument(
+            option, type=_seconds, default=default, metavar="SECONDS", help=f"{text} (default {default})"
+        )
+    serve.add_argument(
+        "--connections-max",
+        type=_count,
+        default=0,
+        metavar="N",
+        help="open connections per process; beyond it a new one gets 529 overloaded_error and is closed "
+        "(default 0: half the file descriptors the process may open)",
+    )
+    serve.add_argument(
+        "--allowed-host",
+        action="append",
+        dest="allowed_hosts",
+        default=None,
+        metavar="NAME",
+        help="also answer requests naming this host (repeatable; '*' for any). Bound to a loopback "
+        "address the server answers only loopback names and addresses; bound elsewhere, any host unless "
+        "names are given (a guard against DNS rebinding)",
+    )
     serve.add_argument(
         "--log-level",
         type=str.lower,

@@ -2,7 +2,7 @@
 
 Without ``--db`` the emulator lives in the one server process's memory. With ``--db PATH``
 batches, the creation sequence, the virtual clock and the active scenario live in SQLite
-(:mod:`batchsim._sqlite`, :mod:`batchsim._sharedstate`): the server can be killed and restarted
+(:mod:`batchsim._storage.sqlite`, :mod:`batchsim._storage.shared`): the server can be killed and restarted
 without losing anything it acknowledged, and ``--workers N`` runs N uvicorn worker processes
 over the one database. Workers are started by uvicorn's supervisor with the app factory
 :func:`create_app`, which reads the settings ``serve`` put in ``BATCHSIM_SERVE_CONFIG``.
@@ -35,6 +35,8 @@ from .._http.bodies import DEFAULT_BODY_BUDGET
 from .._http.connection import DroppedConnectionError
 from .._http.journal import DEFAULT_BYTES
 from .._storage.results_files import MAX_FILE_BYTES, MAX_ONE_FILE_BYTES, sweep_stale_roots
+from . import connections
+from .guard import allowed_hosts, guarded, is_loopback
 from .protocols import PROTOCOLS
 
 __all__ = ["create_app", "serve"]
@@ -98,7 +100,7 @@ def _emulator(config: dict[str, Any]) -> Emulator:
         results_file_max=config.get("results_file_max", MAX_ONE_FILE_BYTES),
         results_root=config.get("results_root"),  # shared by the workers: the bounds are the server's
     )
-    return Emulator(
+    sim = Emulator(
         scenario,
         clock=config.get("clock", "virtual"),
         api_keys=config.get("api_keys"),
@@ -112,10 +114,20 @@ def _emulator(config: dict[str, Any]) -> Emulator:
         data_dir=config.get("data_dir"),
         limits=limits,
     )
+    sim._ctx.bodies.timeout = config.get("body_timeout")  # a body that stops arriving: 408
+    return sim
 
 
-def _app(sim: Emulator, *, name_worker: bool = False) -> ASGIApp:
-    return _syncing(sim.app, sim, name_worker=name_worker) if sim.shared is not None else sim.app
+def _app(sim: Emulator, config: dict[str, Any], *, name_worker: bool = False) -> ASGIApp:
+    """The served app: the emulator's, synced with the other workers (``--db``), behind the
+    checks of :mod:`batchsim._serve.guard`; the connection bounds set for this process."""
+    connections.configure(**config.get("connections", {}))
+    app: ASGIApp = sim.app
+    if sim.shared is not None:
+        app = _syncing(app, sim, name_worker=name_worker)
+        connections.every_second(sim.sync)  # a reset elsewhere frees this worker's results files
+    bind = config.get("host", "127.0.0.1")
+    return guarded(app, allowed_hosts(bind, config.get("allowed_hosts")), any_address=not is_loopback(bind))
 
 
 def create_app() -> ASGIApp:
@@ -125,7 +137,8 @@ def create_app() -> ASGIApp:
     if parent is not None:
         _exit_with_parent(int(parent))
     # This factory only runs with several workers: each names itself in its answers.
-    app = _app(_emulator(json.loads(os.environ[_CONFIG_ENV])), name_worker=True)
+    config = json.loads(os.environ[_CONFIG_ENV])
+    app = _app(_emulator(config), config, name_worker=True)
     gc.freeze()  # what is loaded by now lives as long as the worker: keep it out of collections
     return app
 
@@ -264,6 +277,16 @@ def serve(args: argparse.Namespace) -> int:
         "results_file_max": args.results_file_max,
         "workers": args.workers,
         "results_root": None,
+        "host": args.host,
+        "allowed_hosts": args.allowed_hosts,
+        "body_timeout": args.body_timeout,
+        "connections": {
+            "headers_max": args.headers_max,
+            "url_max": args.url_max,
+            "header_timeout": args.header_timeout,
+            "send_timeout": args.send_timeout,
+            "connections_max": args.connections_max,
+        },
     }
     try:
         # Validates the settings and prepares the database before binding. A scenario or seed
@@ -284,10 +307,18 @@ def serve(args: argparse.Namespace) -> int:
         f"batchsim serving on http://{shown}:{port} (clock {sim.clock.kind}, {where}{workers}); Ctrl-C stops it",
         flush=True,
     )
+    if args.api_keys and not args.admin_token:
+        print(
+            "batchsim: warning: --api-key without --admin-token: every key can read every key's calls and "
+            "batches on the control plane and reset the server (set --admin-token)",
+            file=sys.stderr,
+            flush=True,
+        )
+    connections.raise_descriptor_limit()  # workers inherit it
     options = _uvicorn_options(args.log_level, args.http)
     sweep_stale_roots()  # results files a killed server left behind
     if args.workers == 1:
-        server = _Server(uvicorn.Config(_app(sim), **options))
+        server = _Server(uvicorn.Config(_app(sim, config), **options))
         _quiet_injected_drops()  # after uvicorn has configured its loggers
         gc.freeze()  # what is loaded by now lives as long as the server: keep it out of collections
         try:

@@ -29,6 +29,8 @@ __all__ = ["DEFAULT_FILES_BYTES", "MemoryFiles", "SqliteFiles"]
 
 DEFAULT_FILES_BYTES = 8 * 1024**3
 _CHUNK = 1 << 20
+_COPY = 64 * 1024
+"""An upload is copied into the store in small pieces: it never holds much in memory."""
 
 
 def _full(max_bytes: int) -> OverloadedError:
@@ -44,7 +46,7 @@ class MemoryFiles:
     def __init__(self, max_bytes: int = DEFAULT_FILES_BYTES) -> None:
         self.max_bytes = max_bytes
         self._records: dict[str, dict[str, FileRecord]] = {}
-        self._gone: dict[str, set[str]] = {}
+        self._gone: dict[str, dict[str, int]] = {}
         self._number = 0
         self._used = 0
         self._lock = threading.Lock()
@@ -72,7 +74,7 @@ class MemoryFiles:
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as out:
-                shutil.copyfileobj(source, out, _CHUNK)
+                shutil.copyfileobj(source, out, _COPY)
         except BaseException:
             with self._lock:
                 self._used -= record.size
@@ -101,10 +103,13 @@ class MemoryFiles:
         source = open(self._path(workspace, file_id), "rb")  # noqa: SIM115 (closed by the generator)
         return _read(source, size)
 
-    def delete(self, workspace: str, file_id: str) -> bool:
+    def deleted_at(self, workspace: str, file_id: str) -> int | None:
+        return self._gone.get(workspace, {}).get(file_id)
+
+    def delete(self, workspace: str, file_id: str, at: int = 0) -> bool:
         with self._lock:
             record = self._records.get(workspace, {}).pop(file_id, None)
-            self._gone.setdefault(workspace, set()).add(file_id)
+            self._gone.setdefault(workspace, {}).setdefault(file_id, at)
             if record is not None:
                 self._used -= record.size
             path = self._paths.pop((workspace, file_id), None)
@@ -114,8 +119,8 @@ class MemoryFiles:
         return record is not None
 
     def all(self, workspace: str) -> list[FileRecord]:
-        records = list(self._records.get(workspace, {}).values())
-        records.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+        records = list(reversed(self._records.get(workspace, {}).values()))
+        records.sort(key=lambda r: r.created_at, reverse=True)  # stable: the last added first among equals
         return records
 
     def page(self, workspace: str, limit: int, after_id: str | None = None) -> tuple[list[FileRecord], bool]:
@@ -172,6 +177,7 @@ CREATE TABLE IF NOT EXISTS files (
     attrs BLOB NOT NULL,
     data BLOB,
     deleted INTEGER NOT NULL DEFAULT 0,
+    deleted_at INTEGER,
     UNIQUE (provider, workspace, id)
 );
 CREATE INDEX IF NOT EXISTS files_by_workspace ON files (provider, workspace, created_at);
@@ -190,6 +196,9 @@ class SqliteFiles:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(files)")}
+            if "deleted_at" not in columns:  # a database written before deletions had a time
+                conn.execute("ALTER TABLE files ADD COLUMN deleted_at INTEGER")
 
     def add(self, record: FileRecord, source: BinaryIO) -> None:
         with self.db.transaction() as conn:
@@ -214,7 +223,7 @@ class SqliteFiles:
             )
             if record.size:
                 with conn.blobopen("files", "data", cursor.lastrowid) as blob:  # type: ignore[arg-type]
-                    while chunk := source.read(_CHUNK):
+                    while chunk := source.read(_COPY):
                         blob.write(chunk)
 
     def _row(self, workspace: str, file_id: str) -> Any:
@@ -256,25 +265,32 @@ class SqliteFiles:
             offset += len(chunk)
             yield chunk
 
-    def delete(self, workspace: str, file_id: str) -> bool:
-        rows = self.db.write(
-            "UPDATE files SET deleted = 1, data = NULL WHERE provider = ? AND workspace = ? AND id = ? AND deleted = 0 "
-            "RETURNING seq",
+    def deleted_at(self, workspace: str, file_id: str) -> int | None:
+        row = self.db.read(
+            "SELECT deleted, deleted_at FROM files WHERE provider = ? AND workspace = ? AND id = ?",
             (self.provider, workspace, file_id),
+        )
+        return (row[1] or 0) if row is not None and row[0] else None
+
+    def delete(self, workspace: str, file_id: str, at: int = 0) -> bool:
+        rows = self.db.write(
+            "UPDATE files SET deleted = 1, deleted_at = ?, data = NULL WHERE provider = ? AND workspace = ? AND id = ? "
+            "AND deleted = 0 RETURNING seq",
+            (at, self.provider, workspace, file_id),
         )
         if not rows and self._row(workspace, file_id) is None:  # never seen: keep its id as gone
             with contextlib.suppress(Exception):
                 self.db.write(
-                    "INSERT INTO files (provider, workspace, id, filename, size, created_at, attrs, deleted) "
-                    "VALUES (?, ?, ?, '', 0, 0, X'7B7D', 1)",
-                    (self.provider, workspace, file_id),
+                    "INSERT INTO files (provider, workspace, id, filename, size, created_at, attrs, deleted, "
+                    "deleted_at) VALUES (?, ?, ?, '', 0, 0, X'7B7D', 1, ?)",
+                    (self.provider, workspace, file_id, at),
                 )
         return bool(rows)
 
     def all(self, workspace: str) -> list[FileRecord]:
         rows = self.db.read_all(
             f"SELECT {_COLUMNS} FROM files WHERE provider = ? AND workspace = ? AND deleted = 0 "
-            "ORDER BY created_at DESC, id DESC",
+            "ORDER BY created_at DESC, seq DESC",
             (self.provider, workspace),
         )
         return [_record(row) for row in rows]

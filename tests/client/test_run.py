@@ -96,6 +96,7 @@ def test_iterable_input_and_expired_requests(sim: ServerProcess, tmp_path: Path)
 def test_prices_can_be_overridden(sim: ServerProcess, tmp_path: Path) -> None:
     from batchclient import Price
 
+    sim.control("PUT", "scenario", json={"anthropic": {"any_model": True}}).raise_for_status()  # a made-up model
     source = write_jsonl(tmp_path / "in.jsonl", requests_for(["a", "b"], model="my-model-x"))
     default = make_runner(sim).run(source, tmp_path / "o1.jsonl", state=tmp_path / "s1.json")
     assert default.report.unpriced_models == ("my-model-x",) and default.report.cost_standard == 0

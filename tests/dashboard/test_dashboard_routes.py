@@ -213,6 +213,10 @@ def test_a_batch_page_is_rendered_from_its_url(sim: Emulator, http: httpx2.Clien
     assert f'href="/_batchsim/batches/{batch_id}/results"' in html
     missing = http.get("/_batchsim/ui/batches/msgbatch_nope")
     assert missing.status_code == 404 and "No such batch" in missing.text
+    for answer in (page, missing, http.get("/_batchsim/ui")):  # the rendered pages as the files
+        policy = answer.headers["content-security-policy"]
+        assert "default-src 'self'" in policy and "unsafe-inline" not in policy and "data:" not in policy
+        assert answer.headers["x-frame-options"] == "DENY" and answer.headers["x-content-type-options"] == "nosniff"
 
 
 def test_with_an_admin_token_the_page_is_rendered_without_data(sim: Emulator, http: httpx2.Client) -> None:
@@ -291,7 +295,9 @@ def test_openai_batches_their_statuses_files_and_validation_errors(sim: Emulator
     openai_id = openai_batch(sim, [chat_line("ok-1"), chat_line("bad-2"), chat_line("ok-3")])
     failed_id = openai_batch(sim, [chat_line("no-messages", {"model": "gpt-4o-mini"}), b"not json"])
     config = get(http, "/_batchsim/ui/config")
-    assert {p["name"]: (p["statuses"], p["deletes"]) for p in config["providers"]} == {
+    providers = {p["name"]: (p["statuses"], p["deletes"]) for p in config["providers"]}
+    assert providers["gemini"][0][0] == "BATCH_STATE_PENDING" and providers["gemini"][1] is True
+    assert {k: v for k, v in providers.items() if k != "gemini"} == {
         "anthropic": (["in_progress", "canceling", "ended"], True),
         "openai": (
             ["validating", "in_progress", "finalizing", "cancelling", "completed", "failed", "expired", "cancelled"],
@@ -300,8 +306,8 @@ def test_openai_batches_their_statuses_files_and_validation_errors(sim: Emulator
     }
     only = get(http, "/_batchsim/batches", provider="openai")
     assert sorted(r["id"] for r in only["data"]) == sorted([openai_id, failed_id])
-    assert list(only["by_status"]) == config["providers"][1]["statuses"]  # its own lifecycle
-    assert only["by_provider"] == {"anthropic": 1, "openai": 2}
+    assert list(only["by_status"]) == providers["openai"][0]  # its own lifecycle
+    assert only["by_provider"] == {"anthropic": 1, "openai": 2, "gemini": 0}
     html = http.get("/_batchsim/ui", params={"provider": "openai"}).text
     assert openai_id in html and anthropic_id not in html and "cancelled 0</a>" in html
     sim.advance(hours=1)
@@ -390,3 +396,36 @@ def test_the_in_progress_share_is_of_requests_finished(sim: Emulator, http: http
     assert (row["finished"], row["progress"]) == (2, 0.5)  # two of four, whatever the time
     html = http.get("/_batchsim/ui").text
     assert "2 of 4 finished" in html and '<rect class="progress" width="500.0" height="10">' in html
+
+
+def test_gemini_batches_cancel_delete_and_their_responses_file(sim: Emulator, http: httpx2.Client) -> None:
+    with sim.gemini_client(api_key="gemini-key-5555") as client:
+        lines = [
+            {"key": f"g-{i}", "request": {"contents": [{"role": "user", "parts": [{"text": "Hi"}]}]}} for i in range(3)
+        ]
+        uploaded = client.files.upload(
+            file=io.BytesIO(b"\n".join(orjson.dumps(x) for x in lines)), config={"mime_type": "application/jsonl"}
+        )
+        filed = str(client.batches.create(model="gemini-2.5-flash", src=str(uploaded.name)).name).removeprefix(
+            "batches/"
+        )
+        running = str(client.batches.create(model="gemini-2.5-flash", src=[{"contents": "Hi"}] * 5).name)
+        running = running.removeprefix("batches/")
+        assert get(http, f"/_batchsim/batches/{running}")["actions"] == ["cancel"]
+        sim.advance(seconds=12)
+        canceled = http.post(f"/_batchsim/batches/{running}/cancel")
+        assert canceled.status_code == 200 and canceled.json()["cancel_initiated_at"] is not None
+        sim.advance(hours=1)
+        assert str(client.batches.get(name=f"batches/{running}").state) == "JobState.JOB_STATE_CANCELLED"
+        refused = http.post(f"/_batchsim/batches/{running}/cancel")  # ended: Gemini refuses it too
+        assert refused.status_code == 400 and refused.json()["type"] == "error"
+        detail = get(http, f"/_batchsim/batches/{filed}")
+        assert detail["status"] == "BATCH_STATE_SUCCEEDED" and detail["actions"] == ["delete"]
+        assert detail["files"] == {"responses": detail["links"]["responses_file"]}
+        download = http.get(f"/_batchsim/batches/{filed}/files/responses")
+        assert download.status_code == 200
+        assert download.content == client.files.download(file=detail["links"]["responses_file"])
+        assert http.delete(f"/_batchsim/batches/{filed}").status_code == 200
+        assert http.get(f"/_batchsim/batches/{filed}").status_code == 404
+        page = http.get("/_batchsim/ui", params={"provider": "gemini"}).text
+        assert running in page and filed not in page and "BATCH_STATE_EXPIRED 0</a>" in page

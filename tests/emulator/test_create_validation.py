@@ -58,7 +58,7 @@ def test_more_than_100000_requests_is_refused(client: anthropic.Anthropic) -> No
 
 
 def test_exactly_100000_requests_are_accepted(client: anthropic.Anthropic) -> None:
-    params = {"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": "hi"}]}
+    params = {"model": "claude-sonnet-4-5", "max_tokens": 1, "messages": [{"role": "user", "content": "hi"}]}
     requests = [{"custom_id": f"r{i}", "params": params} for i in range(100_000)]
     batch = client.messages.batches.create(requests=requests)
     assert batch.request_counts.processing == 100_000

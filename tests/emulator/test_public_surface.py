@@ -82,6 +82,9 @@ def test_two_emulators_in_one_process_are_independent() -> None:
     "module", ["batchsim", "batchsim.pytest_plugin", "batchsim._serve.cli", "batchsim._serve.server"]
 )
 def test_importing_does_not_import_the_sdk(module: str) -> None:
-    code = f"import sys, {module}; print('anthropic' in sys.modules, 'httpx2' in sys.modules)"
+    code = (
+        f"import sys, {module}; "
+        "print('anthropic' in sys.modules, 'httpx2' in sys.modules, 'google.genai' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["False", "False"]
+    assert out.split() == ["False", "False", "False"]

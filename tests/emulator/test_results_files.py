@@ -3,16 +3,25 @@ download reads the file, byte-identical to results generated at download time.""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import os
-import time
+import stat
+import subprocess
+import sys
+import threading
 import tracemalloc
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import anthropic
 import pytest
 
 from batchsim import Emulator, Scenario
 from batchsim._anthropic import api
+from batchsim._storage import results_files
+from batchsim._storage.results_files import ResultsFileStore
 
 from .conftest import make_requests
 
@@ -169,8 +178,7 @@ def test_a_deleted_batch_is_freed_in_memory() -> None:
         sim.advance(days=1)
         held = tracemalloc.get_traced_memory()[0] - before
         client.messages.batches.delete(batch.id)
-        while sim.results_pending():  # the writer stops at once: its file is gone
-            time.sleep(0.01)
+        assert sim.results_files.wait_written(timeout=60), "the writer never let the deleted batch go"
         gc.collect()
         after = tracemalloc.get_traced_memory()[0] - before
     finally:
@@ -215,3 +223,126 @@ def test_params_are_checked_when_the_create_answer_is_lost() -> None:
     sim.advance(days=1)
     assert client.messages.batches.retrieve(batch.id).request_counts.errored == 2
     assert set(_errored(sim, batch.id)) == {"no-model", "zero-tokens"}
+
+
+# -- a file being read ---------------------------------------------------------------------------------
+
+
+def _paused_lines(chunks: int, pause_after: int, resume: threading.Event) -> Callable[[], Iterator[bytes]]:
+    """Results lines whose writer stops after ``pause_after`` chunks until ``resume`` is set."""
+
+    def lines() -> Iterator[bytes]:
+        for n in range(chunks):
+            if n == pause_after:
+                assert resume.wait(60), "the test never let the writer go on"
+            yield b"%d\n" % n * 100
+
+    return lines
+
+
+def _expected(chunks: int) -> bytes:
+    return b"".join(b"%d\n" % n * 100 for n in range(chunks))
+
+
+async def _read(download: AsyncIterator[bytes], first: asyncio.Event | None = None) -> bytes:
+    parts = []
+    async for chunk in download:
+        parts.append(chunk)
+        if first is not None:
+            first.set()
+    return b"".join(parts)
+
+
+def test_a_file_being_written_and_read_is_never_dropped_under_its_reader() -> None:
+    """Other files asking for room drop those nobody reads; the one being read stays (counted
+    against the bounds) and its download ends whole, however many files come after it."""
+    store = ResultsFileStore(max_files=2)
+    resume = threading.Event()
+    try:
+
+        async def scenario() -> bytes:
+            first = asyncio.Event()
+            reading = asyncio.ensure_future(_read(store.stream("big", _paused_lines(300, 5, resume)), first))
+            await asyncio.wait_for(first.wait(), 60)  # the download has its first bytes; the writer waits
+            for n in range(6):  # each asks for room; only files nobody reads may go
+                store.write_ahead(f"other-{n}", _paused_lines(3, 10, resume))
+            assert store.file_count() <= 2
+            resume.set()
+            return await asyncio.wait_for(reading, 60)
+
+        assert asyncio.run(scenario()) == _expected(300)
+        assert store.reading() == 0
+        assert store.wait_written(timeout=60)
+    finally:
+        resume.set()
+        store.close()
+
+
+def test_a_file_deleted_while_it_is_read_goes_when_its_reader_is_done() -> None:
+    store = ResultsFileStore()
+    resume = threading.Event()
+    try:
+
+        async def scenario() -> tuple[bytes, list[str]]:
+            first = asyncio.Event()
+            reading = asyncio.ensure_future(_read(store.stream("b", _paused_lines(100, 5, resume)), first))
+            await asyncio.wait_for(first.wait(), 60)
+            store.drop("b")  # the batch is deleted while its results are downloaded
+            kept = _files(store)
+            resume.set()
+            return await asyncio.wait_for(reading, 60), kept
+
+        whole, kept_while_read = asyncio.run(scenario())
+        assert whole == _expected(100)
+        assert len(kept_while_read) == 1  # still on disk, still counted, while it is read
+        assert _files(store) == [] and store.file_count() == 0
+    finally:
+        resume.set()
+        store.close()
+
+
+def _files(store: ResultsFileStore) -> list[str]:
+    return os.listdir(store._dir) if store._dir is not None else []
+
+
+def test_a_file_nobody_reads_holds_no_descriptor() -> None:
+    sim = Emulator()
+    before = _open_results_files()
+    batch_id = _ended_batch(sim)
+    _download(sim, batch_id)  # followed the file to its end: its writer is done with it
+    assert sim.results_files.file_count() == 1
+    assert _open_results_files() == before
+
+
+def _open_results_files() -> int:
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            count += "batchsim-results-" in os.readlink(f"/proc/self/fd/{fd}")
+    return count
+
+
+def test_a_writer_process_gets_its_jobs_through_a_private_folder_deleted_on_close() -> None:
+    sim = Emulator(results_writer="process")
+    try:
+        _download(sim, _ended_batch(sim))
+        writer = sim.results_files._writer
+        assert isinstance(writer, results_files._ProcessWriter)
+        folder = writer._folder
+        assert os.path.basename(folder).startswith(f"batchsim-jobs-{os.getpid()}-")
+        assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+    finally:
+        sim.close()
+    assert not os.path.exists(folder)
+
+
+def test_jobs_folders_of_processes_that_are_gone_are_swept(tmp_path: Path) -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    stale = tmp_path / f"batchsim-jobs-{gone.pid}-abc"
+    stale.mkdir()
+    (stale / "results-x.jsonl.job").write_bytes(b"pickled prompts")
+    live = tmp_path / f"batchsim-jobs-{os.getpid()}-def"
+    live.mkdir()
+    assert results_files.sweep_stale_roots(str(tmp_path), jobs=str(tmp_path)) == 1
+    assert not stale.exists() and live.exists()

@@ -103,12 +103,16 @@ def test_default_message_honours_max_tokens_and_stop_sequences() -> None:
     requests = [
         {
             "custom_id": "short",
-            "params": {"model": "m", "max_tokens": 3, "messages": [{"role": "user", "content": long_text}]},
+            "params": {
+                "model": "claude-sonnet-4-5",
+                "max_tokens": 3,
+                "messages": [{"role": "user", "content": long_text}],
+            },
         },
         {
             "custom_id": "stop",
             "params": {
-                "model": "m",
+                "model": "claude-sonnet-4-5",
                 "max_tokens": 500,
                 "stop_sequences": ["lazy"],
                 "messages": [{"role": "user", "content": "the lazy dog"}],
@@ -150,7 +154,7 @@ def test_forced_tool_choice_gives_a_tool_use_block() -> None:
         },
     }
     params = {
-        "model": "m",
+        "model": "claude-sonnet-4-5",
         "max_tokens": 100,
         "tools": [tool],
         "tool_choice": {"type": "tool", "name": "record_summary"},

@@ -101,4 +101,41 @@ check((await retrying.messages.batches.retrieve(ids[1])).id === ids[1], 'the SDK
 const calls = (await control('GET', 'journal')).calls.map((c) => c.status);
 check(JSON.stringify(calls) === JSON.stringify([429, 529, 200]), `retried calls seen by the server: ${calls}`);
 
+// the calls around batches: token counting, models, files, a batch that reads a file
+await control('PUT', 'scenario', {});
+const messages = [{ role: 'user', content: 'Summarize the report.' }];
+const counted = await client.messages.countTokens({ model: 'claude-sonnet-4-5', messages });
+check(counted.input_tokens > 0, 'countTokens');
+const empty = await rejects(
+  client.messages.countTokens({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: '' }] }),
+  Anthropic.BadRequestError,
+  'countTokens: an empty text block is a BadRequestError',
+);
+check(empty.error?.error?.message === 'messages: text content blocks must be non-empty', 'countTokens: the API words');
+const models = [];
+for await (const model of client.models.list({ limit: 10 })) models.push(model.id);
+check(models.length > 30 && models.includes('claude-sonnet-4-5'), 'models: auto-pagination over the catalogue');
+check((await client.models.retrieve('claude-sonnet-4-5')).lifecycle === 'active', 'models: retrieve');
+await rejects(client.models.retrieve('claude-imaginary-9'), Anthropic.NotFoundError, 'models: unknown id NotFoundError');
+const pdf = Buffer.from('%PDF-1.4\n' + '1 0 obj << /Type /Page >> endobj\n'.repeat(100) + '%%EOF\n');
+const uploaded = await client.files.upload({ file: await Anthropic.toFile(pdf, 'report.pdf', { type: 'application/pdf' }) });
+check(uploaded.type === 'file' && uploaded.size_bytes === pdf.length && uploaded.downloadable === false, 'files: upload');
+check((await client.files.retrieveMetadata(uploaded.id)).filename === 'report.pdf', 'files: retrieveMetadata');
+const files = [];
+for await (const file of client.files.list()) files.push(file.id);
+check(JSON.stringify(files) === JSON.stringify([uploaded.id]), 'files: list');
+await rejects(client.files.download(uploaded.id), Anthropic.BadRequestError, 'files: an upload is not downloadable');
+const document = [
+  { role: 'user', content: [{ type: 'document', source: { type: 'file', file_id: uploaded.id } }, { type: 'text', text: 'Summarize.' }] },
+];
+const withFile = await client.messages.countTokens({ model: 'claude-sonnet-4-5', messages: document });
+const reading = await client.messages.batches.create({
+  requests: [{ custom_id: 'reads-file', params: { model: 'claude-sonnet-4-5', max_tokens: 64, messages: document } }],
+});
+await control('POST', 'clock/advance', { seconds: 3600 });
+const [read] = await (async () => { const all = []; for await (const r of await client.messages.batches.results(reading.id)) all.push(r); return all; })();
+check(read.result.type === 'succeeded' && read.result.message.usage.input_tokens === withFile.input_tokens, 'a batch reads the file');
+check((await client.files.delete(uploaded.id)).type === 'file_deleted', 'files: delete');
+await rejects(client.files.retrieveMetadata(uploaded.id), Anthropic.NotFoundError, 'files: deleted NotFoundError');
+
 console.log(JSON.stringify({ ok: true, sdk: require('@anthropic-ai/sdk/version').VERSION, steps }));

@@ -130,3 +130,18 @@ def test_method(batchsim):
             "*batchsim.autoadvance() needs the virtual clock; this emulator's clock is scaled:10",
         ]
     )
+
+
+@pytest.mark.batchsim(autoadvance=True)
+def test_a_results_download_waits_on_the_writer_not_on_the_clock(batchsim: BatchsimFixture) -> None:
+    """A download following a results file still being written waits for the writer; under
+    autoadvance that wait must not move the virtual clock (it is no sleep of the code under test)."""
+    client = batchsim.client()
+    client.messages.batches.create(requests=requests(50_000, "first"))  # type: ignore[arg-type]
+    second = client.messages.batches.create(requests=requests(2_000, "second"))  # type: ignore[arg-type]
+    batchsim.advance(days=1)
+    assert batchsim.results_pending() > 0  # written in order: the first still keeps the writer busy
+    before = batchsim.clock.now()
+    results = list(client.messages.batches.results(second.id))
+    assert len(results) == 2_000
+    assert batchsim.clock.now() == before

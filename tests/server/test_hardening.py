@@ -24,44 +24,24 @@ import orjson
 import pytest
 from serverproc import ServerProcess, running_server
 
-from .conftest import PARAMS, assert_envelope, call, no_traceback, requests_body, sdk
+from .conftest import (
+    PARAMS,
+    assert_envelope,
+    call,
+    no_traceback,
+    open_results_files,
+    requests_body,
+    results_on_disk,
+    rss,
+    sdk,
+    spooled,
+    worker_pids,
+)
 
 pytestmark = pytest.mark.server
 
 BATCHES = "/v1/messages/batches"
 MiB = 1024 * 1024
-
-
-# -- measuring the server process ---------------------------------------------------------------
-
-
-def rss(pid: int) -> int:
-    """The resident memory of ``pid`` in bytes."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError(f"no VmRSS for {pid}")
-
-
-def results_files(pids: list[int]) -> list[int]:
-    """The sizes of the results files the processes hold open (deleted files included)."""
-    sizes = []
-    for pid in pids:
-        fd_dir = Path(f"/proc/{pid}/fd")
-        for fd in os.listdir(fd_dir):
-            try:
-                if "batchsim-results" in os.readlink(fd_dir / fd):
-                    sizes.append(os.stat(fd_dir / fd).st_size)
-            except FileNotFoundError:
-                continue  # closed meanwhile
-    return sizes
-
-
-def worker_pids(server: ServerProcess) -> list[int]:
-    """The uvicorn worker processes of a ``--workers N`` server (its children serving requests)."""
-    pid = server.process.pid
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [int(c) for c in children if "resource_tracker" not in Path(f"/proc/{c}/cmdline").read_text()]
 
 
 def health_answers_within(server: ServerProcess, seconds: float) -> bool:
@@ -253,7 +233,8 @@ def test_a_results_file_never_exceeds_its_cap(small_results: ServerProcess) -> N
         lines = response.text.splitlines()
         assert len(lines) == 1000 and all("m" * 4096 in line for line in lines)
         assert len(response.content) > 4 * MiB
-        assert all(size <= MiB for size in results_files([pid])), results_files([pid])
+        kept = results_on_disk([pid])
+        assert kept and all(size <= MiB for size in kept), kept
 
 
 # -- 5. the journal is bounded in bytes --------------------------------------------------------
@@ -337,7 +318,7 @@ def test_deeply_nested_params_are_a_400_at_create(fresh_server: ServerProcess, d
 def test_params_as_deep_as_allowed_are_accepted_and_answered(fresh_server: ServerProcess) -> None:
     nested = b"[" * 252 + b"1" + b"]" * 252  # with the params object and "metadata": 254 levels
     body = (
-        b'{"requests":[{"custom_id":"a","params":{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"x"}],"metadata":'
+        b'{"requests":[{"custom_id":"a","params":{"model":"claude-haiku-4-5","max_tokens":5,"messages":[{"role":"user","content":"x"}],"metadata":'
         + nested
         + b"}}]}"
     )
@@ -394,7 +375,7 @@ def test_slow_uploads_hold_neither_memory_nor_health(tmp_path: Path) -> None:
         before = rss(pid)
         uploads = [_start_upload(server, 200 * MiB, 8 * MiB) for _ in range(12)]  # 96 MiB in flight
         try:
-            time.sleep(0.5)
+            _wait_until(lambda: sum(spooled(pid)) >= 96 * MiB, "the server to take in the 96 MiB sent")
             grown = rss(pid) - before
             assert grown < 40 * MiB, f"12 stalled uploads of 8 MiB grew the server by {grown / MiB:.0f} MiB"
             assert health_answers_within(server, 1.0)
@@ -409,7 +390,7 @@ def test_slow_uploads_hold_neither_memory_nor_health(tmp_path: Path) -> None:
         finally:
             for sock in uploads:
                 sock.close()
-        time.sleep(0.5)
+        _wait_until(lambda: spooled(pid) == [], "the server to let the uploads' spool files go")
         assert rss(pid) - before < 40 * MiB
         # The budget is back: an ordinary create goes through.
         assert create(server, {"requests": requests_body(3)}).status_code == 200
@@ -463,7 +444,7 @@ def test_results_files_are_bounded_across_workers(tmp_path: Path) -> None:
         for batch_id in ids:
             assert len(_fresh(server, "GET", f"{BATCHES}/{batch_id}/results").text.splitlines()) == 1000
             workers = worker_pids(server)
-            assert sum(results_files(workers)) <= 3 * MiB, results_files(workers)
+            assert sum(results_on_disk(workers)) <= 3 * MiB, results_on_disk(workers)
         assert len(worker_pids(server)) == 2
 
 
@@ -474,12 +455,14 @@ def test_reset_and_delete_release_results_files_at_once(plain: ServerProcess) ->
         batch = create(plain, {"requests": requests_body(1000)}).json()
         plain.advance(3600)
         assert len(call(plain, "GET", f"{BATCHES}/{batch['id']}/results").text.splitlines()) == 1000
-        assert results_files([pid]), "a 1,000-request batch keeps a results file"
+        assert results_on_disk([pid]), "a 1,000-request batch keeps a results file"
+        assert open_results_files([pid]) == [], "a file nobody reads holds no descriptor"
         if ending == "reset":
             plain.control("POST", "reset").raise_for_status()
         else:
             assert call(plain, "DELETE", f"{BATCHES}/{batch['id']}").status_code == 200
-        assert results_files([pid]) == [], f"{ending} left results files open"
+        assert results_on_disk([pid]) == [], f"{ending} left results files"
+        assert open_results_files([pid]) == [], f"{ending} left results files open"
 
 
 # -- 10. workers survive a machine too busy to answer health checks in 5 s ------------------------
@@ -492,12 +475,30 @@ def test_a_worker_paused_past_uvicorns_default_health_check_is_not_restarted(tmp
         assert len(workers) == 2
         os.kill(workers[0], signal.SIGSTOP)  # as starved of CPU as a process can be
         try:
-            time.sleep(9)
+            # Stopped for longer than uvicorn's default of 5 s (and the supervisor's 0.5 s between
+            # checks): the worker stays the same process throughout.
+            paused_until = time.monotonic() + 9
+            while time.monotonic() < paused_until:
+                assert sorted(worker_pids(server)) == sorted(workers), "a worker was killed and restarted"
+                time.sleep(0.1)
         finally:
             os.kill(workers[0], signal.SIGCONT)
-        time.sleep(1)
+        _wait_until(lambda: _answered_by(server) == workers[0], "the resumed worker to answer a request")
         assert sorted(worker_pids(server)) == sorted(workers), "a worker was killed and restarted"
-        assert health_answers_within(server, 5.0)
+
+
+def _answered_by(server: ServerProcess) -> int | None:
+    """The worker that answered a health check on a new connection."""
+    with contextlib.suppress(httpx2.TransportError):
+        return int(httpx2.get(f"{server.url}/_batchsim/health", timeout=10).headers["x-batchsim-worker"])
+    return None
+
+
+def _wait_until(condition: Any, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {timeout:g} s for {what}"
+        time.sleep(0.05)
 
 
 def test_the_worker_health_check_timeout_is_an_option() -> None:

@@ -61,7 +61,7 @@ def test_more_than_100000_requests_is_400(plain: ServerProcess) -> None:
 
 def test_declared_oversize_body_is_413_before_it_is_sent(plain: ServerProcess) -> None:
     head = (
-        f"POST {BATCHES} HTTP/1.1\r\nHost: x\r\nx-api-key: k\r\ncontent-type: application/json\r\n"
+        f"POST {BATCHES} HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: k\r\ncontent-type: application/json\r\n"
         f"content-length: {LIMIT + 1}\r\n\r\n"
     ).encode()
     answer = raw_exchange(plain, head)  # no body at all: the server answers from the header
@@ -78,7 +78,7 @@ def test_endless_chunked_body_is_413_while_it_streams(plain: ServerProcess) -> N
     answer = b""
     with socket.create_connection((host, int(port)), timeout=30) as sock:
         sock.sendall(
-            f"POST {BATCHES} HTTP/1.1\r\nHost: x\r\nx-api-key: k\r\ncontent-type: application/json\r\n"
+            f"POST {BATCHES} HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: k\r\ncontent-type: application/json\r\n"
             "transfer-encoding: chunked\r\n\r\n".encode()
         )
         sock.settimeout(0.0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from serverproc import ServerProcess, running_server
 from batchsim import Emulator
 from batchsim._serve.cli import _parser
 
-from .conftest import assert_envelope, call, no_traceback, requests_body, sdk
+from .conftest import assert_envelope, call, log_barrier, no_traceback, requests_body, sdk
 
 pytestmark = pytest.mark.server
 BATCHES = "/v1/messages/batches"
@@ -93,7 +92,7 @@ def test_drop_and_truncate_cut_the_connection_of_a_real_server(tmp_path: Path) -
             httpx2.get(url, headers={"x-api-key": "key-a"}, timeout=30)
         # The faults are spent: the SDK's own retry path recovers.
         assert len(list(sdk(server, max_retries=2).messages.batches.results(batch.id))) == 600
-        time.sleep(0.3)
+        log_barrier(server)  # what the server logged about the cuts has arrived
         no_traceback(server)
         log = "".join(server.output)
         assert log.count("injected drop on retrieve") == 1

@@ -12,7 +12,7 @@ import anthropic
 import pytest
 from serverproc import ServerProcess, running_server
 
-from .conftest import call, no_traceback, requests_body, sdk
+from .conftest import call, log_barrier, no_traceback, requests_body, sdk
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 KEYS = [f"team-{n}" for n in range(4)]
@@ -95,5 +95,5 @@ def test_32_clients_create_poll_list_cancel_and_download(loaded: ServerProcess) 
         others = set().union(*(owned[k] for k in KEYS if k != key))
         for batch_id in list(others)[:20]:
             assert call(loaded, "GET", f"/v1/messages/batches/{batch_id}", key=key).status_code == 404
-    time.sleep(0.2)
+    log_barrier(loaded)  # whatever the server logged during the load has arrived
     no_traceback(loaded)

@@ -70,3 +70,10 @@ def test_the_typescript_sdk_runs_a_whole_batch_flow(node_modules: Path) -> None:
         report = json.loads(done.stdout.strip().splitlines()[-1])
         assert report["ok"] is True and report["sdk"] == TS_SDK_VERSION
         assert "the SDK retries 429, 529 and a drop" in report["steps"]
+        for step in (
+            "countTokens",
+            "models: auto-pagination over the catalogue",
+            "files: upload",
+            "a batch reads the file",
+        ):
+            assert step in report["steps"]

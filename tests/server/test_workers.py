@@ -156,7 +156,7 @@ def _open_per_worker(server: ServerProcess, count: int) -> dict[str, list[socket
     by_worker: dict[str, list[socket.socket]] = {}
     for _ in range(count):
         sock = socket.create_connection((host, int(port)), timeout=30)
-        sock.sendall(b"GET /_batchsim/health HTTP/1.1\r\nhost: x\r\n\r\n")
+        sock.sendall(b"GET /_batchsim/health HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
         head = _read_answer(sock)[0]
         worker = next(v for k, _, v in (h.partition(b": ") for h in head.split(b"\r\n")) if k == b"x-batchsim-worker")
         by_worker.setdefault(worker.decode(), []).append(sock)
@@ -204,7 +204,7 @@ def _race_cancels(server: ServerProcess, racers: list[socket.socket]) -> None:
     for attempt in range(20):
         batch = sdk(server).messages.batches.create(requests=requests_body(1, f"race{attempt}"))
         request = (
-            f"POST /v1/messages/batches/{batch.id}/cancel HTTP/1.1\r\nhost: x\r\nx-api-key: key-a\r\n"
+            f"POST /v1/messages/batches/{batch.id}/cancel HTTP/1.1\r\nhost: 127.0.0.1\r\nx-api-key: key-a\r\n"
             "content-length: 0\r\n\r\n"
         ).encode()
         start = threading.Barrier(len(racers))
