@@ -181,11 +181,14 @@ class Dialect(Protocol):
 
 
 class Console(Protocol):
-    """What the dashboard and the control plane show of a provider's batches."""
+    """What the dashboard and the control plane show of a provider's batches, and what they may
+    do to one (cancel, delete: as the provider's API does, with its refusals)."""
 
     name: str
     statuses: tuple[str, ...]
     """Every status a batch of this provider can show, in lifecycle order."""
+    deletable: bool
+    """Whether the provider's API deletes a batch (OpenAI's has no delete)."""
 
     def entries(self) -> Iterable[Entry]:
         """Every live batch of every workspace."""
@@ -213,6 +216,23 @@ class Console(Protocol):
 
     def results(self, entry: Entry) -> AsyncIterator[bytes]:
         """Every result of an ended batch, as JSONL."""
+
+    def cancel(self, entry: Entry) -> None:
+        """Cancel the batch as the API's cancel does (through its ``BatchService.cancel``),
+        refused with a :class:`~batchsim._engine.errors.WrongStateError` once it has ended."""
+
+    def delete(self, entry: Entry) -> None:
+        """Delete the batch as the API's delete does (``BatchService.delete``): refused while it
+        has not ended; an :class:`~batchsim._engine.errors.InvalidError` when not ``deletable``."""
+
+    def files(self, entry: Entry, now: int) -> dict[str, str]:
+        """The files the batch has at ``now`` that :meth:`file` downloads, each name (OpenAI's
+        ``output`` and ``error``) with the file's id; none before it ends."""
+
+    def file(self, entry: Entry, name: str) -> AsyncIterator[bytes]:
+        """The bytes of the batch's file ``name`` (one of :meth:`files`; a
+        :class:`~batchsim._engine.errors.NotFoundError` otherwise). Checks happen before the
+        first chunk is asked for."""
 
 
 @dataclass(frozen=True)
