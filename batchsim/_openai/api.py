@@ -59,6 +59,10 @@ MAX_UPLOAD_BYTES = MAX_FILE_BYTES + 1024 * 1024
 MAX_CREATE_BYTES = 1024 * 1024
 FILE_MIN_REQUESTS = 1000
 PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+_SHOWN = {"evals": "user_data"}
+"""A file object's ``purpose`` takes fewer values than an upload's: ``evals`` is not among them
+(OpenAI's schema and SDK types), so such a file shows ``user_data`` (listing by
+``purpose=evals`` still finds it)."""
 _CREATE_KEYS = frozenset({"input_file_id", "endpoint", "completion_window", "metadata", "output_expires_after"})
 _MIN_EXPIRY, _MAX_EXPIRY = 3600, 2_592_000
 _DEFAULT_LIMIT, _MAX_LIMIT = 20, 100
@@ -119,15 +123,20 @@ def _wrong_type(name: str, expected: str, value: Any) -> InvalidError:
     )
 
 
-def _expiry(where: str, anchor: Any, seconds: Any) -> int:
-    """The seconds of an ``expires_after`` (``anchor`` must be ``created_at``)."""
+def _expiry(where: str, anchor: Any, seconds: Any, *, form: bool = False) -> int:
+    """The seconds of an ``expires_after`` (``anchor`` must be ``created_at``); a form's fields
+    arrive as text (``expires_after[seconds]=3600``), a JSON body's as an integer."""
+    if anchor is None:
+        raise _missing(f"{where}.anchor")
+    if seconds is None:
+        raise _missing(f"{where}.seconds")
     if anchor != "created_at":
         raise InvalidError(
             f"Invalid value: {anchor!r}. Supported values are: 'created_at'.",
             param=f"{where}.anchor",
             code="invalid_value",
         )
-    if isinstance(seconds, str) and seconds.isascii() and seconds.isdigit() and len(seconds) < 12:
+    if form and isinstance(seconds, str) and seconds.isascii() and seconds.isdigit() and len(seconds) < 12:
         seconds = int(seconds)
     if isinstance(seconds, bool) or not isinstance(seconds, int):
         raise _wrong_type(f"{where}.seconds", "an integer", seconds)
@@ -139,6 +148,10 @@ def _expiry(where: str, anchor: Any, seconds: Any) -> int:
             code="integer_out_of_range",
         )
     return seconds
+
+
+def _unknown(name: str) -> InvalidError:
+    return InvalidError(f"Unrecognized request argument supplied: {name}")
 
 
 class OpenAIApi:
@@ -184,7 +197,7 @@ class OpenAIApi:
             anchor, seconds = form.fields.get("expires_after[anchor]"), form.fields.get("expires_after[seconds]")
             expires_at: int | None = None
             if anchor is not None or seconds is not None:
-                expires_at = now + _expiry("expires_after", anchor, seconds) * MICROS
+                expires_at = now + _expiry("expires_after", anchor, seconds, form=True) * MICROS
             if purpose == "batch":
                 _check_batch_file(upload.filename, upload.size, upload.file)
                 if expires_at is None:
@@ -262,11 +275,13 @@ class OpenAIApi:
                 param="order",
                 code="invalid_value",
             )
-        found: list[dict[str, Any]] = []
+        # Newest first, files made at one instant in the order they were made (the store keeps
+        # uploads newest first; the sort is stable).
+        found: list[tuple[str, dict[str, Any]]] = []  # (purpose as uploaded, file object)
         now = self.service.clock.now()
         for record in self.files.all(workspace):
             if record.expires_at is None or now < record.expires_at:
-                found.append(_record_json(record))
+                found.append((str(record.attrs.get("purpose")), _record_json(record)))
         for entry in self.service.store.page(workspace, 1 << 40, None, None).entries:
             for file_id in self._made(entry):
                 errors = file_id == output_id(entry.batch.id, True)
@@ -274,21 +289,24 @@ class OpenAIApi:
                 if not self.files.gone(workspace, file_id):
                     obj = output_file(entry.batch, entry.cancel_initiated_at, errors)
                     if now < obj["expires_at"] * MICROS:
-                        found.append(obj)
+                        found.append(("batch_output", obj))
         if purpose is not None:
-            found = [f for f in found if f["purpose"] == purpose]
-        found.sort(key=lambda f: (f["created_at"], f["id"]), reverse=order == "desc")
+            found = [item for item in found if item[0] == purpose]
+        found.sort(key=lambda item: item[1]["created_at"], reverse=True)
+        if order == "asc":
+            found.reverse()
+        files = [obj for _, obj in found]
         if after is not None:
-            at = next((n for n, f in enumerate(found) if f["id"] == after), None)
-            found = found[at + 1 :] if at is not None else []
-        page = found[:limit]
+            at = next((n for n, f in enumerate(files) if f["id"] == after), None)
+            files = files[at + 1 :] if at is not None else []
+        page = files[:limit]
         return orjson.dumps(
             {
                 "object": "list",
                 "data": page,
                 "first_id": page[0]["id"] if page else None,
                 "last_id": page[-1]["id"] if page else None,
-                "has_more": len(found) > limit,
+                "has_more": len(files) > limit,
             }
         )
 
@@ -322,7 +340,7 @@ class OpenAIApi:
         data = _object(body)
         for key in data:
             if key not in _CREATE_KEYS:
-                raise InvalidError(f"Unrecognized request argument supplied: {key}")
+                raise _unknown(key)
         for name in ("input_file_id", "endpoint", "completion_window"):
             if name not in data or data[name] is None:
                 raise _missing(name)
@@ -346,6 +364,9 @@ class OpenAIApi:
         if expiry is not None:
             if not isinstance(expiry, dict):
                 raise _wrong_type("output_expires_after", "an object", expiry)
+            for key in expiry:
+                if key not in ("anchor", "seconds"):
+                    raise _unknown(f"output_expires_after.{key}")
             seconds = _expiry("output_expires_after", expiry.get("anchor"), expiry.get("seconds"))
         attrs: dict[str, Any] = {
             "endpoint": endpoint,
@@ -523,8 +544,9 @@ def _check_batch_file(filename: str, size: int, source: BinaryIO) -> None:
 
 
 def _record_json(record: FileRecord) -> dict[str, Any]:
+    purpose = str(record.attrs.get("purpose"))
     return file_json(
-        record.id, record.size, record.created_at, record.filename, str(record.attrs.get("purpose")), record.expires_at
+        record.id, record.size, record.created_at, record.filename, _SHOWN.get(purpose, purpose), record.expires_at
     )
 
 

@@ -114,9 +114,7 @@ class MemoryFiles:
         return record is not None
 
     def all(self, workspace: str) -> list[FileRecord]:
-        records = list(self._records.get(workspace, {}).values())
-        records.sort(key=lambda r: (r.created_at, r.id), reverse=True)
-        return records
+        return list(reversed(self._records.get(workspace, {}).values()))  # kept in the order they came
 
     def page(self, workspace: str, limit: int, after_id: str | None = None) -> tuple[list[FileRecord], bool]:
         records = self.all(workspace)
@@ -274,7 +272,7 @@ class SqliteFiles:
     def all(self, workspace: str) -> list[FileRecord]:
         rows = self.db.read_all(
             f"SELECT {_COLUMNS} FROM files WHERE provider = ? AND workspace = ? AND deleted = 0 "
-            "ORDER BY created_at DESC, id DESC",
+            "ORDER BY seq DESC",
             (self.provider, workspace),
         )
         return [_record(row) for row in rows]
