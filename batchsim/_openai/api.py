@@ -523,24 +523,27 @@ def _metadata(value: Any) -> dict[str, str] | None:
 
 
 def _check_batch_file(filename: str, size: int, source: BinaryIO) -> None:
-    """A batch input upload must be a ``.jsonl`` file of at most 200 MB whose first line is a JSON
-    object."""
+    """A batch input upload must be a ``.jsonl`` file of at most 200 MB whose first line that is
+    not blank is a JSON object (a file of blank lines only is taken: its batch fails validation
+    with ``empty_file``)."""
     bad = InvalidError("Invalid file format for Batch API. Must be .jsonl")
     if size > MAX_BATCH_FILE_BYTES:
         raise InvalidError(
             f"File is too large: a batch input file holds at most {MAX_BATCH_FILE_BYTES} bytes.", param="file"
         )
-    if not filename.endswith(".jsonl") or size == 0:
+    if not filename.endswith(".jsonl"):
         raise bad
     head = source.read(1 << 20)
     source.seek(0)
-    first = head.lstrip().split(b"\n", 1)[0]
+    rest = head.lstrip()
+    first, newline, _ = rest.partition(b"\n")
+    if not first.strip() or not (newline or len(head) == size):
+        return  # nothing but blank lines, or a first line longer than what was read
     try:
         if not isinstance(orjson.loads(first), dict):
             raise bad
     except orjson.JSONDecodeError:
-        if len(first) < len(head.lstrip()) or len(head) == size:
-            raise bad from None
+        raise bad from None
 
 
 def _record_json(record: FileRecord) -> dict[str, Any]:

@@ -271,8 +271,7 @@ class SqliteFiles:
 
     def all(self, workspace: str) -> list[FileRecord]:
         rows = self.db.read_all(
-            f"SELECT {_COLUMNS} FROM files WHERE provider = ? AND workspace = ? AND deleted = 0 "
-            "ORDER BY seq DESC",
+            f"SELECT {_COLUMNS} FROM files WHERE provider = ? AND workspace = ? AND deleted = 0 ORDER BY seq DESC",
             (self.provider, workspace),
         )
         return [_record(row) for row in rows]

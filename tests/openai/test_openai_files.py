@@ -141,7 +141,7 @@ def test_list_refuses_bad_arguments(client: openai.OpenAI, query: dict[str, Any]
     [
         ("requests.txt", jsonl(chat_lines(1))),
         ("requests.json", jsonl(chat_lines(1))),
-        ("requests.jsonl", b""),
+        ("requests.jsonl", b"\n  \nnot JSON after blank lines\n"),
         ("requests.jsonl", b"this is not JSON\n"),
         ("requests.jsonl", b"[1, 2]\n"),
     ],
