@@ -71,6 +71,7 @@ def test_upload_create_poll_download(target: Target) -> None:
     assert seen["finalizing_at"] == t0 + LAST_FINISH
     assert seen["request_counts"] == {"total": 3, "completed": 3, "failed": 0}
     assert seen["output_file_id"] is None  # made when the batch has completed
+    assert seen["usage"]["total_tokens"] == 0  # shown once the batch has ended
     target.advance(ENDED - LAST_FINISH)
     done = raw_batch(client, batch.id)
     assert done["status"] == "completed"
