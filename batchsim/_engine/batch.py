@@ -521,21 +521,27 @@ class Batch:
                     final.order = order
         return final.order
 
+    def _finishes(self) -> tuple[array[int], array[int]]:
+        """The planned finishes (offsets from creation) of the requests planned to succeed and of
+        those planned to error, each sorted."""
+        progress = self._progress
+        if progress is None:
+            self.check_params()
+            finish = self._timeline()[2]
+            planned = self._planned
+            with self._lock:
+                ok = sorted(f for f, p in zip(finish, planned, strict=True) if p == SUCCEEDED)
+                bad = sorted(f for f, p in zip(finish, planned, strict=True) if p == ERRORED)
+                progress = self._progress = (array("q", ok), array("q", bad))
+        return progress
+
     def progress(self, now: int, cancel_at: int | None) -> tuple[int, int]:
         """``(succeeded, errored)``: the requests finished by ``now`` with each outcome, as a batch
         still running shows them (a request canceled or expired has not finished)."""
         if now >= self.ended_at(cancel_at):
             counts = self.final(cancel_at).counts
             return counts["succeeded"], counts["errored"]
-        progress = self._progress
-        if progress is None:
-            self.check_params()
-            _, start, finish = self._timeline()
-            planned = self._planned
-            with self._lock:
-                ok = sorted(f for f, p in zip(finish, planned, strict=True) if p == SUCCEEDED)
-                bad = sorted(f for f, p in zip(finish, planned, strict=True) if p == ERRORED)
-                progress = self._progress = (array("q", ok), array("q", bad))
+        progress = self._finishes()
         t = now - self.created_at
         if cancel_at is not None and cancel_at <= now:
             # After a cancel only requests started by then may still finish: count them one by one.
@@ -545,6 +551,26 @@ class Batch:
             done = [p for s, f, p in zip(start, finish, planned, strict=True) if s <= c and f <= t]
             return done.count(SUCCEEDED), done.count(ERRORED)
         return bisect_right(progress[0], t), bisect_right(progress[1], t)
+
+    def next_change(self, now: int, cancel_at: int | None) -> int:
+        """The first moment after ``now`` (epoch microseconds) at which :meth:`phase` or
+        :meth:`progress` may answer otherwise (never, once ended): what a provider shows of a
+        running batch stays the same until then."""
+        end = self.ended_at(cancel_at)
+        if now >= end:
+            return _NEVER
+        created = self.created_at
+        t = now - created
+        offsets = [end - created, self.policy.validating]
+        if not self._stuck:
+            offsets.append(self._last_finish())
+        if cancel_at is not None:
+            offsets.append(cancel_at - created)
+        for finishes in self._finishes():
+            k = bisect_right(finishes, t)
+            if k < len(finishes):
+                offsets.append(finishes[k])
+        return created + min(o for o in offsets if o > t)
 
     def finished(self, now: int, cancel_at: int | None) -> int:
         """How many requests have finished by ``now`` (cheap: a bisect; with jitter, those surely

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import accumulate, pairwise
+from itertools import accumulate, islice, pairwise
 from typing import Any, overload
 
 import orjson
@@ -104,13 +104,13 @@ class PackedParams(Sequence[bytes]):
 
     def __iter__(self) -> Iterator[bytes]:
         blob, head, tail, cuts = self._blob, self._head, self._tail, self._cuts
-        for start, end in pairwise(cuts):
+        for start, end in islice(pairwise(cuts), self._count):  # cuts found may run past the items
             yield blob[start + head : end - tail]
 
     def sizes(self) -> array[int]:
         """Each item's size in bytes."""
         cuts, pad = self._cuts, self._head + self._tail
-        return array("q", [end - start - pad for start, end in pairwise(cuts)])
+        return array("q", [end - start - pad for start, end in islice(pairwise(cuts), self._count)])
 
     def joined(self) -> bytes:
         """Every item back to back (what :meth:`from_sizes` takes)."""

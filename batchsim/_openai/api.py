@@ -42,6 +42,7 @@ from .wire import (
     file_json,
     made_files,
     output_chunks,
+    output_expires_at,
     output_file,
     output_id,
     status_name,
@@ -239,8 +240,7 @@ class OpenAIApi:
         errors = file_id == output_id(batch_id, True)
         if file_id not in self._made(entry):
             return None
-        obj = output_file(entry.batch, entry.cancel_initiated_at, errors)
-        if self.service.clock.now() >= obj["expires_at"] * MICROS:
+        if self.service.clock.now() >= output_expires_at(entry.batch, entry.cancel_initiated_at) * MICROS:
             return None
         return entry, errors
 
@@ -286,10 +286,9 @@ class OpenAIApi:
             for file_id in self._made(entry):
                 errors = file_id == output_id(entry.batch.id, True)
                 self._outputs[(workspace, file_id)] = entry.batch.id
-                if not self.files.gone(workspace, file_id):
-                    obj = output_file(entry.batch, entry.cancel_initiated_at, errors)
-                    if now < obj["expires_at"] * MICROS:
-                        found.append(("batch_output", obj))
+                expires = output_expires_at(entry.batch, entry.cancel_initiated_at) * MICROS
+                if now < expires and not self.files.gone(workspace, file_id):
+                    found.append(("batch_output", output_file(entry.batch, entry.cancel_initiated_at, errors)))
         if purpose is not None:
             found = [item for item in found if item[0] == purpose]
         found.sort(key=lambda item: item[1]["created_at"], reverse=True)
@@ -427,17 +426,19 @@ class OpenAIApi:
         return self._json(entry)
 
     def _json(self, entry: Entry) -> bytes:
+        """The batch's object now, encoded; kept with the span of time it holds for (until the
+        batch's next phase or the next request's finish; for good once it ended), so a retrieve
+        of a batch that has not changed costs a look-up."""
         batch, cancel = entry.batch, entry.cancel_initiated_at
         now = self.service.clock.now()
-        if now >= batch.ended_at(cancel):  # fixed from now on: kept
-            key = ("openai-json", cancel)
-            found: bytes | None = batch.memo.get(key)
-            if found is None:
-                found = batch.memo[key] = orjson.dumps(
-                    batch_dict(batch, cancel, now, self.settings.count_expired_as_failed)
-                )
+        count_expired = self.settings.count_expired_as_failed
+        last = batch.memo.get("openai-json")
+        if last is not None and last[0] <= now < last[1] and last[2] == cancel and last[3] is count_expired:
+            found: bytes = last[4]
             return found
-        return orjson.dumps(batch_dict(batch, cancel, now, self.settings.count_expired_as_failed))
+        found = orjson.dumps(batch_dict(batch, cancel, now, count_expired))
+        batch.memo["openai-json"] = (now, batch.next_change(now, cancel), cancel, count_expired, found)
+        return found
 
     def list(self, workspace: str, limit: int, after: str | None) -> bytes:
         if not 1 <= limit <= _MAX_LIMIT:

@@ -35,6 +35,7 @@ __all__ = [
     "file_json",
     "made_files",
     "output_chunks",
+    "output_expires_at",
     "output_file",
     "output_id",
     "read_canned",
@@ -270,10 +271,17 @@ def output_chunks(batch: Batch, cancel_at: int | None, errors: bool) -> Iterator
         yield b"".join(chunk)
 
 
-def output_file(batch: Batch, cancel_at: int | None, errors: bool) -> dict[str, Any]:
-    """The file object of the batch's output (or error) file: made when the batch ended."""
-    ended = batch.ended_at(cancel_at)
+def output_expires_at(batch: Batch, cancel_at: int | None) -> int:
+    """When the batch's output and error files expire (Unix seconds): ``output_expires_after``
+    (or 30 days) after they were made, when the batch ended."""
     expiry = batch.attrs.get("output_expires_after") or FILE_EXPIRY // 1_000_000
+    return unix_seconds(batch.ended_at(cancel_at)) + int(expiry)
+
+
+def output_file(batch: Batch, cancel_at: int | None, errors: bool) -> dict[str, Any]:
+    """The file object of the batch's output (or error) file: made when the batch ended. Its size
+    is counted once, from the lines (kept in the batch's memo)."""
+    ended = batch.ended_at(cancel_at)
     key = ("output-size", cancel_at, errors)
     size: int | None = batch.memo.get(key)
     if size is None:
@@ -284,7 +292,7 @@ def output_file(batch: Batch, cancel_at: int | None, errors: bool) -> dict[str, 
         "object": "file",
         "bytes": size,
         "created_at": unix_seconds(ended),
-        "expires_at": unix_seconds(ended) + int(expiry),
+        "expires_at": output_expires_at(batch, cancel_at),
         "filename": f"{batch.id}_{kind}.jsonl",
         "purpose": "batch_output",
         "status": "processed",

@@ -318,11 +318,17 @@ def test_bodies_are_checked_per_endpoint(
 
 
 def test_blank_lines_hold_no_request(sim: Emulator, client: openai.OpenAI) -> None:
-    data = b"\n" + jsonl([line("a")]) + b"   \n\n" + json.dumps(line("b")).encode()  # no final newline either
-    batch = client.batches.create(input_file_id=upload(client, data), endpoint=CHAT, completion_window="24h")
+    blank = b" " * 40 + b"\n\n"
+    spaced = b"\n" + jsonl([line("a")]) + blank + jsonl([line("b")]) + blank + json.dumps(line("c")).encode()
+    batches = [
+        client.batches.create(input_file_id=upload(client, data), endpoint=CHAT, completion_window="24h")
+        for data in (spaced, jsonl([line("a"), line("b"), line("c")]))
+    ]
     sim.advance(HOUR)
-    done = client.batches.retrieve(batch.id)
-    assert (done.status, done.request_counts.total) == ("completed", 2)
+    spaced_done, plain_done = (client.batches.retrieve(b.id) for b in batches)
+    assert (spaced_done.status, spaced_done.request_counts.total) == ("completed", 3)
+    # The requests are the lines themselves, blank lines left out: they answer alike.
+    assert spaced_done.usage == plain_done.usage
 
 
 @pytest.mark.parametrize("data", [b"", b"\n\n   \n"])
@@ -509,3 +515,32 @@ def test_a_finished_batch_cannot_be_canceled(
         "code": None,
     }
     assert client.batches.retrieve(batch.id).status == status
+
+
+def test_a_retrieve_shows_the_batch_as_it_is_at_that_moment() -> None:
+    """Whatever was asked before: one emulator polled every second answers at each moment what a
+    twin asked only then answers (counts move as requests finish, phases change, a cancel)."""
+    scenario = {
+        "seed": 9,
+        "timing": {"per_request": 7, "concurrency": 3, "jitter": 0.5},
+        "outcomes": {"errored": 0.3},
+        "openai": {"validating": 4, "finalizing": 6, "cancelling": 5},
+    }
+    polled, twin = Emulator(scenario=scenario), Emulator(scenario=scenario)
+    with polled.openai_client(max_retries=0) as a, twin.openai_client(max_retries=0) as b:
+        ids = [start(client, chat_lines(12)).id for client in (a, b)]
+        cancels = [start(client, chat_lines(12)).id for client in (a, b)]
+        for second in range(1, 60):
+            polled.advance(1)
+            seen = [a.batches.retrieve(i).model_dump() for i in (ids[0], cancels[0])]
+            if second == 15:
+                a.batches.cancel(cancels[0])
+            if second % 7 == 0 or second in (15, 16):
+                twin.advance(polled.now().timestamp() - twin.now().timestamp())
+                assert [b.batches.retrieve(i).model_dump() for i in (ids[1], cancels[1])] == seen, second
+            if second == 15:
+                b.batches.cancel(cancels[1])
+        assert a.batches.retrieve(ids[0]).status == "completed"
+        assert a.batches.retrieve(cancels[0]).status == "cancelled"
+    polled.close()
+    twin.close()
