@@ -35,6 +35,7 @@ MODULES = (
     "bench_startup",
     "bench_contention",
     "bench_fast_paths",
+    "bench_openai",
 )
 RESULTS = Path(__file__).with_name("RESULTS.md")
 

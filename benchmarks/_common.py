@@ -263,15 +263,17 @@ WARM_UP = 1
 while another one was measured starts slower)."""
 
 
-def load(url: str, key: str = "bench-key", seconds: float | None = None) -> Load:
+def load(url: str, key: str = "bench-key", seconds: float | None = None, headers: Sequence[str] | None = None) -> Load:
     """GET ``url`` as fast as possible for ``seconds`` with ``wrk`` (or the Python fallback),
-    after :data:`WARM_UP` seconds of the same load, not measured."""
+    after :data:`WARM_UP` seconds of the same load, not measured. ``headers`` (``"name: value"``)
+    replace Anthropic's (``x-api-key: KEY``, ``anthropic-version``)."""
     seconds = duration() if seconds is None else seconds
+    sent = list(headers) if headers is not None else [f"x-api-key: {key}", "anthropic-version: 2023-06-01"]
     if WRK is not None:
 
         def wrk(run_for: float) -> list[str]:
-            cmd = [WRK, "-t1", f"-c{CONNECTIONS}", f"-d{run_for:g}s", "-H", f"x-api-key: {key}"]
-            return _pinned([*cmd, "-H", "anthropic-version: 2023-06-01", url], LOAD_CPU)
+            cmd = [WRK, "-t1", f"-c{CONNECTIONS}", f"-d{run_for:g}s"]
+            return _pinned([*cmd, *(part for h in sent for part in ("-H", h)), url], LOAD_CPU)
 
         _run_measured(wrk(WARM_UP))
         full = wrk(seconds)
@@ -281,9 +283,9 @@ def load(url: str, key: str = "bench-key", seconds: float | None = None) -> Load
         bad = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", out)
         errors = int(bad.group(1)) if bad else 0
         return Load(rps, cpu / seconds, "wrk", errors)
-    warm_up = [sys.executable, "-m", "benchmarks._loadgen", url, key, f"{WARM_UP:g}", str(CONNECTIONS)]
+    warm_up = [sys.executable, "-m", "benchmarks._loadgen", url, key, f"{WARM_UP:g}", str(CONNECTIONS), *sent]
     _run_measured(_pinned(warm_up, LOAD_CPU))
-    cmd = [sys.executable, "-m", "benchmarks._loadgen", url, key, f"{seconds:g}", str(CONNECTIONS)]
+    cmd = [sys.executable, "-m", "benchmarks._loadgen", url, key, f"{seconds:g}", str(CONNECTIONS), *sent]
     full = _pinned(cmd, LOAD_CPU)
     log_command(full)
     out, cpu = _run_measured(full)

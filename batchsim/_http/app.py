@@ -23,15 +23,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
 from .._engine.clock import Clock
-from .._engine.errors import DomainError
+from .._engine.errors import DomainError, TooLargeError
 from .._engine.faults import FaultInjector
 from .._engine.scenario import Fault
 from .bodies import BodyBudget, read_body, read_upload
 from .connection import CLOSE_CONNECTION, DroppedConnectionError
+from .forms import Form, FormReader
 from .journal import Journal
 from .spec import Dialect, HttpError, Incoming, Operation, Outgoing, Provider
 
@@ -125,6 +126,39 @@ def _allowed(routes: list[Any], path: str) -> str:
     return ", ".join(sorted(methods))
 
 
+_Shape = tuple[str | None, ...]
+"""A path's segments, a parameter's as ``None`` (``/v1/batches/{batch_id}``: ``("", "v1",
+"batches", None)``)."""
+
+
+class _Router(Router):
+    """Starlette's router with the providers' operations found by a look-up: Starlette tries its
+    routes one after the other, so an operation sat behind every route registered before it (a
+    retrieve of OpenAI's behind all of Anthropic's). Calls no operation matches exactly (``HEAD``,
+    a root path, a 404 or 405) take Starlette's way."""
+
+    def __init__(self, routes: list[Any], operations: dict[tuple[str, int], list[tuple[_Shape, list[str], Any]]]):
+        super().__init__(routes=routes)
+        self.operations = operations
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope.get("root_path"):
+            parts = scope["path"].split("/")
+            for shape, names, endpoint in self.operations.get((scope["method"], len(parts)), ()):
+                if all(part if want is None else part == want for part, want in zip(parts, shape, strict=True)):
+                    values = [part for part, want in zip(parts, shape, strict=True) if want is None]
+                    scope["path_params"] = dict(zip(names, values, strict=True))
+                    await endpoint(scope, receive, send)
+                    return
+        await super().app(scope, receive, send)
+
+
+def _shape(path: str) -> tuple[_Shape, list[str]]:
+    parts = path.split("/")
+    shape = tuple(None if p.startswith("{") and p.endswith("}") else p for p in parts)
+    return shape, [p[1:-1] for p in parts if p.startswith("{") and p.endswith("}")]
+
+
 class _Endpoint:
     """The operations of one method and path, as a plain ASGI app (Starlette routes to it
     directly, without the request/response wrapper a function endpoint gets)."""
@@ -152,6 +186,7 @@ async def _serve(ctx: ApiContext, op: Operation, dialect: Dialect, scope: Scope,
     rid = dialect.request_id()
     body = b""
     upload: Any = None
+    form: Form | None = None
     size = 0
     injected: str | None = None
     fault: Fault | None = None
@@ -164,7 +199,9 @@ async def _serve(ctx: ApiContext, op: Operation, dialect: Dialect, scope: Scope,
                 raise dialect.credential_error(False)
             if ctx.api_keys is not None and key not in ctx.api_keys:
                 raise dialect.credential_error(True)
-        if op.spool:
+        if op.form:
+            form, size, body = await _read_form(Request(scope, receive), op.body, ctx, headers)
+        elif op.spool:
             upload, size = await read_upload(Request(scope, receive), op.body, ctx.bodies)
             body = upload.read(ctx.journal.body_prefix)  # what the journal keeps of it
             upload.seek(0)
@@ -188,6 +225,7 @@ async def _serve(ctx: ApiContext, op: Operation, dialect: Dialect, scope: Scope,
             b"" if upload is not None else body,
             upload,
             base_url=lambda: ctx.base_url(scope),
+            form=form,
         )
         if dropped is None:
             out = await op.handler(call)
@@ -206,6 +244,8 @@ async def _serve(ctx: ApiContext, op: Operation, dialect: Dialect, scope: Scope,
         out = dialect.error(rid, HttpError(500, "Internal server error"))
     if upload is not None:
         upload.close()
+    if form is not None:
+        form.close()
     if dropped is not None:
         ctx.bodies.give(size)
         await _drop(scope, receive, send, dropped)
@@ -228,6 +268,38 @@ async def _serve(ctx: ApiContext, op: Operation, dialect: Dialect, scope: Scope,
     if size:
         ctx.bodies.give(size)
     await _answer(out, dialect.request_id_header, rid, scope, receive, send)
+
+
+async def _read_form(
+    request: Request, limit: int, ctx: ApiContext, headers: Sequence[tuple[bytes, bytes]]
+) -> tuple[Form, int, bytes]:
+    """A ``multipart/form-data`` body parsed as it arrives (bounded by ``limit`` and the body
+    budget, as :func:`~.bodies.read_upload` bounds a spooled one), its size, and the prefix of it
+    the journal keeps."""
+    content_type = next((v.decode("latin-1") for k, v in headers if k == b"content-type"), None)
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise TooLargeError(f"Request exceeds the maximum size of {limit} bytes")
+    reader = FormReader(content_type)
+    budget, keep = ctx.bodies, ctx.journal.body_prefix
+    prefix = bytearray()
+    size = 0
+    try:
+        async for chunk in request.stream():
+            if not chunk:
+                continue
+            if size + len(chunk) > limit:
+                raise TooLargeError(f"Request exceeds the maximum size of {limit} bytes")
+            budget.take(len(chunk))
+            size += len(chunk)
+            if len(prefix) < keep:
+                prefix += chunk[: keep - len(prefix)]
+            reader.write(chunk)
+        return reader.finish(), size, bytes(prefix)
+    except BaseException:
+        budget.give(size)
+        reader.abort()
+        raise
 
 
 async def _answer(
@@ -303,9 +375,15 @@ def build_app(ctx: ApiContext, control_routes: list[Route] | None = None) -> Sta
     for provider in ctx.providers:
         for op in provider.operations:
             groups.setdefault((op.method, op.path), []).append((op, provider.dialect))
-    routes: list[Any] = [
-        Route(path, _Endpoint(ctx, choices), methods=[method]) for (method, path), choices in groups.items()
-    ]
+    routes: list[Any] = []
+    operations: dict[tuple[str, int], list[tuple[_Shape, list[str], Any]]] = {}
+    for (method, path), choices in groups.items():
+        endpoint = _Endpoint(ctx, choices)
+        routes.append(Route(path, endpoint, methods=[method]))
+        shape, names = _shape(path)
+        operations.setdefault((method, len(shape)), []).append((shape, names, endpoint))
+    for candidates in operations.values():  # literal segments before parameters (as /v1/files/x beats /v1/{y}/x)
+        candidates.sort(key=lambda item: [want is None for want in item[0]])
     routes.extend(control_routes or [])
 
     async def http_error(request: Request, exc: Exception) -> Response:
@@ -329,4 +407,6 @@ def build_app(ctx: ApiContext, control_routes: list[Route] | None = None) -> Sta
         log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
         return error_response(ctx.dialect_for(request.scope["headers"]), HttpError(500, "Internal server error"))
 
-    return Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: server_error})
+    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: server_error})
+    app.router = _Router(routes, operations)
+    return app

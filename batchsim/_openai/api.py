@@ -31,7 +31,7 @@ from .._engine.ids import HEX, IdFormat
 from .._engine.ports import Entry, FileRecord, Files
 from .._engine.scenario import Scenario
 from .._engine.service import BatchService, results_key
-from .._http.forms import parse_form
+from .._http.forms import Form
 from .answers import ENDPOINTS
 from .lines import parse_input
 from .traits import NAME, OpenAISettings
@@ -175,44 +175,41 @@ class OpenAIApi:
 
     # -- files ------------------------------------------------------------------------------------
 
-    def upload(self, workspace: str, source: BinaryIO, content_type: str | None) -> bytes:
-        """Keep an uploaded file (a ``multipart/form-data`` body) and answer its object."""
-        form = parse_form(source, content_type)
-        try:
-            purpose = form.fields.get("purpose")
-            upload = form.files.get("file")
-            if upload is None:
-                raise _missing("file")
-            if purpose is None:
-                raise _missing("purpose")
-            if purpose not in PURPOSES:
-                allowed = ", ".join(f"'{p}'" for p in PURPOSES)
-                raise InvalidError(
-                    f"Invalid value for 'purpose': {purpose!r}. Supported values are: {allowed}.",
-                    param="purpose",
-                    code="invalid_value",
-                )
-            if upload.size > MAX_FILE_BYTES:
-                raise TooLargeError(f"File is too large: the maximum file size is {MAX_FILE_BYTES} bytes.")
-            now = self.service.clock.now()
-            anchor, seconds = form.fields.get("expires_after[anchor]"), form.fields.get("expires_after[seconds]")
-            expires_at: int | None = None
-            if anchor is not None or seconds is not None:
-                expires_at = now + _expiry("expires_after", anchor, seconds, form=True) * MICROS
-            if purpose == "batch":
-                _check_batch_file(upload.filename, upload.size, upload.file)
-                if expires_at is None:
-                    expires_at = now + FILE_EXPIRY
-            number = self.files.next_number()
-            seed = f"{self.service.scenario.seed}:{self.service.epoch}:file:{number}"
-            file_id = FILE_IDS.make(random.Random(seed))
-            record = FileRecord(
-                file_id, workspace, upload.filename or "file", upload.size, now, expires_at, upload.content_type,
-                {"purpose": purpose},
-            )  # fmt: skip
-            self.files.add(record, upload.file)
-        finally:
-            form.close()
+    def upload(self, workspace: str, form: Form) -> bytes:
+        """Keep an uploaded file (a ``multipart/form-data`` body, parsed) and answer its object.
+        The caller closes the form."""
+        purpose = form.fields.get("purpose")
+        upload = form.files.get("file")
+        if upload is None:
+            raise _missing("file")
+        if purpose is None:
+            raise _missing("purpose")
+        if purpose not in PURPOSES:
+            allowed = ", ".join(f"'{p}'" for p in PURPOSES)
+            raise InvalidError(
+                f"Invalid value for 'purpose': {purpose!r}. Supported values are: {allowed}.",
+                param="purpose",
+                code="invalid_value",
+            )
+        if upload.size > MAX_FILE_BYTES:
+            raise TooLargeError(f"File is too large: the maximum file size is {MAX_FILE_BYTES} bytes.")
+        now = self.service.clock.now()
+        anchor, seconds = form.fields.get("expires_after[anchor]"), form.fields.get("expires_after[seconds]")
+        expires_at: int | None = None
+        if anchor is not None or seconds is not None:
+            expires_at = now + _expiry("expires_after", anchor, seconds, form=True) * MICROS
+        if purpose == "batch":
+            _check_batch_file(upload.filename, upload.size, upload.file)
+            if expires_at is None:
+                expires_at = now + FILE_EXPIRY
+        number = self.files.next_number()
+        seed = f"{self.service.scenario.seed}:{self.service.epoch}:file:{number}"
+        file_id = FILE_IDS.make(random.Random(seed))
+        record = FileRecord(
+            file_id, workspace, upload.filename or "file", upload.size, now, expires_at, upload.content_type,
+            {"purpose": purpose},
+        )  # fmt: skip
+        self.files.add(record, upload.file, upload.path)
         return orjson.dumps(_record_json(record))
 
     def _upload(self, workspace: str, file_id: str) -> FileRecord | None:

@@ -22,6 +22,7 @@ with its line.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,12 +64,9 @@ class InputLines:
 
 def _plain(data: bytes, endpoint: str, models: tuple[str, ...] | None) -> InputLines | None:
     """The requests of a file whose lines are all plainly valid requests of one model with no
-    blank line between them, or ``None`` (the full check then decides)."""
-    lines = data.split(b"\n")
-    if lines and not lines[-1]:
-        lines.pop()  # the file's final newline
-    if not lines or len(lines) > MAX_LINES or b"" in lines:
-        return None
+    blank line between them, or ``None`` (the full check then decides). Lines come one at a time
+    from a file over the bytes (no copy of them is made), each parsed and dropped at once, so
+    checking a file holds little more than the file."""
     needed = _BODY_REQUIRED.get(endpoint, (None, ""))[0]
     loads = orjson.loads
     ids: list[str] = []
@@ -76,7 +74,7 @@ def _plain(data: bytes, endpoint: str, models: tuple[str, ...] | None) -> InputL
     seen_models: set[Any] = set()
     add_model = seen_models.add
     try:
-        for line in lines:
+        for line in io.BytesIO(data):  # a blank line does not parse: the full check takes it
             item = loads(line)
             body = item["body"]
             if (
@@ -91,7 +89,9 @@ def _plain(data: bytes, endpoint: str, models: tuple[str, ...] | None) -> InputL
             add(item["custom_id"])
     except (orjson.JSONDecodeError, KeyError, TypeError):
         return None
-    if len(set(ids)) != len(ids) or set(map(type, ids)) != {str}:
+    if len(ids) > MAX_LINES:
+        return None
+    if not ids or len(set(ids)) != len(ids) or set(map(type, ids)) != {str}:
         return None
     if endpoint in _NO_MODEL_NEEDED:
         seen_models.discard(None)
