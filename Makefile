@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 LEGACY_SDK := anthropic==0.75.0
 LEGACY_DIR := $(VENV)/legacy-sdk
+LEGACY_OPENAI := openai==1.109.1
+LEGACY_OPENAI_DIR := $(VENV)/legacy-openai
 HOST ?= 127.0.0.1
 PORT ?= 8000
 ARGS ?=
@@ -19,6 +21,8 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	# The legacy (0.x, httpx-based) SDK lives beside the current one, for compatibility tests.
 	$(BIN)/python -m pip install --quiet --upgrade --target $(LEGACY_DIR) "$(LEGACY_SDK)"
+	# ... and so does OpenAI's httpx-based SDK (1.x), beside the current 3.x.
+	$(BIN)/python -m pip install --quiet --upgrade --target $(LEGACY_OPENAI_DIR) "$(LEGACY_OPENAI)"
 	touch $@
 
 test: install
