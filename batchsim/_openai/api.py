@@ -469,6 +469,8 @@ class OpenAIApi:
             raise WrongStateError("batch", batch_id, status_name(batch, now, cancel), "canceled")
         try:
             entry = self.service.cancel(workspace, batch_id)
+            if self.service.results is not None:  # the output file written ahead for the uncanceled end
+                self.service.results.drop((*results_key(batch, None), False))
         except WrongStateError:  # it ended meanwhile
             entry = self.service.get(workspace, batch_id)
             raise WrongStateError(

@@ -4,13 +4,16 @@ request's outcome: the seed, rules by ``custom_id`` and canned lines of OpenAI's
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import openai
+import pytest
 from openai_helpers import CHAT, assert_schema, chat_lines, jsonl, read_lines, refused, start, upload
 
 from batchsim import Emulator
+from batchsim._openai import api
 
 HOUR = 3600
 
@@ -215,3 +218,49 @@ def test_large_batches_read_their_output_from_a_results_file(sim: Emulator, clie
         twin_done = other.batches.retrieve(other_batch.id)
         assert other.files.content(twin_done.output_file_id).content == first
     twin.close()
+
+
+def _files_of_an_ended_batch(sim: Emulator, n: int) -> tuple[bytes, bytes]:
+    with sim.openai_client(max_retries=0) as client:
+        done = finish(sim, client, chat_lines(n))
+        return tuple(client.files.content(f).content for f in (done.output_file_id, done.error_file_id))  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        {"outcomes": {"errored": 0.2, "expired": 0.1}},
+        {"timing": {"jitter": 0.5, "concurrency": 400}, "outcomes": {"errored": 0.05}},
+    ],
+    ids=["outcomes", "jitter"],
+)
+@pytest.mark.parametrize("writer", ["thread", "process"])
+def test_files_written_ahead_are_the_files_generated_at_download(
+    monkeypatch: pytest.MonkeyPatch, scenario: dict[str, Any], writer: str
+) -> None:
+    with monkeypatch.context() as patch:
+        patch.setattr(api, "FILE_MIN_REQUESTS", 10**9)  # no file written ahead: generated at download
+        plain = Emulator(scenario)
+        expected = _files_of_an_ended_batch(plain, 1200)
+        assert plain.results_files.file_count() == 0
+        plain.close()
+    sim = Emulator(scenario, results_writer=writer)  # type: ignore[arg-type]
+    try:
+        assert _files_of_an_ended_batch(sim, 1200) == expected
+        assert sim.results_files.file_count() >= 1
+    finally:
+        sim.close()
+
+
+def test_a_cancel_drops_the_output_file_written_ahead(sim: Emulator, client: openai.OpenAI) -> None:
+    batch = start(client, chat_lines(1200))
+    deadline = time.monotonic() + 600
+    while sim.results_pending() and time.monotonic() < deadline:  # bounded wait for the write-ahead
+        time.sleep(0.01)
+    assert sim.results_files.file_count() == 1
+    sim.advance(10.5)  # validated; no request started yet
+    client.batches.cancel(batch.id)
+    assert sim.results_files.file_count() == 0  # its uncanceled end will never be read
+    sim.advance(days=1)
+    done = client.batches.retrieve(batch.id)
+    assert done.status == "cancelled" and len(read_lines(client, done.error_file_id)) == 1200
