@@ -375,17 +375,20 @@ class OpenAIApi:
         errors: list[dict[str, Any]] = []
         ids: Any = ()
         params: Any = ()
-        if record is None:
+        purpose = record.attrs.get("purpose") if record is not None else None
+        if record is None and self._output(workspace, input_id) is not None:
+            purpose = "batch_output"  # another batch's output or error file
+        if record is None and purpose is None:
             message = f"Cannot find file {input_id}, or project does not have access to it."
             if settings.missing_input_file == "reject":
                 raise InvalidError(message, param="file_id")
             errors.append({"code": "invalid_request", "message": message, "param": "file_id", "line": None})
-        elif record.attrs.get("purpose") != "batch":
+        elif record is None or purpose != "batch":
             errors.append(
                 {
                     "code": "invalid_request",
-                    "message": f"The input file {input_id} has purpose '{record.attrs.get('purpose')}': a batch "
-                    "needs a file uploaded with purpose 'batch'.",
+                    "message": f"The input file {input_id} has purpose '{purpose}': a batch needs a file uploaded "
+                    "with purpose 'batch'.",
                     "param": "input_file_id",
                     "line": None,
                 }

@@ -367,15 +367,23 @@ def test_at_most_1000_problems_are_listed(sim: Emulator, client: openai.OpenAI) 
     assert len(errors) == 1000 and errors[-1]["line"] == 1001
 
 
-def test_an_input_file_that_is_not_a_batch_file(sim: Emulator, client: openai.OpenAI) -> None:
-    file_id = upload(client, jsonl(chat_lines(1)), "notes.jsonl", "user_data")
+@pytest.mark.parametrize("kind", ["user_data", "batch_output"])
+def test_an_input_file_that_is_not_a_batch_file(sim: Emulator, client: openai.OpenAI, kind: str) -> None:
+    if kind == "user_data":
+        file_id = upload(client, jsonl(chat_lines(1)), "notes.jsonl", "user_data")
+    else:  # another batch's output file
+        earlier = start(client, chat_lines(1))
+        sim.advance(HOUR)
+        file_id = client.batches.retrieve(earlier.id).output_file_id
     batch = client.batches.create(input_file_id=file_id, endpoint=CHAT, completion_window="24h")
     sim.advance(VALIDATED)
     failed = client.batches.retrieve(batch.id)
     assert failed.status == "failed" and failed.errors is not None
     [error] = failed.errors.data
     assert (error.code, error.param, error.line) == ("invalid_request", "input_file_id", None)
-    assert "purpose 'batch'" in (error.message or "")
+    assert error.message == (
+        f"The input file {file_id} has purpose '{kind}': a batch needs a file uploaded with purpose 'batch'."
+    )
 
 
 def test_a_missing_input_file_fails_or_is_refused(sim: Emulator, client: openai.OpenAI) -> None:
