@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from operator import itemgetter
 from typing import Any
 
 from starlette.applications import Starlette
@@ -126,9 +127,18 @@ def _allowed(routes: list[Any], path: str) -> str:
     return ", ".join(sorted(methods))
 
 
-_Shape = tuple[str | None, ...]
-"""A path's segments, a parameter's as ``None`` (``/v1/batches/{batch_id}``: ``("", "v1",
-"batches", None)``)."""
+class _Table:
+    """The operations of one method whose paths have the same number of segments and the same
+    literal segments at the same places, keyed by those literals (``/v1/batches/{batch_id}`` and
+    ``/v1/files/{file_id}`` share one, keyed ``("", "v1", "batches")`` and ``("", "v1", "files")``)."""
+
+    __slots__ = ("found", "literals", "params", "single")
+
+    def __init__(self, literals: list[int], params: list[int]) -> None:
+        self.literals = itemgetter(*literals)
+        self.params = itemgetter(*params) if params else None
+        self.single = len(params) == 1
+        self.found: dict[Any, tuple[Any, list[str]]] = {}
 
 
 class _Router(Router):
@@ -137,26 +147,49 @@ class _Router(Router):
     retrieve of OpenAI's behind all of Anthropic's). Calls no operation matches exactly (``HEAD``,
     a root path, a 404 or 405) take Starlette's way."""
 
-    def __init__(self, routes: list[Any], operations: dict[tuple[str, int], list[tuple[_Shape, list[str], Any]]]):
+    def __init__(self, routes: list[Any], tables: dict[tuple[str, int], list[_Table]]) -> None:
         super().__init__(routes=routes)
-        self.operations = operations
+        self.tables = tables
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope.get("root_path"):
             parts = scope["path"].split("/")
-            for shape, names, endpoint in self.operations.get((scope["method"], len(parts)), ()):
-                if all(part if want is None else part == want for part, want in zip(parts, shape, strict=True)):
-                    values = [part for part, want in zip(parts, shape, strict=True) if want is None]
+            for table in self.tables.get((scope["method"], len(parts)), ()):
+                hit = table.found.get(table.literals(parts))
+                if hit is None:
+                    continue
+                endpoint, names = hit
+                params = table.params
+                if params is None:
+                    scope["path_params"] = {}
+                else:
+                    values = (params(parts),) if table.single else params(parts)
+                    if not all(values):  # a parameter is a segment of at least one character
+                        continue
                     scope["path_params"] = dict(zip(names, values, strict=True))
-                    await endpoint(scope, receive, send)
-                    return
+                await endpoint(scope, receive, send)
+                return
         await super().app(scope, receive, send)
 
 
-def _shape(path: str) -> tuple[_Shape, list[str]]:
-    parts = path.split("/")
-    shape = tuple(None if p.startswith("{") and p.endswith("}") else p for p in parts)
-    return shape, [p[1:-1] for p in parts if p.startswith("{") and p.endswith("}")]
+def _tables(routes: list[tuple[str, str, Any]]) -> dict[tuple[str, int], list[_Table]]:
+    """The look-up tables of ``(method, path, endpoint)`` routes (paths with ``{name}``
+    parameters), the most literal first within each method and segment count."""
+    tables: dict[tuple[str, int], dict[tuple[tuple[int, ...], tuple[int, ...]], _Table]] = {}
+    for method, path, endpoint in routes:
+        parts = path.split("/")
+        is_param = [p.startswith("{") and p.endswith("}") for p in parts]
+        literals = tuple(n for n, param in enumerate(is_param) if not param)
+        params = tuple(n for n, param in enumerate(is_param) if param)
+        table = tables.setdefault((method, len(parts)), {}).get((literals, params))
+        if table is None:
+            table = tables[(method, len(parts))][(literals, params)] = _Table(list(literals), list(params))
+        names = [parts[n][1:-1] for n in params]
+        table.found.setdefault(table.literals(parts), (endpoint, names))
+    return {
+        key: [table for (literals, _), table in sorted(found.items(), key=lambda item: -len(item[0][0]))]
+        for key, found in tables.items()
+    }
 
 
 class _Endpoint:
@@ -376,14 +409,11 @@ def build_app(ctx: ApiContext, control_routes: list[Route] | None = None) -> Sta
         for op in provider.operations:
             groups.setdefault((op.method, op.path), []).append((op, provider.dialect))
     routes: list[Any] = []
-    operations: dict[tuple[str, int], list[tuple[_Shape, list[str], Any]]] = {}
+    endpoints: list[tuple[str, str, Any]] = []
     for (method, path), choices in groups.items():
         endpoint = _Endpoint(ctx, choices)
         routes.append(Route(path, endpoint, methods=[method]))
-        shape, names = _shape(path)
-        operations.setdefault((method, len(shape)), []).append((shape, names, endpoint))
-    for candidates in operations.values():  # literal segments before parameters (as /v1/files/x beats /v1/{y}/x)
-        candidates.sort(key=lambda item: [want is None for want in item[0]])
+        endpoints.append((method, path, endpoint))
     routes.extend(control_routes or [])
 
     async def http_error(request: Request, exc: Exception) -> Response:
@@ -408,5 +438,5 @@ def build_app(ctx: ApiContext, control_routes: list[Route] | None = None) -> Sta
         return error_response(ctx.dialect_for(request.scope["headers"]), HttpError(500, "Internal server error"))
 
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: server_error})
-    app.router = _Router(routes, operations)
+    app.router = _Router(routes, _tables(endpoints))
     return app

@@ -162,11 +162,17 @@ class OpenAIApi:
         self.service = service
         self.files = files
         self._outputs: dict[tuple[str, str], str] = {}  # (workspace, output file id) -> batch id
+        self._settings: tuple[Scenario | None, OpenAISettings] = (None, OpenAISettings())
 
     @property
     def settings(self) -> OpenAISettings:
-        settings: OpenAISettings = self.service.scenario.section(NAME)
-        return settings
+        """The active scenario's ``[openai]`` section (looked up again only when the scenario
+        changed: a retrieve reads it)."""
+        scenario = self.service.scenario
+        kept = self._settings
+        if kept[0] is not scenario:
+            kept = self._settings = (scenario, scenario.section(NAME))
+        return kept[1]
 
     def reset(self) -> None:
         self.service.reset()

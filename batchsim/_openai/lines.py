@@ -81,7 +81,7 @@ def _plain(data: bytes, endpoint: str, models: tuple[str, ...] | None) -> InputL
                 item["method"] != "POST"
                 or item["url"] != endpoint
                 or type(body) is not dict
-                or body.get("stream") is True
+                or ("stream" in body and body["stream"] is True)
                 or (needed is not None and needed not in body)
             ):
                 return None
