@@ -89,6 +89,9 @@ class ResultsFiles(Protocol):
     def drop(self, key: object) -> None:
         """Delete the file kept for ``key`` (its batch is gone or canceled)."""
 
+    def size(self, key: object) -> int | None:
+        """The size of the file kept for ``key`` once it is written whole, else ``None``."""
+
     def pending(self) -> int:
         """Files still being written in the background."""
 

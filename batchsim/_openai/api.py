@@ -252,6 +252,16 @@ class OpenAIApi:
         made = made_files(entry.batch, entry.cancel_initiated_at, self.service.clock.now())
         return [file_id for file_id in made if file_id is not None]
 
+    def _output_json(self, entry: Entry, errors: bool) -> dict[str, Any]:
+        """An output or error file's object; its size read from its results file when one was
+        written whole (counting it otherwise means generating every line)."""
+        batch, cancel = entry.batch, entry.cancel_initiated_at
+        results = self.service.results
+        known = None
+        if results is not None and batch.size >= FILE_MIN_REQUESTS:
+            known = results.size((*results_key(batch, cancel), errors))
+        return output_file(batch, cancel, errors, known)
+
     def _not_found(self, file_id: str) -> NotFoundError:
         return NotFoundError("file", file_id, f"No such File object: {file_id}")
 
@@ -263,7 +273,7 @@ class OpenAIApi:
         if output is None:
             raise self._not_found(file_id)
         entry, errors = output
-        return orjson.dumps(output_file(entry.batch, entry.cancel_initiated_at, errors))
+        return orjson.dumps(self._output_json(entry, errors))
 
     def list_files(self, workspace: str, purpose: str | None, limit: int, order: str, after: str | None) -> bytes:
         if not 1 <= limit <= _FILES_LIMIT:
@@ -291,7 +301,7 @@ class OpenAIApi:
                 self._outputs[(workspace, file_id)] = entry.batch.id
                 expires = output_expires_at(entry.batch, entry.cancel_initiated_at) * MICROS
                 if now < expires and not self.files.gone(workspace, file_id):
-                    found.append(("batch_output", output_file(entry.batch, entry.cancel_initiated_at, errors)))
+                    found.append(("batch_output", self._output_json(entry, errors)))
         if purpose is not None:
             found = [item for item in found if item[0] == purpose]
         found.sort(key=lambda item: item[1]["created_at"], reverse=True)

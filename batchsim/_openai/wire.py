@@ -278,14 +278,17 @@ def output_expires_at(batch: Batch, cancel_at: int | None) -> int:
     return unix_seconds(batch.ended_at(cancel_at)) + int(expiry)
 
 
-def output_file(batch: Batch, cancel_at: int | None, errors: bool) -> dict[str, Any]:
+def output_file(batch: Batch, cancel_at: int | None, errors: bool, known: int | None = None) -> dict[str, Any]:
     """The file object of the batch's output (or error) file: made when the batch ended. Its size
-    is counted once, from the lines (kept in the batch's memo)."""
+    is ``known`` (a results file written whole) or counted once from the lines; either way kept
+    in the batch's memo."""
     ended = batch.ended_at(cancel_at)
     key = ("output-size", cancel_at, errors)
     size: int | None = batch.memo.get(key)
     if size is None:
-        size = batch.memo[key] = sum(map(len, output_chunks(batch, cancel_at, errors)))
+        if known is None:
+            known = sum(map(len, output_chunks(batch, cancel_at, errors)))
+        size = batch.memo[key] = known
     kind = "error" if errors else "output"
     return {
         "id": output_id(batch.id, errors),

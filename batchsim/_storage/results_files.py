@@ -366,6 +366,13 @@ class ResultsFileStore:
         with self._lock:
             return len(self._writing)
 
+    def size(self, key: object) -> int | None:
+        with self._lock:
+            file = self._files.get(key)
+        if file is None or not file.done.done() or file.failed() or file.done.result() < 0:
+            return None
+        return file.done.result()
+
     def clear(self) -> None:
         with self._lock:
             files = list(self._files.values())

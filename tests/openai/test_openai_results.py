@@ -208,9 +208,13 @@ def test_large_batches_read_their_output_from_a_results_file(sim: Emulator, clie
     batch = client.batches.create(input_file_id=file_id, endpoint=CHAT, completion_window="24h")
     sim.advance(HOUR)
     done = client.batches.retrieve(batch.id)
+    deadline = time.monotonic() + 600
+    while sim.results_pending() and time.monotonic() < deadline:  # bounded wait for the write-ahead
+        time.sleep(0.01)
+    size = client.files.retrieve(done.output_file_id).bytes  # read from the file written ahead
     first = client.files.content(done.output_file_id).content
     assert client.files.content(done.output_file_id).content == first
-    assert len(first.splitlines()) == 1500 and client.files.retrieve(done.output_file_id).bytes == len(first)
+    assert len(first.splitlines()) == 1500 and size == len(first)
     twin = Emulator()
     with twin.openai_client(max_retries=0) as other:
         other_batch = other.batches.create(input_file_id=upload(other, data), endpoint=CHAT, completion_window="24h")
