@@ -38,7 +38,7 @@ import random
 import threading
 from array import array
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping, MutableSequence, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableSequence, Sequence
 from dataclasses import dataclass, field, fields
 from enum import IntEnum
 from typing import Any, NamedTuple, Protocol
@@ -59,6 +59,7 @@ __all__ = [
     "ParamsCheck",
     "Phase",
     "Policy",
+    "Verdict",
     "plan_needs_params_checked",
 ]
 
@@ -115,6 +116,33 @@ class Canned(NamedTuple):
 
     outcome: str
     payload: bytes
+
+
+class Verdict(NamedTuple):
+    """What validating a batch found (see :meth:`Batch.decide_later`): whether it failed, its
+    requests, and the provider's facts it adds to the batch's ``attrs``."""
+
+    failed: bool
+    custom_ids: Sequence[str]
+    params: Sequence[bytes]
+    attrs: Mapping[str, Any]
+
+
+class _Undecided(Sequence[Any]):
+    """The keys (or params) of a batch whose verdict is not taken yet: reading them takes it
+    first."""
+
+    def __init__(self, batch: Batch, name: str) -> None:
+        self._batch = batch
+        self._name = name
+
+    def __len__(self) -> int:
+        self._batch.decide()
+        return len(getattr(self._batch, self._name))
+
+    def __getitem__(self, index: Any) -> Any:
+        self._batch.decide()
+        return getattr(self._batch, self._name)[index]
 
 
 class ParamsCheck(Protocol):
@@ -203,11 +231,13 @@ class Batch:
         self._finals: dict[int | None, Final] = {}
         self._ended: tuple[Any, int] = (_UNSET, 0)  # (cancel time, end) last computed
         self._unchecked: ParamsCheck | None = None
+        self._verdict: Callable[[], Verdict] | None = None
         self._progress: tuple[array[int], array[int]] | None = None
         self._plan()
 
     def __getstate__(self) -> dict[str, Any]:
         """What rebuilds the batch (its params problems included): a batch pickles small."""
+        self.decide()
         self.check_params()
         state = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "memo"}
         canned = self.canned
@@ -245,8 +275,9 @@ class Batch:
         else:
             canned_at = [i for i, cid in enumerate(custom_ids) if cid in self.canned] if self.canned else []
             look_at = sorted({*self.invalid, *canned_at})
+        keyed = bool(rules or self.canned)  # whether a request's key decides anything
         for i in look_at:
-            cid = custom_ids[i]
+            cid = custom_ids[i] if keyed else ""
             if i in self.invalid:
                 planned[i] = ERRORED
                 errors[i] = ("invalid_request_error", self.invalid[i])
@@ -334,6 +365,7 @@ class Batch:
     def _timeline(self) -> tuple[array[int], array[int], array[int]]:
         """``(rank, start, finish)`` per request (computed now if the plan deferred them: the
         rank when nothing drew it yet, start and finish from it)."""
+        self.decide()
         rank, start, finish = self._rank, self._start, self._finish
         if rank is None or start is None or finish is None:
             with self._lock:
@@ -353,6 +385,7 @@ class Batch:
     @property
     def size(self) -> int:
         """How many requests the batch holds."""
+        self.decide()
         return len(self.custom_ids)
 
     def _last_finish(self) -> int:
@@ -361,6 +394,7 @@ class Batch:
 
     def natural_ending(self) -> Ending:
         """How the batch ends without a cancel."""
+        self.decide()
         if self.failed:
             return Ending.FAILED
         if self._stuck or self._last_finish() > self.policy.window:
@@ -369,6 +403,7 @@ class Batch:
 
     def end_offset(self, cancel_at: int | None) -> int:
         """When the batch ends (offset from creation) given a cancel time (absolute) or none."""
+        self.decide()
         window = self.policy.window
         if self.failed:
             natural = self.policy.validating
@@ -403,8 +438,16 @@ class Batch:
             return Ending.CANCELED
         return self.natural_ending()
 
+    def _validating(self, now: int, cancel_at: int | None) -> bool:
+        """Whether the batch is surely still validating at ``now``: no batch ends, and nothing
+        of its requests shows, before it has validated (or before its window, if shorter), so
+        the verdict (:meth:`decide_later`) need not be taken to say so."""
+        return cancel_at is None and now - self.created_at < min(self.policy.validating, self.policy.window)
+
     def phase(self, now: int, cancel_at: int | None) -> Phase:
         """The batch's :class:`Phase` at ``now``."""
+        if self._validating(now, cancel_at):
+            return Phase.VALIDATING
         if now >= self.ended_at(cancel_at):
             return Phase.ENDED
         if cancel_at is not None and now >= cancel_at:
@@ -431,6 +474,37 @@ class Batch:
             return None
         return self.created_at + min(self._last_finish(), self.end_offset(None))
 
+    def decide_later(self, verdict: Callable[[], Verdict]) -> None:
+        """Take whether the batch failed validation, and its requests' keys and params, from
+        ``verdict`` later: after the create's answer (a provider validates a batch after
+        accepting it), or at the latest when anything but "still validating" is asked of it.
+        Until then the batch holds no request (the plan is made again from the verdict); the
+        provider's ``attrs`` take the verdict's."""
+        self._verdict = verdict
+        self.custom_ids = _Undecided(self, "custom_ids")
+        self.params = _Undecided(self, "params")
+
+    def decide(self) -> None:
+        """Apply the verdict left for later (:meth:`decide_later`), if any: the requests' keys
+        and params as found, or no request at all for a batch that failed."""
+        if self._verdict is None:
+            return
+        with self._lock:
+            verdict, self._verdict = self._verdict, None
+            if verdict is None:
+                return
+            found = verdict()
+            self.failed = found.failed
+            self.custom_ids = () if found.failed else found.custom_ids
+            self.params = () if found.failed else found.params
+            self.attrs = {**self.attrs, **found.attrs}
+            # Nothing was read from the plan yet (see _validating): it is made again for the
+            # requests found.
+            self._finals.clear()
+            self._ended = (_UNSET, 0)
+            self._progress = None
+            self._plan()
+
     def check_params_later(self, check: ParamsCheck) -> None:
         """Take the params problems from ``check`` later, after the create's answer (the API checks
         params after accepting a batch): at :meth:`check_params`, or at the latest when a final
@@ -440,6 +514,7 @@ class Batch:
 
     def check_params(self) -> None:
         """Apply the params problems left for later: those requests end ``errored``."""
+        self.decide()
         if self._unchecked is None:
             return
         with self._lock:
@@ -556,6 +631,8 @@ class Batch:
         """The first moment after ``now`` (epoch microseconds) at which :meth:`phase` or
         :meth:`progress` may answer otherwise (never, once ended): what a provider shows of a
         running batch stays the same until then."""
+        if self._validating(now, cancel_at):
+            return self.created_at + min(self.policy.validating, self.policy.window)
         end = self.ended_at(cancel_at)
         if now >= end:
             return _NEVER
@@ -608,8 +685,10 @@ class Batch:
 
     def started(self, now: int) -> int:
         """How many requests have started by ``now`` (without cancel)."""
+        self.decide()
         return bisect_right(self._starts_in_order, now - self.created_at)
 
     def first_start(self) -> int | None:
         """When the first request starts (epoch microseconds), if any does."""
+        self.decide()
         return self.created_at + self._starts_in_order[0] if self._starts_in_order else None

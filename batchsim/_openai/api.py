@@ -23,7 +23,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from .._engine.batch import DAY, Ending, Policy
+from .._engine.batch import DAY, Ending, Phase, Policy, Verdict
 from .._engine.clock import MICROS
 from .._engine.collector import collector
 from .._engine.errors import InvalidError, NotFoundError, TooLargeError, WrongStateError
@@ -33,7 +33,7 @@ from .._engine.scenario import Scenario
 from .._engine.service import BatchService, results_key
 from .._http.forms import Form
 from .answers import ENDPOINTS
-from .lines import parse_input
+from .lines import first_model, parse_input
 from .traits import NAME, OpenAISettings
 from .wire import (
     FILE_EXPIRY,
@@ -59,6 +59,8 @@ MAX_UPLOAD_BYTES = MAX_FILE_BYTES + 1024 * 1024
 """The largest upload body (the file and the form around it)."""
 MAX_CREATE_BYTES = 1024 * 1024
 FILE_MIN_REQUESTS = 1000
+_LARGE_FILE = 1 << 20
+"""An input file this large is checked, after the create's answer, on a worker thread."""
 PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
 _SHOWN = {"evals": "user_data"}
 """A file object's ``purpose`` takes fewer values than an upload's: ``evals`` is not among them
@@ -391,6 +393,8 @@ class OpenAIApi:
         errors: list[dict[str, Any]] = []
         ids: Any = ()
         params: Any = ()
+        content = b""
+        verdict: Callable[[], Verdict] | None = None
         purpose = record.attrs.get("purpose") if record is not None else None
         if record is None and self._output(workspace, input_id) is not None:
             purpose = "batch_output"  # another batch's output or error file
@@ -410,32 +414,34 @@ class OpenAIApi:
                 }
             )
         else:
-            collector.pause()
-            try:
-                found = parse_input(self.files.read(workspace, input_id), endpoint, settings.models)
-            finally:
-                collector.resume()
-            errors = found.errors
-            attrs["model"] = found.model
-            if not errors:
-                ids, params = found.custom_ids, found.params
+            content = self.files.read(workspace, input_id)
+            verdict = partial(_verdict, content, endpoint, settings.models)
+            attrs["model"] = first_model(content)  # what the create shows; the verdict has the last word
         if errors:
             attrs["errors"] = errors
-        batch = self.service.create(workspace, ids, params, None, attrs=attrs, failed=bool(errors))
+        if verdict is not None and self.service.store.durable:  # a durable store takes a batch whole
+            found = verdict()
+            attrs.update(found.attrs)
+            failed, ids, params, verdict = found.failed, found.custom_ids, found.params, None
+        else:
+            failed = bool(errors)
+        batch = self.service.create(workspace, ids, params, None, attrs=attrs, failed=failed, verdict=verdict)
         for errors_file in (False, True):
             self._outputs[(workspace, output_id(batch.id, errors_file))] = batch.id
         now = self.service.clock.now()
         answer = orjson.dumps(batch_dict(batch, None, now, settings.count_expired_as_failed))
         results = self.service.results
-        finish: Callable[[], None] | None = None
-        if results is not None and batch.size >= FILE_MIN_REQUESTS:
-            ahead = (*results_key(batch, None), False)
-            lines = partial(output_chunks, batch, None, False)
+        large = len(content) >= _LARGE_FILE if verdict is not None else len(batch.custom_ids) >= FILE_MIN_REQUESTS
 
-            def finish() -> None:
-                results.write_ahead(ahead, lines)
+        def finish() -> None:
+            # The input file's lines are checked now, after the answer (as the API validates a
+            # batch after accepting it); a large batch's output file is then written ahead.
+            BatchService.finish(batch)
+            batch.decide()
+            if results is not None and batch.size >= FILE_MIN_REQUESTS:
+                results.write_ahead((*results_key(batch, None), False), partial(output_chunks, batch, None, False))
 
-        return Created(answer, finish, batch.size >= FILE_MIN_REQUESTS)
+        return Created(answer, finish, large)
 
     def retrieve(self, workspace: str, batch_id: str) -> bytes:
         entry = self.service.get(workspace, batch_id)
@@ -482,7 +488,7 @@ class OpenAIApi:
         entry = self.service.get(workspace, batch_id)
         now = self.service.clock.now()
         batch, cancel = entry.batch, entry.cancel_initiated_at
-        if now >= batch.ended_at(cancel):
+        if batch.phase(now, cancel) == Phase.ENDED:
             if batch.ending(cancel) == Ending.CANCELED:
                 return self._json(entry)  # canceling a cancelled batch is allowed
             raise WrongStateError("batch", batch_id, status_name(batch, now, cancel), "canceled")
@@ -496,6 +502,19 @@ class OpenAIApi:
                 "batch", batch_id, status_name(entry.batch, now, entry.cancel_initiated_at), "canceled"
             ) from None
         return self._json(entry)
+
+
+def _verdict(data: bytes, endpoint: str, models: tuple[str, ...] | None) -> Verdict:
+    """The input file's check (see :mod:`.lines`) as the engine takes it."""
+    collector.pause()
+    try:
+        found = parse_input(data, endpoint, models)
+    finally:
+        collector.resume()
+    attrs: dict[str, Any] = {"model": found.model}
+    if found.errors:
+        attrs["errors"] = found.errors
+    return Verdict(bool(found.errors), found.custom_ids, found.params, attrs)
 
 
 def _object(body: bytes) -> dict[str, Any]:

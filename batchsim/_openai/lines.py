@@ -32,7 +32,7 @@ import orjson
 from .._engine.params import PackedIds, PackedParams
 from .answers import display_name
 
-__all__ = ["MAX_LINES", "MAX_REPORTED", "InputLines", "parse_input"]
+__all__ = ["MAX_LINES", "MAX_REPORTED", "InputLines", "first_model", "parse_input"]
 
 MAX_LINES = 50_000
 MAX_REPORTED = 1000
@@ -104,6 +104,21 @@ def _plain(data: bytes, endpoint: str, models: tuple[str, ...] | None) -> InputL
         return None
     # Item i is the line between the (i-1)th newline and the ith (the cuts are found on first use).
     return InputLines(PackedIds.of(ids), PackedParams(data, None, 1, 0, count=len(ids)), [], model)
+
+
+def first_model(data: bytes) -> str | None:
+    """The model the file's first request names (what a create shows before the file is
+    checked), if its first line that is not blank says so."""
+    for line in io.BytesIO(data):
+        if line.strip():
+            try:
+                item = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                return None
+            body = item.get("body") if isinstance(item, dict) else None
+            model = body.get("model") if isinstance(body, dict) else None
+            return model if isinstance(model, str) else None
+    return None
 
 
 def parse_input(data: bytes, endpoint: str, models: tuple[str, ...] | None = None) -> InputLines:

@@ -552,3 +552,44 @@ def test_a_retrieve_shows_the_batch_as_it_is_at_that_moment() -> None:
         assert a.batches.retrieve(cancels[0]).status == "cancelled"
     polled.close()
     twin.close()
+
+
+def test_without_validating_time_the_create_answers_the_checked_batch(sim: Emulator, client: openai.OpenAI) -> None:
+    """The input file is checked after the create's answer unless the answer depends on it."""
+    sim.scenario = {"openai": {"validating": 0}}
+    good = start(client, chat_lines(3))
+    assert (good.status, good.request_counts.total if good.request_counts else None) == ("in_progress", 3)
+    bad = start(client, [line("a"), "{"])
+    assert bad.status == "failed" and bad.errors is not None
+    assert [(e.code, e.line) for e in bad.errors.data] == [("invalid_json_line", 2)]
+    assert bad.failed_at == bad.created_at and bad.model == MODEL
+
+
+def test_the_create_shows_the_first_line_model(sim: Emulator, client: openai.OpenAI) -> None:
+    batch = start(client, [line("a", chat(model="gpt-4o")), line("b", chat(model="gpt-4o"))])
+    assert batch.model == "gpt-4o" and batch.status == "validating"
+    sim.advance(HOUR)
+    assert client.batches.retrieve(batch.id).model == "gpt-4o"
+
+
+@pytest.mark.parametrize("good", [True, False], ids=["valid", "invalid"])
+def test_a_check_left_for_after_the_answer_is_taken_when_first_needed(
+    sim: Emulator, client: openai.OpenAI, good: bool
+) -> None:
+    """Created through the API object, with no HTTP call, the work after the answer never runs:
+    the batch is checked when something first depends on it (the dashboard's or a retrieve's
+    questions once it has validated), never before."""
+    data = jsonl(chat_lines(4) if good else [line("a"), "{", line("a")])
+    body = json.dumps({"input_file_id": upload(client, data), "endpoint": CHAT, "completion_window": "24h"})
+    created = sim.openai.api.create("batchsim-test-key", body.encode())
+    batch_id = json.loads(created.answer)["id"]
+    assert json.loads(created.answer)["status"] == "validating"
+    assert client.batches.retrieve(batch_id).status == "validating"
+    assert [b.id for b in client.batches.list()] == [batch_id]
+    sim.advance(VALIDATED)
+    found = client.batches.retrieve(batch_id)
+    if good:
+        assert (found.status, found.request_counts.total if found.request_counts else None) == ("in_progress", 4)
+    else:
+        assert found.status == "failed" and found.errors is not None
+        assert [(e.code, e.line) for e in found.errors.data] == [("invalid_json_line", 2), ("duplicate_custom_id", 3)]
