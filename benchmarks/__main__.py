@@ -36,6 +36,7 @@ MODULES = (
     "bench_contention",
     "bench_fast_paths",
     "bench_around",
+    "bench_openai",
     "bench_gemini",
     "bench_scale",
 )

@@ -266,10 +266,18 @@ WARM_UP = 1
 while another one was measured starts slower)."""
 
 
-def load(url: str, key: str = "bench-key", seconds: float | None = None, body: bytes | None = None) -> Load:
+def load(
+    url: str,
+    key: str = "bench-key",
+    seconds: float | None = None,
+    body: bytes | None = None,
+    headers: Sequence[str] | None = None,
+) -> Load:
     """GET ``url`` (POST ``body`` as JSON, when given) as fast as possible for ``seconds`` with
-    ``wrk`` (or the Python fallback), after :data:`WARM_UP` seconds of the same load, not measured."""
+    ``wrk`` (or the Python fallback), after :data:`WARM_UP` seconds of the same load, not measured.
+    ``headers`` (``"name: value"``) replace Anthropic's (``x-api-key: KEY``, ``anthropic-version``)."""
     seconds = duration() if seconds is None else seconds
+    sent = list(headers) if headers is not None else [f"x-api-key: {key}", "anthropic-version: 2023-06-01"]
     if WRK is not None:
         script: list[str] = []
         if body is not None:
@@ -281,8 +289,8 @@ def load(url: str, key: str = "bench-key", seconds: float | None = None, body: b
             script = ["-s", str(lua)]
 
         def wrk(run_for: float) -> list[str]:
-            cmd = [WRK, "-t1", f"-c{CONNECTIONS}", f"-d{run_for:g}s", "-H", f"x-api-key: {key}", *script]
-            return _pinned([*cmd, "-H", "anthropic-version: 2023-06-01", url], LOAD_CPU)
+            cmd = [WRK, "-t1", f"-c{CONNECTIONS}", f"-d{run_for:g}s", *script]
+            return _pinned([*cmd, *(part for h in sent for part in ("-H", h)), url], LOAD_CPU)
 
         _run_measured(wrk(WARM_UP))
         full = wrk(seconds)
@@ -294,9 +302,9 @@ def load(url: str, key: str = "bench-key", seconds: float | None = None, body: b
         return Load(rps, cpu / seconds, "wrk", errors)
     if body is not None:
         raise RuntimeError("a POST load needs wrk")
-    warm_up = [sys.executable, "-m", "benchmarks._loadgen", url, key, f"{WARM_UP:g}", str(CONNECTIONS)]
+    warm_up = [sys.executable, "-m", "benchmarks._loadgen", url, key, f"{WARM_UP:g}", str(CONNECTIONS), *sent]
     _run_measured(_pinned(warm_up, LOAD_CPU))
-    cmd = [sys.executable, "-m", "benchmarks._loadgen", url, key, f"{seconds:g}", str(CONNECTIONS)]
+    cmd = [sys.executable, "-m", "benchmarks._loadgen", url, key, f"{seconds:g}", str(CONNECTIONS), *sent]
     full = _pinned(cmd, LOAD_CPU)
     log_command(full)
     out, cpu = _run_measured(full)

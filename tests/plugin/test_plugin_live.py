@@ -79,7 +79,7 @@ def test_live_flag_hands_out_real_clients_and_skips_emulator_controls(pytester: 
     result.assert_outcomes(passed=4, skipped=6)
     result.stdout.fnmatch_lines(
         [
-            "batchsim: live mode, fixtures reach the real Message Batches API",
+            "batchsim: live mode, fixtures reach the real batch APIs (Anthropic's, OpenAI's)",
             "*= batchsim live: markers that only tune the emulator were ignored =*",
             "*::test_marker_that_only_tunes_the_emulator: ran without @pytest.mark.batchsim(autoadvance, seed)",
             "*test_*.py:*: batchsim.advance() needs the emulator (the real API has no virtual clock); "
@@ -102,12 +102,12 @@ def test_live_by_environment_variable(pytester: pytest.Pytester, monkeypatch: py
 
 
 @pytest.mark.usefixtures("live_env")
-def test_live_needs_a_key(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_live_needs_a_key_for_the_clients_asked_for(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ANTHROPIC_API_KEY")
-    pytester.makepyfile("def test_x(): pass")
-    result = pytester.runpytest("-p", "no:cacheprovider", "--batchsim-live")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--batchsim-live needs ANTHROPIC_API_KEY in the environment*"])
+    pytester.makepyfile("def test_x(): pass\n\ndef test_y(batchsim):\n    batchsim.client()\n")
+    result = pytester.runpytest("-p", "no:cacheprovider", "--batchsim-live", "-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*batchsim.client() under --batchsim-live needs ANTHROPIC_API_KEY in the environment"])
 
 
 @pytest.mark.usefixtures("live_env")
