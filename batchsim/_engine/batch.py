@@ -863,7 +863,8 @@ class Batch:
             # After a cancel only requests started by then may still finish: count them one by one.
             c = cancel_at - self.created_at
             _, start, finish = self._timeline()
-            done = [p for s, f, p in zip(start, finish, plan.planned, strict=True) if s <= c and f <= t]
+            planned = self._plan_state().planned
+            done = [p for s, f, p in zip(start, finish, planned, strict=True) if s <= c and f <= t]
             return done.count(SUCCEEDED), done.count(ERRORED)
         return bisect_right(progress[0], t), bisect_right(progress[1], t)
 
