@@ -37,7 +37,11 @@ LIVE_REASON = "batchsim.{name} needs the emulator (the real API has no {what}); 
 KEY_REASON = "batchsim.{name} under --batchsim-live needs {variable} in the environment"
 # Where each provider's batches are created (a POST answered 200 to a path ending so), and what
 # of its client a cancel needs.
-_CREATES = {"anthropic": "/v1/messages/batches", "openai": "/v1/batches"}
+_CREATES = {
+    "anthropic": ("/v1/messages/batches",),
+    "openai": ("/v1/batches",),
+    "gemini": (":batchGenerateContent", ":asyncBatchEmbedContent"),
+}
 _WHERE = {
     "anthropic": ("api_key", "auth_token", "base_url"),
     "openai": ("api_key", "organization", "project", "base_url"),
@@ -78,7 +82,9 @@ class LiveBatches:
     def _record(self, method: str, path: str, status: int, body: bytes, provider: str, where: dict[str, Any]) -> None:
         if method == "POST" and path.rstrip("/").endswith(_CREATES[provider]) and status == 200:
             with contextlib.suppress(ValueError, TypeError, KeyError):
-                self.created.append((provider, str(orjson.loads(body)["id"]), where))
+                made = orjson.loads(body)
+                # Gemini answers the batch's resource name (``batches/…``, or an operation's).
+                self.created.append((provider, str(made["name"] if provider == "gemini" else made["id"]), where))
 
     def hook(self, provider: str, where: dict[str, Any]) -> Callable[[Any], None]:
         def record(response: Any) -> None:
@@ -118,6 +124,16 @@ class LiveBatches:
 
 def _cancel(provider: str, batch_id: str, where: dict[str, Any]) -> str | None:
     """Cancel one real batch; what went wrong, or ``None``."""
+    if provider == "gemini":
+        from google import genai
+        from google.genai import errors
+
+        with genai.Client(**where) as gemini:
+            try:
+                gemini.batches.cancel(name=batch_id)
+            except errors.APIError as exc:  # already ended, or the API is unreachable
+                return f"{type(exc).__name__}: {exc}"
+        return None
     if provider == "openai":
         import openai
 
@@ -188,10 +204,9 @@ class BatchsimFixture:
     def gemini_client(self, *, api_key: str | None = None, **kwargs: Any) -> Any:
         """A ``google.genai.Client`` wired to this emulator in-process (live: the real Gemini API,
         with ``GEMINI_API_KEY`` or ``GOOGLE_API_KEY``, as the SDK reads them)."""
+        __tracebackhide__ = True
         if self.live:
-            from google import genai
-
-            return genai.Client(api_key=api_key, **kwargs)
+            return self._tracked_gemini(api_key, kwargs)
         return self._sim("gemini_client()", "emulator").gemini_client(api_key=api_key or DEFAULT_API_KEY, **kwargs)
 
     def openai_client(self, *, api_key: str | None = None, **kwargs: Any) -> openai.OpenAI:
@@ -386,6 +401,34 @@ class BatchsimFixture:
         client = cls(api_key=api_key, **kwargs)
         where.update({k: getattr(client, k) for k in _WHERE[provider]})
         return client
+
+    def _tracked_gemini(self, api_key: str | None, kwargs: dict[str, Any]) -> Any:
+        """A live ``google.genai.Client`` whose batch creates are recorded (response hooks on the
+        HTTP clients it makes), to be canceled if the test is skipped."""
+        __tracebackhide__ = True
+        from google import genai
+        from google.genai import types
+
+        key = api_key or os.environ.get("GOOGLE_API_KEY") or os.environ.get("GEMINI_API_KEY")
+        if not key:
+            pytest.skip(KEY_REASON.format(name="gemini_client()", variable="GEMINI_API_KEY"))
+        options = kwargs.pop("http_options", None) or types.HttpOptions()
+        if isinstance(options, dict):
+            options = types.HttpOptions(**options)
+        where: dict[str, Any] = {"api_key": key}
+        if options.base_url:
+            where["http_options"] = types.HttpOptions(base_url=options.base_url)
+        batches = self._live_batches
+        hooked: dict[str, Any] = {}
+        for name, hook in (
+            ("client_args", batches.hook("gemini", where)),
+            ("async_client_args", batches.async_hook("gemini", where)),
+        ):
+            args = dict(getattr(options, name) or {})
+            hooks = dict(args.get("event_hooks") or {})
+            hooks["response"] = [*hooks.get("response", []), hook]
+            hooked[name] = {**args, "event_hooks": hooks}
+        return genai.Client(api_key=key, http_options=options.model_copy(update=hooked), **kwargs)
 
     def _close(self) -> None:
         self._live_batches.close()

@@ -201,3 +201,55 @@ def test_a_skipped_live_test_cancels_the_batches_it_created(
         ],
         consecutive=False,
     )
+
+
+GEMINI_LIVE = """
+import asyncio
+
+SRC = [{"contents": [{"role": "user", "parts": [{"text": "hi"}]}], "metadata": {"key": "a"}}]
+
+
+def test_gemini_sync_then_an_emulator_only_call(batchsim):
+    client = batchsim.gemini_client()  # kept: google-genai closes a client it no longer sees
+    client.batches.create(model="gemini-2.5-flash", src=SRC)
+    batchsim.advance(minutes=5)
+
+
+def test_gemini_async(batchsim):
+    async def create():
+        client = batchsim.gemini_client()
+        await client.aio.batches.create(model="gemini-2.5-flash", src=SRC)
+
+    asyncio.run(create())
+    batchsim.calls
+"""
+
+
+@pytest.mark.server
+def test_a_skipped_live_test_cancels_the_gemini_batches_it_created(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A local ``batchsim serve`` stands in for Gemini's API (``GOOGLE_GEMINI_BASE_URL``)."""
+    with running_server() as server:
+        monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", server.url)
+        monkeypatch.setenv("GEMINI_API_KEY", "live-key")
+        monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+        monkeypatch.delenv("BATCHSIM_LIVE", raising=False)
+        pytester.makepyfile(GEMINI_LIVE)
+        result = pytester.runpytest("-p", "no:cacheprovider", "--batchsim-live", "-rs")
+        listed = httpx2.get(
+            f"{server.url}/v1beta/batches", headers={"x-goog-api-key": "live-key"}, params={"pageSize": 100}, timeout=30
+        ).json()["operations"]
+        journal = httpx2.get(f"{server.url}/_batchsim/journal", timeout=30).json()
+    result.assert_outcomes(skipped=2)
+    canceled = sorted(
+        c["path"].partition("/batches/")[2] for c in journal["calls"] if c["endpoint"] == "gemini.batches.cancel"
+    )
+    assert canceled == sorted(f"{b['name'].partition('/')[2]}:cancel" for b in listed) and len(listed) == 2
+    result.stdout.fnmatch_lines(
+        [
+            "SKIPPED * batchsim.advance() needs the emulator *; canceled the 1 batch(es) this test created: batches/*",
+            "SKIPPED * batchsim.calls needs the emulator *; canceled the 1 batch(es) this test created: batches/*",
+        ],
+        consecutive=False,
+    )
