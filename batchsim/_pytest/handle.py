@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import orjson
 import pytest
 
-from .._emulator import DEFAULT_API_KEY, BatchView, Emulator
+from .._emulator import DEFAULT_API_KEY, BatchView, Emulator, Provider
 from .._engine.clock import Clock, VirtualClock
 from .._engine.scenario import Scenario
 from .._engine.sleep import SleepPatch
@@ -292,27 +292,35 @@ class BatchsimFixture:
         __tracebackhide__ = True
         self._sim("reset()", "reset switch").reset()
 
-    def batches(self, api_key: str = DEFAULT_API_KEY) -> list[BatchView]:
-        """The live message batches of one key, newest first, as read-only views."""
+    def batches(self, api_key: str = DEFAULT_API_KEY, *, provider: Provider = "anthropic") -> list[BatchView]:
+        """The live batches of one key and provider (Anthropic's by default), newest first, as
+        read-only views."""
         __tracebackhide__ = True
-        return self._sim("batches()", "batch store").batches(api_key)
+        return self._sim("batches()", "batch store").batches(api_key, provider=provider)
 
     def results_pending(self) -> int:
         __tracebackhide__ = True
         return self._sim("results_pending()", "results files").results_pending()
 
-    def created_requests(self, batch_id: str | None = None, *, api_key: str = DEFAULT_API_KEY) -> list[dict[str, Any]]:
-        """The requests (``{"custom_id", "params"}``) the code under test submitted, as the emulator
-        stored them: of one batch, or of every live (not deleted) batch of ``api_key``, oldest first."""
+    def created_requests(
+        self, batch_id: str | None = None, *, api_key: str = DEFAULT_API_KEY, provider: Provider = "anthropic"
+    ) -> list[dict[str, Any]]:
+        """The requests the code under test submitted, as the emulator stored them: of one batch,
+        or of every live (not deleted) batch of ``api_key``, oldest first. Anthropic's are
+        ``{"custom_id", "params"}``; OpenAI's are the input file's lines (``custom_id``, ``method``,
+        ``url``, ``body``); Gemini's the inlined requests (``request`` and ``metadata.key``)."""
         __tracebackhide__ = True
         sim = self._sim("created_requests()", "batch store")
         if batch_id is not None:
-            entry = sim.service.store.get(api_key, batch_id)
+            stored = batch_id.removeprefix("batches/") if provider == "gemini" else batch_id  # a Gemini name
+            entry = sim._provider(provider).service.store.get(api_key, stored)
             if entry is None:
                 raise KeyError(f"no live batch {batch_id!r} for this key")
             chosen = [entry]
         else:
-            chosen = sim.entries(api_key)[::-1]
+            chosen = sim.entries(api_key, provider=provider)[::-1]
+        if provider != "anthropic":
+            return [orjson.loads(raw) for entry in chosen for raw in entry.batch.params]
         return [
             {"custom_id": cid, "params": orjson.loads(raw)}
             for entry in chosen
