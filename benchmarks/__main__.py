@@ -22,6 +22,7 @@ from typing import Any
 from . import _common
 
 MODULES = (
+    "bench_control",
     "bench_http",
     "bench_create",
     "bench_results",

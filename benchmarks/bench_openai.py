@@ -1,9 +1,7 @@
 """OpenAI's Files + Batch API: the same figures as Anthropic's, on a 50,000-line input file (the
-Batch API's limit), each against a baseline measured in the same run.
+Batch API's limit), each against a baseline measured in the same run (the retrieve against
+the bare app is in :mod:`benchmarks.bench_control`).
 
-* retrieve: ``GET /v1/batches/{id}`` of ``batchsim serve`` (a server holding that one batch, in
-  progress) vs a bare Starlette route answering a pre-built JSON of the same size, same uvicorn
-  settings, under wrk (the control-plane figure's method);
 * upload + create: ``POST /v1/files`` (the file as the SDK sends it, ``multipart/form-data``) then
   ``POST /v1/batches`` naming it, through the whole ASGI app in this process (no socket: server
   time only, each call until its answer's last byte), vs orjson parsing the file line by line
@@ -103,44 +101,6 @@ def _raw(url: str) -> bytes:
     request = urllib.request.Request(url, headers={"authorization": f"Bearer {KEY}"})
     with urllib.request.urlopen(request, timeout=60) as response:
         return bytes(response.read())
-
-
-# -- retrieve --------------------------------------------------------------------------------------
-
-
-def _retrieve() -> list[dict[str, Any]]:
-    rounds = 3 if c.QUICK else 5
-    with tempfile.TemporaryDirectory() as tmp, c.batchsim_server() as sim:
-        batch = upload_and_create(sim.url, make_file(1))
-        _advance(sim.url, 10.5)  # validated: in progress
-        url = f"{sim.url}/v1/batches/{batch['id']}"
-        answer = _raw(url)
-        if orjson.loads(answer)["status"] != "in_progress":
-            raise RuntimeError(f"unexpected batch: {answer[:200]!r}")
-        json_file = Path(tmp) / "retrieve.json"
-        json_file.write_bytes(answer)
-        with c.bare_server(str(json_file)) as bare:
-            runs = c.interleave(
-                {
-                    "bare": lambda: c.load(f"{bare.url}/json", headers=[BEARER]),
-                    "retrieve": lambda: c.load(url, headers=[BEARER]),
-                },
-                rounds,
-            )
-    ratio = statistics.median(a.rps / b.rps for a, b in zip(runs["retrieve"], runs["bare"], strict=True))
-    return [
-        c.row(
-            "OpenAI retrieve",
-            c.median_rps(runs["retrieve"]),
-            "req/s",
-            f"batchsim serve GET /v1/batches/ID (in progress) vs bare Starlette JSON route ({len(answer)} B); "
-            f"median of per-round ratios; {c.load_note(runs['retrieve'], runs['bare'])}",
-            baseline=c.median_rps(runs["bare"]),
-            ratio=ratio,
-            target=">= 0.85",
-            ok=ratio >= 0.85,
-        )
-    ]
 
 
 # -- upload + create -------------------------------------------------------------------------------
@@ -368,4 +328,4 @@ def _download_and_memory(data: bytes, n: int) -> list[dict[str, Any]]:
 def run() -> list[dict[str, Any]]:
     n = 10_000 if c.QUICK else 50_000
     data = make_file(n)
-    return [*_retrieve(), *_upload_create(data, n), *_download_and_memory(data, n)]
+    return [*_upload_create(data, n), *_download_and_memory(data, n)]
