@@ -108,11 +108,14 @@ async def read_body(request: Request, limit: int, budget: BodyBudget | None = No
     they arrive (529 when it is spent; the caller gives ``len(body)`` back when done), and a
     body that stops arriving for its ``timeout`` is refused with 408 (what it took is given
     back). Refusals close the connection rather than wait for the rest of the body."""
-    spool, _ = await read_upload(request, limit, budget)
+    body, _ = await _read(request, limit, budget, whole=True)
+    if isinstance(body, bytes):
+        return body
     try:
-        return spool.read()
+        data: bytes = body.read()
+        return data
     finally:
-        spool.close()
+        body.close()
 
 
 async def read_upload(request: Request, limit: int, budget: BodyBudget | None = None) -> tuple[BinaryIO, int]:
@@ -120,6 +123,14 @@ async def read_upload(request: Request, limit: int, budget: BodyBudget | None = 
     up to :data:`SPOOL_THRESHOLD` and in an unnamed temporary file past it (never whole in
     memory). Bounds, budget and timeout as for :func:`read_body`; the caller closes the file and
     gives the size back to the budget."""
+    spool, size = await _read(request, limit, budget, whole=False)
+    assert not isinstance(spool, bytes)
+    return spool, size
+
+
+async def _read(request: Request, limit: int, budget: BodyBudget | None, *, whole: bool) -> tuple[Any, int]:
+    """:func:`read_upload`; with ``whole``, a body that came in one piece (most JSON bodies) is
+    answered as those bytes, with no spool file made for it."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
@@ -127,7 +138,7 @@ async def read_upload(request: Request, limit: int, budget: BodyBudget | None = 
     watched = budget._watch() if budget is not None else None
     if watched is not None and budget is not None:  # each chunk renews the deadline
         waiting, clock, timeout = budget._waiting, watched.get_loop().time, budget.timeout or 0.0
-    spool: Any = tempfile.SpooledTemporaryFile(max_size=SPOOL_THRESHOLD, prefix="batchsim-body-")  # noqa: SIM115
+    spool: Any = None  # made when a second piece arrives (or for an upload)
     size = 0
     try:
         while True:
@@ -144,13 +155,22 @@ async def read_upload(request: Request, limit: int, budget: BodyBudget | None = 
                 if budget is not None:
                     budget.take(len(chunk))
                 size += len(chunk)
+                if whole and not more and spool is None:
+                    return (chunk if type(chunk) is bytes else bytes(chunk)), size
+                if spool is None:
+                    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_THRESHOLD, prefix="batchsim-body-")  # noqa: SIM115
                 spool.write(chunk)
             if not more:
                 break
+        if spool is None:
+            if whole:
+                return b"", 0
+            spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_THRESHOLD, prefix="batchsim-body-")  # noqa: SIM115
         spool.seek(0)
         return spool, size
     except BaseException as exc:
-        spool.close()
+        if spool is not None:
+            spool.close()
         if budget is not None:
             budget.give(size)
             if watched is not None:

@@ -8,6 +8,10 @@ the :data:`~batchsim._http.connection.CLOSE_CONNECTION` extension (in ``scope["e
 async callable that closes the connection's transport and waits until uvicorn has seen the
 connection go, so the request ends with nothing sent. The ``drop`` and ``lost`` faults use it.
 
+Each answer's head (status line and headers) leaves with the first piece of its body in one
+write, as most servers send a small answer: uvicorn writes them apart, two system calls and two
+TCP segments for an answer of a few hundred bytes (:class:`_HeadWithBody`).
+
 They also enforce :data:`batchsim._serve.connections.LIMITS` (see that module): the size of a
 request head (414, 431), the time it may take to arrive (408), the time a send may wait for the
 client to read, and the number of open connections (529). What they add to a request that is
@@ -51,6 +55,48 @@ def _closing(app: ASGIApp, transport: asyncio.Transport) -> ASGIApp:
         await app(scope, receive, send)
 
     return app_with_close
+
+
+class _HeadWithBody:
+    """A connection's transport as one request's cycle sees it: the cycle's first write (the
+    answer's head) is held until its second (the body, or its first chunk), and both go out as
+    one; a head whose body is not written in the same step of the event loop (a streamed answer
+    still waiting for its first chunk, ``100 Continue``) goes out on the loop's next turn. The
+    rest is the transport's."""
+
+    __slots__ = ("_head", "_loop", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._head: bytes | None = b""  # b"": nothing written yet; None: the head has gone
+
+    def write(self, data: bytes) -> None:
+        head = self._head
+        if head is None:
+            self._transport.write(data)
+        elif not head:
+            self._head = data
+            self._loop.call_soon(self._flush)
+        else:
+            self._head = None
+            self._transport.writelines((head, data))
+
+    def _flush(self) -> None:
+        head = self._head
+        self._head = None
+        if head and not self._transport.is_closing():
+            self._transport.write(head)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 # -- refusals ----------------------------------------------------------------------------------------
@@ -171,6 +217,7 @@ class ClosingHttpToolsProtocol(HttpToolsProtocol):
         self._head_since = None
         self._head_bytes = 0
         super().on_headers_complete()
+        self.cycle.transport = _HeadWithBody(self.transport, self.loop)  # type: ignore[assignment]
 
     def pause_writing(self) -> None:
         super().pause_writing()
@@ -265,6 +312,12 @@ class ClosingH11Protocol(H11Protocol):
             self._head_since = self.loop.time()
         self._received += len(data)
         super().data_received(data)
+
+    def handle_events(self) -> None:
+        cycle = self.cycle
+        super().handle_events()
+        if self.cycle is not cycle and self.cycle is not None:  # a request began: its answer's writes
+            self.cycle.transport = _HeadWithBody(self.transport, self.loop)  # type: ignore[assignment]
 
     def pause_writing(self) -> None:
         super().pause_writing()

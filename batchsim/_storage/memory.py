@@ -35,6 +35,9 @@ class MemoryStore:
         self._spaces: dict[str, _Workspace] = {}
         self._number = 0
         self._lock = threading.Lock()
+        self.changes = 0
+        """How many times a batch was added, changed or deleted, or the store cleared: what a
+        list answer built from it may be kept by."""
 
     def add(self, batch: Batch) -> Batch:
         with self._lock:
@@ -44,6 +47,7 @@ class MemoryStore:
             space.position[batch.id] = len(space.entries)
             space.entries.append(Entry(batch))
             space.live += 1
+            self.changes += 1
         return batch
 
     def get(self, workspace: str, batch_id: str) -> Entry | None:
@@ -63,6 +67,7 @@ class MemoryStore:
             if entry is None:
                 return None
             new = change(entry)
+            self.changes += 1
             if entry.cancel_initiated_at is not None:  # the first cancel time recorded wins
                 new = new._replace(cancel_initiated_at=entry.cancel_initiated_at)
             if new.deleted:
@@ -124,3 +129,4 @@ class MemoryStore:
         with self._lock:
             self._spaces.clear()
             self._number = 0
+            self.changes += 1

@@ -113,3 +113,59 @@ def test_packed_params_edges(count: int) -> None:
     packed = PackedParams.encode(items)
     assert packed[-1] == orjson.dumps(items[-1])
     assert packed[1:3] == [orjson.dumps(item) for item in items[1:3]]
+
+
+_ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("create"), st.integers(1, 3)),
+        st.tuples(st.sampled_from(["cancel", "delete", "cursor"]), st.integers(0, 50)),
+        st.tuples(st.just("advance"), st.sampled_from([1, 30, 90, 3600, 30 * 86400])),
+        st.tuples(st.just("list"), st.integers(1, 5)),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=_ops)
+def test_a_kept_list_page_is_the_page_built_again(ops: list[tuple[str, int]]) -> None:
+    """List answers kept between polls equal the batches' own answers at every step, whatever
+    was created, canceled, deleted or how far the clock moved in between."""
+    from batchsim import Emulator, Scenario
+
+    sim = Emulator(Scenario.from_dict({"timing": {"start_delay": 60, "per_request": 20}}))
+    client = sim.client()
+    batches = client.messages.batches
+    live: list[str] = []  # oldest first
+    cursor: str | None = None
+    request = {
+        "params": {"model": "claude-sonnet-4-5", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}
+    }
+    for op, n in ops:
+        if op == "create":
+            live.append(batches.create(requests=[{"custom_id": f"r{i}", **request} for i in range(n)]).id)
+        elif op == "advance":
+            sim.advance(n)
+        elif live and op == "cancel":
+            batch_id = live[n % len(live)]
+            if batches.retrieve(batch_id).processing_status != "ended":
+                batches.cancel(batch_id)
+        elif live and op == "delete":
+            batch_id = live[n % len(live)]
+            if batches.retrieve(batch_id).processing_status == "ended":
+                batches.delete(batch_id)
+                live.remove(batch_id)
+                cursor = None if cursor == batch_id else cursor
+        elif live and op == "cursor":
+            cursor = live[n % len(live)]
+        for limit in (n, 20) if op == "list" else (20,):
+            raw = batches.with_raw_response.list(limit=limit, **({"after_id": cursor} if cursor else {}))
+            page = orjson.loads(raw.http_response.content)
+            newest_first = live[::-1]
+            start = newest_first.index(cursor) + 1 if cursor else 0
+            expected = newest_first[start : start + limit]
+            assert [b["id"] for b in page["data"]] == expected
+            assert page["data"] == [
+                orjson.loads(batches.with_raw_response.retrieve(i).http_response.content) for i in expected
+            ]
+            assert page["has_more"] == (len(newest_first) > start + limit)

@@ -112,6 +112,47 @@ def test_heads_within_the_bounds_are_served(sized: ServerProcess) -> None:
             assert read_answer(sock)[0] == 200
 
 
+def test_a_small_answer_leaves_in_one_write(sized: ServerProcess) -> None:
+    """Head and body of an answer go out together: the first read of the socket holds the whole
+    answer (written apart, the first read usually ends with the head), keep-alive after it."""
+    with connect(sized) as sock:
+        for _ in range(20):
+            sock.sendall(_head())
+            data = sock.recv(65536)
+            head, _, body = data.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200"), data[:200]
+            length = int(
+                next(
+                    v
+                    for k, _, v in (line.partition(b":") for line in head.split(b"\r\n"))
+                    if k.lower() == b"content-length"
+                )
+            )
+            assert len(body) == length and orjson.loads(body)["status"] == "ok", data[:300]
+
+
+def test_100_continue_is_sent_before_the_body_is(sized: ServerProcess) -> None:
+    """A client that waits for ``100 Continue`` before sending its body gets it at once (the
+    answer's first write is not held back for a body that cannot come yet)."""
+    body = orjson.dumps({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "hi"}]})
+    head = (
+        b"POST /v1/messages/count_tokens HTTP/1.1\r\nhost: 127.0.0.1\r\nx-api-key: k\r\n"
+        b"anthropic-version: 2023-06-01\r\ncontent-type: application/json\r\nexpect: 100-continue\r\n"
+        b"content-length: %d\r\n\r\n" % len(body)
+    )
+    with connect(sized) as sock:
+        sock.sendall(head)
+        interim = b""
+        while b"\r\n\r\n" not in interim:  # bounded by the socket's timeout
+            part = sock.recv(65536)
+            assert part, interim
+            interim += part
+        assert interim.startswith(b"HTTP/1.1 100"), interim[:200]
+        sock.sendall(body)
+        status, _, answer = read_answer(sock)
+    assert status == 200 and orjson.loads(answer)["input_tokens"] > 0, answer[:300]
+
+
 def test_the_head_bounds_are_options() -> None:
     with running_server("--headers-max", "4K", env={"BATCHSIM_URL_MAX": "1K"}) as server:
         status, headers, body, _ = _exchange(server, _head(HEALTH + "?pad=" + "a" * 2000))
