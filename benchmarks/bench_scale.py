@@ -69,7 +69,14 @@ class _Client:
 
     def call(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes, float]:
         started = time.perf_counter()
-        self.conn.request(method, path, body, _HEADERS)
+        try:
+            self.conn.request(method, path, body, _HEADERS)
+        except (BrokenPipeError, ConnectionResetError):
+            # The server closed the idle connection (uvicorn's keep-alive timeout) while the
+            # next body was being built: the call never reached it; send it on a new one.
+            self.conn.close()
+            started = time.perf_counter()
+            self.conn.request(method, path, body, _HEADERS)
         response = self.conn.getresponse()
         data = response.read()
         return response.status, data, time.perf_counter() - started
