@@ -233,11 +233,7 @@ def _guards() -> list[dict[str, Any]]:
     bare = sim.app
     hosted = guarded(bare, allowed_hosts("127.0.0.1", None))
     client = sim.client(api_key="bench-key")
-    batch = client.messages.batches.create(
-        requests=[
-            {"custom_id": "one", "params": {"model": "claude-sonnet-4-5", "max_tokens": 16, "messages": _MESSAGES}}
-        ]
-    )
+    batch = client.messages.batches.create(requests=orjson.loads(_ONE)["requests"])
     head = [(b"host", b"127.0.0.1:8000"), (b"x-api-key", b"bench-key"), (b"anthropic-version", b"2023-06-01")]
     post = [*head, (b"content-type", b"application/json"), (b"content-length", b"%d" % len(_COUNT))]
     advance = b'{"seconds": 0}'
