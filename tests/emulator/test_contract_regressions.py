@@ -3,7 +3,13 @@ right here, in process and through the providers' own SDKs where they reach the 
 
 from __future__ import annotations
 
+from typing import Any
+
+import httpx2
+import pytest
+
 from batchsim import Emulator
+from batchsim._http.transport import SyncASGITransport
 
 
 def test_a_file_uploaded_after_a_deletion_keeps_its_own_bytes_and_every_other_files() -> None:
@@ -22,3 +28,45 @@ def test_a_file_uploaded_after_a_deletion_keeps_its_own_bytes_and_every_other_fi
     client.files.delete(ids["e"])
     for name in "bcd":
         assert client.files.content(ids[name]).content == contents[name], name
+
+
+def _envelope(body: Any) -> str:
+    """Whose error envelope ``body`` is."""
+    error = body["error"]
+    if body.get("type") == "error" and set(error) == {"type", "message"}:
+        return "anthropic"
+    if set(body) == {"error"} and set(error) == {"message", "type", "param", "code"}:
+        return "openai"
+    if set(body) == {"error"} and {"code", "message", "status"} <= set(error):
+        return "gemini"
+    raise AssertionError(body)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "allow", "envelope"),
+    [
+        # /v1/batches/{id} is OpenAI's (GET) and Gemini's (GET, DELETE): a call names the methods
+        # of the provider it is for
+        ("OPTIONS", "/v1/batches/batch_x", {"authorization": "Bearer k"}, "GET, HEAD", "openai"),
+        ("OPTIONS", "/v1/batches/x", {"x-goog-api-key": "k"}, "DELETE, GET, HEAD", "gemini"),
+        # a path with text after its id is that route's alone, not the plain one's with a colon id
+        ("PUT", "/v1beta/batches/x:cancel", {"x-goog-api-key": "k"}, "POST", "gemini"),
+        ("PUT", "/v1/files/x:download?key=k", {}, "GET, HEAD", "gemini"),
+        (
+            "PATCH",
+            "/v1/files/file_x",
+            {"x-api-key": "k", "anthropic-version": "2023-06-01"},
+            "DELETE, GET, HEAD",
+            "anthropic",
+        ),
+        ("PUT", "/v1/messages/batches", {"x-api-key": "k"}, "GET, HEAD, POST", "anthropic"),
+    ],
+)
+def test_a_405_names_the_methods_and_speaks_the_envelope_of_the_provider_the_call_is_for(
+    method: str, path: str, headers: dict[str, str], allow: str, envelope: str
+) -> None:
+    with httpx2.Client(transport=SyncASGITransport(Emulator().app), base_url="http://batchsim.local") as http:
+        response = http.request(method, path, headers=headers)
+    assert response.status_code == 405
+    assert response.headers["allow"] == allow
+    assert _envelope(response.json()) == envelope
