@@ -70,3 +70,31 @@ def test_a_405_names_the_methods_and_speaks_the_envelope_of_the_provider_the_cal
     assert response.status_code == 405
     assert response.headers["allow"] == allow
     assert _envelope(response.json()) == envelope
+
+
+_START = {"x-goog-api-key": "k", "x-goog-upload-protocol": "resumable", "x-goog-upload-command": "start"}
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b"", 200),
+        (b"{'file': {'display_name': 'notes'}}", 200),  # as Google's REST guide sends it
+        (b'{"file": {"displayName": "notes", "mimeType": "application/jsonl", "name": "files/notes"}}', 200),
+        (b'{"file": {"mimeType": {}}}', 400),
+        (b'{"file": {"display_name": 7}}', 400),
+        (b'{"file": {"name": ["files/x"]}}', 400),
+        (b'{"file": "notes"}', 400),
+        (b"[]", 400),
+    ],
+)
+def test_an_upload_start_refuses_file_fields_of_the_wrong_type(body: bytes, status: int) -> None:
+    """The start of a resumable upload took any value for the file's name, display name and MIME
+    type (and any JSON for the body), keeping only strings: Google refuses them."""
+    with httpx2.Client(transport=SyncASGITransport(Emulator().app), base_url="http://batchsim.local") as http:
+        response = http.post("/upload/v1beta/files", headers=_START, content=body)
+    assert response.status_code == status, response.text
+    if status == 400:
+        assert response.json()["error"]["status"] == "INVALID_ARGUMENT"
+    else:
+        assert response.headers["x-goog-upload-status"] == "active"
