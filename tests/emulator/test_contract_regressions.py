@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anthropic
 import httpx2
 import pytest
 
@@ -98,3 +99,41 @@ def test_an_upload_start_refuses_file_fields_of_the_wrong_type(body: bytes, stat
         assert response.json()["error"]["status"] == "INVALID_ARGUMENT"
     else:
         assert response.headers["x-goog-upload-status"] == "active"
+
+
+_PARAMS = {"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "Say hi."}]}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"tools": [], "tool_choice": {"type": "tool", "name": {}}},
+            "tool_choice.name: Input should be a valid string",
+        ),
+        ({"messages": [{"role": {}, "content": "Say hi."}]}, "messages.0.role: Input should be 'user' or 'assistant'"),
+        (
+            {"messages": [{"role": ["user"], "content": "Say hi."}]},
+            "messages.0.role: Input should be 'user' or 'assistant'",
+        ),
+    ],
+)
+def test_params_of_the_wrong_type_where_a_name_is_looked_up_are_refused_not_a_crash(
+    change: dict[str, Any], message: str
+) -> None:
+    """A tool_choice name or a message role that was an object or a list was looked up in a set:
+    token counting answered 500, and a batch request's deferred check crashed after the create was
+    answered, so the request succeeded instead of erring."""
+    sim = Emulator()
+    client = sim.client(max_retries=0)
+    params = {**_PARAMS, **change}
+    with pytest.raises(anthropic.BadRequestError) as refused:
+        client.messages.count_tokens(**params)
+    assert refused.value.status_code == 400 and message in str(refused.value)
+    request: Any = {"custom_id": "a", "params": {**params, "max_tokens": 16}}
+    batch = client.messages.batches.create(requests=[request])
+    sim.advance(3600)
+    (line,) = client.messages.batches.results(batch.id)
+    assert line.result.type == "errored"
+    assert line.result.error.error.type == "invalid_request_error"
+    assert message in line.result.error.error.message
