@@ -7,6 +7,8 @@ LEGACY_SDK := anthropic==0.75.0
 LEGACY_DIR := $(VENV)/legacy-sdk
 LEGACY_GENAI := google-genai==1.30.0
 LEGACY_GENAI_DIR := $(VENV)/legacy-genai
+LEGACY_OPENAI := openai==1.109.1
+LEGACY_OPENAI_DIR := $(VENV)/legacy-openai
 # `make serve` serves on BATCHSIM_HOST/BATCHSIM_PORT when set (else 127.0.0.1:8000), like
 # `batchsim serve` itself; `make serve HOST=0.0.0.0 PORT=9000` overrides both.
 HOST ?=
@@ -25,6 +27,8 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --upgrade --target $(LEGACY_DIR) "$(LEGACY_SDK)"
 	# google-genai 1.x (httpx-based, v1beta, the older state names) likewise, beside the current 3.x.
 	$(BIN)/python -m pip install --quiet --upgrade --target $(LEGACY_GENAI_DIR) "$(LEGACY_GENAI)"
+	# ... and so does OpenAI's httpx-based SDK (1.x), beside the current 3.x.
+	$(BIN)/python -m pip install --quiet --upgrade --target $(LEGACY_OPENAI_DIR) "$(LEGACY_OPENAI)"
 	touch $@
 
 test: install

@@ -46,12 +46,20 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_API_KEY", "IN_PROCESS_URL", "BatchView", "Emulator", "Limits"]
 
 
+Provider = Literal["anthropic", "openai", "gemini"]
+
+
 @dataclass(frozen=True)
 class BatchView:
     """A read-only look at one stored batch, as of the emulator's "now" when it was taken.
 
-    ``processing_status``, ``request_counts`` and the times are what the API would answer;
-    ``custom_ids`` are the batch's requests in the order they were submitted."""
+    ``status`` is the provider's own (Anthropic's ``processing_status``, OpenAI's ``status``,
+    Gemini's ``BATCH_STATE_*``); ``processing_status`` is Anthropic's, and for the other providers
+    the same coarse ``in_progress``, ``canceling`` or ``ended``. ``request_counts`` are
+    ``processing``, ``succeeded``, ``errored``, ``canceled`` and ``expired`` as Anthropic counts
+    them (a running batch's are all ``processing``); ``id`` is what the provider's API calls the
+    batch (Gemini's ``batches/…`` name); ``custom_ids`` are the requests' keys
+    (OpenAI's ``custom_id``, Gemini's ``metadata.key``) in the order they were submitted."""
 
     id: str
     processing_status: str
@@ -61,20 +69,47 @@ class BatchView:
     expires_at: datetime
     cancel_initiated_at: datetime | None
     custom_ids: tuple[str, ...]
+    provider: str = "anthropic"
+    status: str = ""
 
     @classmethod
-    def of(cls, entry: Entry, now: int) -> BatchView:
-        data = batch_dict(entry.batch, entry.cancel_initiated_at, now, "/")
+    def of(cls, entry: Entry, now: int, provider: str = "anthropic", status: str | None = None) -> BatchView:
+        batch, cancel = entry.batch, entry.cancel_initiated_at
+        if provider == "anthropic":
+            data = batch_dict(batch, cancel, now, "/")
+            return cls(
+                id=data["id"],
+                processing_status=data["processing_status"],
+                request_counts=dict(data["request_counts"]),
+                created_at=_parse(data["created_at"]),
+                ended_at=_parse(data["ended_at"]),
+                expires_at=_parse(data["expires_at"]),
+                cancel_initiated_at=_parse(data["cancel_initiated_at"]),
+                custom_ids=tuple(batch.custom_ids),
+                status=data["processing_status"],
+            )
+        ended = now >= batch.ended_at(cancel)
+        counts = {"processing": 0, **batch.counts(cancel)} if ended else _processing(batch.size)
         return cls(
-            id=data["id"],
-            processing_status=data["processing_status"],
-            request_counts=dict(data["request_counts"]),
-            created_at=_parse(data["created_at"]),
-            ended_at=_parse(data["ended_at"]),
-            expires_at=_parse(data["expires_at"]),
-            cancel_initiated_at=_parse(data["cancel_initiated_at"]),
-            custom_ids=tuple(entry.batch.custom_ids),
+            id=f"batches/{batch.id}" if provider == "gemini" else batch.id,  # Gemini's resource name
+            processing_status=batch.status(now, cancel),
+            request_counts=counts,
+            created_at=_at(batch.created_at),
+            ended_at=_at(batch.ended_at(cancel)) if ended else None,
+            expires_at=_at(batch.created_at + batch.policy.window),
+            cancel_initiated_at=_at(cancel) if cancel is not None else None,
+            custom_ids=tuple(batch.custom_ids),
+            provider=provider,
+            status=status or batch.status(now, cancel),
         )
+
+
+def _processing(n: int) -> dict[str, int]:
+    return {"processing": n, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
+
+
+def _at(micros: int) -> datetime:
+    return datetime.fromtimestamp(micros / 1_000_000, UTC)
 
 
 @dataclass(frozen=True)
@@ -353,17 +388,31 @@ class Emulator:
         """Every API call received so far (method, path, headers, body, status), oldest first."""
         return self.journal.calls()
 
-    def batches(self, api_key: str = DEFAULT_API_KEY) -> list[BatchView]:
-        """The live message batches of one key, newest first, as read-only views (for assertions)."""
+    def batches(self, api_key: str = DEFAULT_API_KEY, *, provider: Provider = "anthropic") -> list[BatchView]:
+        """The live batches of one key and provider (Anthropic's message batches by default),
+        newest first, as read-only views (for assertions)."""
         now = self.clock.now()
-        entries = self.entries(api_key)
-        for entry in entries:
-            self.api.settle(entry, now)
-        return [BatchView.of(e, now) for e in entries]
+        entries = self.entries(api_key, provider=provider)
+        if provider == "anthropic":
+            for entry in entries:
+                self.api.settle(entry, now)
+            return [BatchView.of(e, now) for e in entries]
+        console = self._provider(provider).provider.console
+        return [BatchView.of(e, now, provider, console.status(e, now)) for e in entries]
 
-    def entries(self, api_key: str = DEFAULT_API_KEY) -> list[Entry]:
-        """The live message batches of one key as the store holds them, newest first."""
-        return self.service.store.page(api_key, 1_000_000, None, None).entries
+    def entries(self, api_key: str = DEFAULT_API_KEY, *, provider: Provider = "anthropic") -> list[Entry]:
+        """The live batches of one key and provider as the store holds them, newest first."""
+        return self._provider(provider).service.store.page(api_key, 1_000_000, None, None).entries
+
+    def _provider(self, name: str) -> Anthropic | OpenAI | Gemini:
+        providers: dict[str, Anthropic | OpenAI | Gemini] = {
+            "anthropic": self.anthropic,
+            "openai": self.openai,
+            "gemini": self.gemini,
+        }
+        if name not in providers:
+            raise ValueError(f"provider must be 'anthropic', 'openai' or 'gemini', not {name!r}")
+        return providers[name]
 
     def results_pending(self) -> int:
         """Results files still being written in the background."""

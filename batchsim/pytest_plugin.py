@@ -5,11 +5,12 @@ Fixtures:
 * ``batchsim`` — a fresh :class:`BatchsimFixture` (an :class:`~batchsim.Emulator` on a virtual
   clock) per test, configured by ``@pytest.mark.batchsim(...)``;
 * ``batchsim_server`` — a real uvicorn server on 127.0.0.1, started once per session, serving the
-  test's ``batchsim`` emulator; ``ANTHROPIC_BASE_URL`` and ``ANTHROPIC_API_KEY`` point at it while
-  the test runs.
+  test's ``batchsim`` emulator; ``ANTHROPIC_BASE_URL``/``ANTHROPIC_API_KEY`` and
+  ``OPENAI_BASE_URL``/``OPENAI_API_KEY`` point at it while the test runs.
 
-``--batchsim-live`` (or ``BATCHSIM_LIVE=1``) hands out clients for the production API instead
-(key from ``ANTHROPIC_API_KEY``); tests that need emulator-only controls are skipped.
+``--batchsim-live`` (or ``BATCHSIM_LIVE=1``) hands out clients for the production APIs instead
+(keys from ``ANTHROPIC_API_KEY`` and ``OPENAI_API_KEY``, each needed only by the tests that ask
+for that provider's client); tests that need emulator-only controls are skipped.
 ``--batchsim-record DIR`` does the same through a recording proxy that leaves a cassette in DIR;
 ``--batchsim-replay DIR`` starts the ``batchsim`` fixture from that cassette's scenario. The whole
 surface is described in the README, "Testing your batch code".
@@ -30,6 +31,7 @@ from ._pytest.options import LIVE_IGNORED, MARKER_HELP, MarkerOptions, build_sce
 
 if TYPE_CHECKING:
     import anthropic
+    import openai
 
     from ._pytest.handle import BatchsimFixture
 
@@ -53,13 +55,15 @@ _REPLAY = pytest.StashKey[Path]()
 _LIVE_NOTES = pytest.StashKey[list[str]]()
 _LIVE_ENV = "BATCHSIM_LIVE"
 _PRODUCTION_URL = "https://api.anthropic.com"
+_OPENAI_PRODUCTION_URL = "https://api.openai.com/v1"
 
 
 @dataclass(frozen=True)
 class BatchsimServer:
     """What ``batchsim_server`` hands a test: the server's ``url`` and ``api_key`` (also exported
-    as ``ANTHROPIC_BASE_URL``/``ANTHROPIC_API_KEY`` for the test's duration) and the test's
-    ``emulator`` (the same object as the ``batchsim`` fixture)."""
+    as ``ANTHROPIC_BASE_URL``/``ANTHROPIC_API_KEY``, and ``OPENAI_BASE_URL`` (``{url}/v1``) /
+    ``OPENAI_API_KEY``, for the test's duration) and the test's ``emulator`` (the same object as
+    the ``batchsim`` fixture)."""
 
     url: str
     api_key: str
@@ -68,6 +72,13 @@ class BatchsimServer:
     @property
     def live(self) -> bool:
         return self.emulator.live
+
+    @property
+    def openai_url(self) -> str:
+        """The base URL OpenAI's SDK takes (``{url}/v1``; live: OpenAI's)."""
+        if self.live:
+            return os.environ.get("OPENAI_BASE_URL") or _OPENAI_PRODUCTION_URL
+        return f"{self.url}/v1"
 
     def client(self, **kwargs: Any) -> anthropic.Anthropic:
         """An ``anthropic.Anthropic`` that reaches the server over HTTP."""
@@ -89,6 +100,26 @@ class BatchsimServer:
         kwargs.setdefault("base_url", self.url)
         return anthropic.AsyncAnthropic(api_key=kwargs.pop("api_key", self.api_key), **kwargs)
 
+    def openai_client(self, **kwargs: Any) -> openai.OpenAI:
+        """An ``openai.OpenAI`` that reaches the server over HTTP."""
+        import openai
+
+        if self.live:
+            return self.emulator.openai_client(**kwargs)
+
+        kwargs.setdefault("base_url", self.openai_url)
+        return openai.OpenAI(api_key=kwargs.pop("api_key", self.api_key), **kwargs)
+
+    def async_openai_client(self, **kwargs: Any) -> openai.AsyncOpenAI:
+        """An ``openai.AsyncOpenAI`` that reaches the server over HTTP."""
+        import openai
+
+        if self.live:
+            return self.emulator.async_openai_client(**kwargs)
+
+        kwargs.setdefault("base_url", self.openai_url)
+        return openai.AsyncOpenAI(api_key=kwargs.pop("api_key", self.api_key), **kwargs)
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("batchsim")
@@ -96,8 +127,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--batchsim-live",
         action="store_true",
         default=False,
-        help="batchsim fixtures hand out clients for the real Message Batches API (key from "
-        "ANTHROPIC_API_KEY); tests that need emulator-only controls are skipped. Also BATCHSIM_LIVE=1.",
+        help="batchsim fixtures hand out clients for the real batch APIs (keys from ANTHROPIC_API_KEY and "
+        "OPENAI_API_KEY); tests that need emulator-only controls are skipped. Also BATCHSIM_LIVE=1.",
     )
     group.addoption(
         "--batchsim-record",
@@ -116,9 +147,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
+    # A live run needs each provider's key only when a test asks for that provider's client.
     live = bool(config.getoption("batchsim_live", False)) or os.environ.get(_LIVE_ENV, "") in ("1", "true", "yes")
-    if live and not os.environ.get("ANTHROPIC_API_KEY"):
-        raise pytest.UsageError("--batchsim-live needs ANTHROPIC_API_KEY in the environment")
     config.stash[_LIVE] = live
     record = config.getoption("batchsim_record", None)
     if record:
@@ -167,7 +197,7 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     if config.stash.get(_RECORDING, None) is not None:
         return f"batchsim: recording mode, fixtures reach {os.environ.get('ANTHROPIC_BASE_URL')} (a recording proxy)"
     if config.stash.get(_LIVE, False):
-        return "batchsim: live mode, fixtures reach the real Message Batches API"
+        return "batchsim: live mode, fixtures reach the real batch APIs (Anthropic's, OpenAI's)"
     return None
 
 
@@ -238,11 +268,12 @@ def _batchsim_session_server() -> Iterator[Any]:
 @pytest.fixture
 def batchsim_server(request: pytest.FixtureRequest, batchsim: BatchsimFixture) -> Iterator[BatchsimServer]:
     """A real server on 127.0.0.1 sharing state with this test's ``batchsim``; while the test runs
-    ``ANTHROPIC_BASE_URL``/``ANTHROPIC_API_KEY`` (and google-genai's ``GOOGLE_GEMINI_BASE_URL``/
-    ``GEMINI_API_KEY``) point at it (live: the real API, env untouched)."""
+    ``ANTHROPIC_BASE_URL``/``ANTHROPIC_API_KEY``, ``OPENAI_BASE_URL``/``OPENAI_API_KEY`` and
+    google-genai's ``GOOGLE_GEMINI_BASE_URL``/``GEMINI_API_KEY`` point at it (live: the real APIs,
+    env untouched)."""
     if batchsim.live:
         url = os.environ.get("ANTHROPIC_BASE_URL") or _PRODUCTION_URL
-        yield BatchsimServer(url, os.environ["ANTHROPIC_API_KEY"], batchsim)
+        yield BatchsimServer(url, os.environ.get("ANTHROPIC_API_KEY", ""), batchsim)
         return
     server = request.getfixturevalue("_batchsim_session_server")
     server.target = batchsim.app
@@ -255,6 +286,8 @@ def batchsim_server(request: pytest.FixtureRequest, batchsim: BatchsimFixture) -
         env.setenv("GOOGLE_GEMINI_BASE_URL", server.url)
         env.setenv("GEMINI_API_KEY", DEFAULT_API_KEY)
         env.delenv("GOOGLE_API_KEY", raising=False)
+        env.setenv("OPENAI_BASE_URL", f"{server.url}/v1")
+        env.setenv("OPENAI_API_KEY", DEFAULT_API_KEY)
         try:
             yield BatchsimServer(server.url, DEFAULT_API_KEY, batchsim)
         finally:

@@ -22,6 +22,7 @@ from typing import Any
 from . import _common
 
 MODULES = (
+    "bench_control",
     "bench_http",
     "bench_create",
     "bench_results",
@@ -36,6 +37,7 @@ MODULES = (
     "bench_contention",
     "bench_fast_paths",
     "bench_around",
+    "bench_openai",
     "bench_gemini",
     "bench_scale",
 )

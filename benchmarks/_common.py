@@ -186,15 +186,20 @@ def batchsim_server(*args: str, pinned: bool = True) -> contextlib.AbstractConte
     return _server(batchsim_command(port, *args), port, pinned=pinned)
 
 
-def bare_command(port: int, json_file: str, stream_file: str | None = None) -> list[str]:
-    """The baseline server (:mod:`benchmarks._bare`) with the uvicorn options ``batchsim serve``
-    uses, handed over on the command line so that the bare process never imports batchsim."""
+def bare_command(port: int, json_file: str, stream_file: str | None = None, folder: str | None = None) -> list[str]:
+    """The baseline server (:mod:`benchmarks._bare`) with the uvicorn settings ``batchsim serve``
+    uses (event loop, HTTP parser, logging, headers) and uvicorn's own HTTP protocol class,
+    handed over on the command line so that the bare process never imports batchsim."""
     from batchsim._serve.server import _uvicorn_options
 
-    options = orjson.dumps(_uvicorn_options("warning")).decode()
-    cmd = [sys.executable, "-m", "benchmarks._bare", "--port", str(port), "--json", json_file, "--options", options]
+    options = _uvicorn_options("warning")
+    options["http"] = "httptools" if "HttpTools" in str(options["http"]) else "h11"  # uvicorn's own
+    cmd = [sys.executable, "-m", "benchmarks._bare", "--port", str(port), "--json", json_file]
+    cmd += ["--options", orjson.dumps(options).decode()]
     if stream_file is not None:
         cmd += ["--stream", stream_file]
+    if folder is not None:
+        cmd += ["--dir", folder]
     return cmd
 
 
@@ -205,10 +210,12 @@ def record_proxy(upstream: str, out: str) -> contextlib.AbstractContextManager[R
     return _server(cmd, port)
 
 
-def bare_server(json_file: str, stream_file: str | None = None) -> contextlib.AbstractContextManager[Running]:
-    """The baseline: a bare Starlette app under the very uvicorn settings ``batchsim serve`` uses."""
+def bare_server(
+    json_file: str, stream_file: str | None = None, folder: str | None = None, *, pinned: bool = True
+) -> contextlib.AbstractContextManager[Running]:
+    """The baseline: a bare Starlette app under the uvicorn settings ``batchsim serve`` uses."""
     port = free_port()
-    return _server(bare_command(port, json_file, stream_file), port)
+    return _server(bare_command(port, json_file, stream_file, folder), port, pinned=pinned)
 
 
 def http_json(method: str, url: str, body: bytes | None = None, key: str = "bench-key", timeout: float = 300) -> Any:
@@ -266,10 +273,22 @@ WARM_UP = 1
 while another one was measured starts slower)."""
 
 
-def load(url: str, key: str = "bench-key", seconds: float | None = None, body: bytes | None = None) -> Load:
+def load(
+    url: str,
+    key: str = "bench-key",
+    seconds: float | None = None,
+    body: bytes | None = None,
+    headers: Sequence[str] | None = None,
+    *,
+    pinned: bool = True,
+) -> Load:
     """GET ``url`` (POST ``body`` as JSON, when given) as fast as possible for ``seconds`` with
-    ``wrk`` (or the Python fallback), after :data:`WARM_UP` seconds of the same load, not measured."""
+    ``wrk`` (or the Python fallback), after :data:`WARM_UP` seconds of the same load, not measured.
+    ``headers`` (``"name: value"``) replace Anthropic's (``x-api-key: KEY``, ``anthropic-version``);
+    ``pinned=False`` leaves the load generator wherever the system puts it."""
+    core = LOAD_CPU if pinned else None
     seconds = duration() if seconds is None else seconds
+    sent = list(headers) if headers is not None else [f"x-api-key: {key}", "anthropic-version: 2023-06-01"]
     if WRK is not None:
         script: list[str] = []
         if body is not None:
@@ -281,8 +300,8 @@ def load(url: str, key: str = "bench-key", seconds: float | None = None, body: b
             script = ["-s", str(lua)]
 
         def wrk(run_for: float) -> list[str]:
-            cmd = [WRK, "-t1", f"-c{CONNECTIONS}", f"-d{run_for:g}s", "-H", f"x-api-key: {key}", *script]
-            return _pinned([*cmd, "-H", "anthropic-version: 2023-06-01", url], LOAD_CPU)
+            cmd = [WRK, "-t1", f"-c{CONNECTIONS}", f"-d{run_for:g}s", *script]
+            return _pinned([*cmd, *(part for h in sent for part in ("-H", h)), url], core)
 
         _run_measured(wrk(WARM_UP))
         full = wrk(seconds)
@@ -294,10 +313,10 @@ def load(url: str, key: str = "bench-key", seconds: float | None = None, body: b
         return Load(rps, cpu / seconds, "wrk", errors)
     if body is not None:
         raise RuntimeError("a POST load needs wrk")
-    warm_up = [sys.executable, "-m", "benchmarks._loadgen", url, key, f"{WARM_UP:g}", str(CONNECTIONS)]
-    _run_measured(_pinned(warm_up, LOAD_CPU))
-    cmd = [sys.executable, "-m", "benchmarks._loadgen", url, key, f"{seconds:g}", str(CONNECTIONS)]
-    full = _pinned(cmd, LOAD_CPU)
+    warm_up = [sys.executable, "-m", "benchmarks._loadgen", url, key, f"{WARM_UP:g}", str(CONNECTIONS), *sent]
+    _run_measured(_pinned(warm_up, core))
+    cmd = [sys.executable, "-m", "benchmarks._loadgen", url, key, f"{seconds:g}", str(CONNECTIONS), *sent]
+    full = _pinned(cmd, core)
     log_command(full)
     out, cpu = _run_measured(full)
     result = orjson.loads(out)

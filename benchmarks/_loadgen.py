@@ -1,7 +1,8 @@
 """A Python load generator for when ``wrk`` is not installed: N keep-alive connections sending
 GET requests back to back for a fixed time. Prints ``{"rps": ..., "errors": ...}``.
 
-Usage: ``python -m benchmarks._loadgen URL API_KEY SECONDS CONNECTIONS``
+Usage: ``python -m benchmarks._loadgen URL API_KEY SECONDS CONNECTIONS [HEADER...]`` (headers as
+``"name: value"``, sent instead of ``x-api-key: API_KEY``)
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ async def _worker(host: str, port: int, request: bytes, deadline: float, counts:
         writer.close()
 
 
-async def _main(url: str, key: str, seconds: float, connections: int) -> None:
+async def _main(url: str, key: str, seconds: float, connections: int, headers: list[str]) -> None:
     parts = urlsplit(url)
     target = parts.path + (f"?{parts.query}" if parts.query else "")
-    request = f"GET {target} HTTP/1.1\r\nhost: {parts.netloc}\r\nx-api-key: {key}\r\n\r\n".encode()
+    sent = "".join(f"{h}\r\n" for h in headers or [f"x-api-key: {key}"])
+    request = f"GET {target} HTTP/1.1\r\nhost: {parts.netloc}\r\n{sent}\r\n".encode()
     counts = [0, 0]
     start = time.perf_counter()
     deadline = start + seconds
@@ -51,7 +53,7 @@ def main() -> None:
         uvloop.install()
     except ImportError:  # pragma: no cover
         pass
-    asyncio.run(_main(url, key, seconds, connections))
+    asyncio.run(_main(url, key, seconds, connections, sys.argv[5:]))
 
 
 if __name__ == "__main__":

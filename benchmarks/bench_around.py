@@ -1,8 +1,6 @@
-"""The calls around batches, on a real ``batchsim serve``:
+"""The calls around batches, on a real ``batchsim serve`` (token counting and the models list
+against the bare app are in :mod:`benchmarks.bench_control`):
 
-* token counting (``POST /v1/messages/count_tokens``) vs the bare app reading and parsing the
-  same body (``POST /parse``), and the models list (``GET /v1/models``, the first page) vs the
-  bare app answering the same bytes: requests per second, medians of per-round ratios;
 * a 100 MB file upload (``POST /v1/files``): the server's peak RSS above what it held before the
   upload (``VmHWM`` after ``/proc/PID/clear_refs``), against the bodies' spool threshold (what a
   body still arriving may keep in memory) and against a 1 MB upload.
@@ -11,8 +9,6 @@
 from __future__ import annotations
 
 import socket
-import statistics
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -82,74 +78,9 @@ def _upload_peak(url: str, pid: int, size: int) -> int:
     return max(0, peak - before)
 
 
-def _ratio(ours: list[c.Load], base: list[c.Load]) -> float:
-    return statistics.median(a.rps / b.rps for a, b in zip(ours, base, strict=True))
-
-
 def run() -> list[dict[str, Any]]:
-    rounds = 3 if c.QUICK else 5
     rows: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory() as tmp, c.batchsim_server() as sim:
-        small = orjson.dumps(
-            {
-                "requests": [
-                    {
-                        "custom_id": "a",
-                        "params": {
-                            "model": "claude-sonnet-4-5",
-                            "max_tokens": 16,
-                            "messages": [{"role": "user", "content": "hi"}],
-                        },
-                    }
-                ]
-            }
-        )
-        batch_id = c.http_json("POST", f"{sim.url}/v1/messages/batches", small)["id"]
-        retrieve_body = _raw(f"{sim.url}/v1/messages/batches/{batch_id}")
-        (Path(tmp) / "retrieve.json").write_bytes(retrieve_body)
-        models_body = _raw(f"{sim.url}/v1/models")
-        json_file = Path(tmp) / "models.json"
-        json_file.write_bytes(models_body)
-        with c.bare_server(str(json_file)) as bare, c.bare_server(str(Path(tmp) / "retrieve.json")) as bare_small:
-            runs = c.interleave(
-                {
-                    "bare_small": lambda: c.load(f"{bare_small.url}/json"),
-                    "retrieve": lambda: c.load(f"{sim.url}/v1/messages/batches/{batch_id}"),
-                    "bare_parse": lambda: c.load(f"{bare.url}/parse", body=_COUNT),
-                    "count_tokens": lambda: c.load(f"{sim.url}/v1/messages/count_tokens", body=_COUNT),
-                    "bare_json": lambda: c.load(f"{bare.url}/json"),
-                    "models": lambda: c.load(f"{sim.url}/v1/models"),
-                },
-                rounds,
-            )
-        for name, ours, base, what, base_what in (
-            ("count_tokens speed", "count_tokens", "bare_parse", "count_tokens", "bare route parsing the same body"),
-            ("models list speed", "models", "bare_json", "GET /v1/models", f"bare JSON route ({len(models_body)} B)"),
-        ):
-            ratio = _ratio(runs[ours], runs[base])
-            rows.append(
-                c.row(
-                    name,
-                    c.median_rps(runs[ours]),
-                    "req/s",
-                    f"{what} vs {base_what}; median of per-round ratios; {c.load_note(runs[ours], runs[base])}",
-                    baseline=c.median_rps(runs[base]),
-                    ratio=ratio,
-                    target=">= 0.85",
-                    ok=ratio >= 0.85,
-                )
-            )
-        rows.append(
-            c.row(
-                "retrieve speed in the same rounds (context)",
-                c.median_rps(runs["retrieve"]),
-                "req/s",
-                "the control-plane figure (retrieve vs a bare route answering the same bytes) measured in the "
-                "same rounds, for the machine's load at the time; median of per-round ratios",
-                baseline=c.median_rps(runs["bare_small"]),
-                ratio=_ratio(runs["retrieve"], runs["bare_small"]),
-            )
-        )
+    with c.batchsim_server() as sim:
         if Path("/proc/self/clear_refs").exists():
             pid = sim.process.pid
             _upload_peak(sim.url, pid, MiB)  # warm up: the first upload sizes the server's buffers
@@ -172,11 +103,3 @@ def run() -> list[dict[str, Any]]:
         else:
             rows.append(c.row("100 MB file upload: memory held", None, "", "skipped: needs /proc (Linux)"))
     return rows
-
-
-def _raw(url: str) -> bytes:
-    import urllib.request
-
-    request = urllib.request.Request(url, headers={"x-api-key": "bench-key", "anthropic-version": "2023-06-01"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return bytes(response.read())

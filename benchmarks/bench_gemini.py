@@ -1,8 +1,7 @@
-"""Gemini batch mode: a batch get over HTTP against a bare route, a 50,000-request inline create
-against ``orjson`` parsing its body, and a responses-file download against a bare stream.
+"""Gemini batch mode: a 50,000-request inline create against ``orjson`` parsing its body, and a
+responses-file download against a bare stream (the batch get against the bare app is in
+:mod:`benchmarks.bench_control`).
 
-* get: ``batchsim serve`` answering ``GET /v1beta/batches/{id}`` (a new 1-request batch, as a
-  client polls it) vs a bare Starlette route answering a pre-built JSON of the same size, same uvicorn settings;
 * inline create: the whole ASGI call in this process (routing, body reading, parsing, the plan,
   the store, the answer) until the answer's last byte, as :mod:`benchmarks.bench_create` measures
   Anthropic's create, vs ``orjson.loads`` of the same body with the collector paused;
@@ -14,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import http.client
 import socket
 import statistics
 import tempfile
@@ -164,32 +162,6 @@ def _dechunk(raw: bytes) -> bytes:
         pos = end + 2 + size + 2
 
 
-def _get_rows(tmp: str) -> list[dict[str, Any]]:
-    rounds = 3 if c.QUICK else 5
-    with c.batchsim_server() as sim:
-        small = orjson.dumps({"batch": {"inputConfig": {"requests": {"requests": [{"request": {"contents": "hi"}}]}}}})
-        name = _request("POST", f"{sim.url}/v1beta/models/{MODEL}:batchGenerateContent", small)["name"]
-        url = f"{sim.url}/v1beta/{name}?key={KEY}"
-        conn = http.client.HTTPConnection("127.0.0.1", urlsplit(sim.url).port, timeout=60)
-        conn.request("GET", urlsplit(url).path + "?" + urlsplit(url).query)
-        body = conn.getresponse().read()
-        conn.close()
-        json_file = Path(tmp) / "get.json"
-        json_file.write_bytes(body)
-        with c.bare_server(str(json_file)) as bare:
-            runs = c.interleave({"bare": lambda: c.load(f"{bare.url}/json"), "get": lambda: c.load(url)}, rounds)
-    value, baseline = c.median_rps(runs["get"]), c.median_rps(runs["bare"])
-    ratio = statistics.median(a.rps / b.rps for a, b in zip(runs["get"], runs["bare"], strict=True))
-    note = (
-        "batchsim serve GET /v1beta/batches/{id} (a new 1-request batch, polled) vs bare Starlette JSON route "
-        f"({len(body)} B); "
-        f"median of per-round ratios; {c.load_note(runs['get'], runs['bare'])}"
-    )
-    return [
-        c.row("Gemini get", value, "req/s", note, baseline=baseline, ratio=ratio, target=">= 0.85", ok=ratio >= 0.85)
-    ]
-
-
 def _create_rows() -> list[dict[str, Any]]:
     n = 20_000 if c.QUICK else 50_000
     body = inline_body(n)
@@ -271,4 +243,4 @@ def _download_rows(tmp: str) -> list[dict[str, Any]]:
 
 def run() -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as tmp:
-        return [*_get_rows(tmp), *_create_rows(), *_download_rows(tmp)]
+        return [*_create_rows(), *_download_rows(tmp)]

@@ -1,7 +1,6 @@
-"""Control plane over HTTP: retrieve and list requests/s of ``batchsim serve`` under wrk.
+"""Control plane over HTTP: retrieve and list requests/s of ``batchsim serve`` under wrk, against
+itself (each route against the bare app is in :mod:`benchmarks.bench_control`).
 
-* control-plane speed: retrieve (from a server holding that one batch) vs a bare Starlette route
-  answering a pre-built JSON of the same size, same uvicorn settings;
 * flat retrieve: a 100,000-request batch vs a 1-request batch (in progress, and ended);
 * flat list: ``limit=20`` with 10,000 batches stored vs with 10;
 * durable mode: retrieve with ``--db`` vs in memory.
@@ -71,13 +70,11 @@ def run() -> list[dict[str, Any]]:
     many = 2_000 if c.QUICK else 10_000
     with (
         tempfile.TemporaryDirectory() as tmp,
-        c.batchsim_server() as fresh,
         c.batchsim_server() as mem,
         c.batchsim_server("--db", str(Path(tmp) / "bench.db")) as db,
     ):
-        # ``fresh`` holds one batch (the control-plane figure); ``mem`` also holds a 100,000-request
-        # batch and 10,000 more (the flat figures compare within it).
-        one_fresh = c.http_json("POST", f"{fresh.url}/v1/messages/batches", _SMALL)["id"]
+        # ``mem`` holds a 1-request batch, a 100,000-request one and 10,000 more (the flat figures
+        # compare within it).
         one = c.http_json("POST", f"{mem.url}/v1/messages/batches", _SMALL)["id"]
         big = c.http_json("POST", f"{mem.url}/v1/messages/batches", c.make_body(big_n))["id"]
         one_db = c.http_json("POST", f"{db.url}/v1/messages/batches", _SMALL)["id"]
@@ -86,62 +83,23 @@ def run() -> list[dict[str, Any]]:
         _create_many(mem.url, "list-small", 1)
         _create_many(mem.url, "list-big", many)
         c.wait_results_written(mem.url)  # the big batch's results file is written in the background
-        retrieve_body = _raw(f"{mem.url}/v1/messages/batches/{one}")
-        json_file = Path(tmp) / "retrieve.json"
-        json_file.write_bytes(retrieve_body)
-        with c.bare_server(str(json_file)) as bare:
-            assert len(_raw(f"{bare.url}/json")) == len(retrieve_body)
-            assert len(_raw(f"{fresh.url}/v1/messages/batches/{one_fresh}")) == len(retrieve_body)
-            r = f"{mem.url}/v1/messages/batches/"
-            lst = f"{mem.url}/v1/messages/batches?limit=20"
-            runs = c.interleave(
-                {
-                    "bare": lambda: c.load(f"{bare.url}/json"),
-                    "bare_request_id": lambda: c.load(f"{bare.url}/json-request-id"),
-                    "retrieve_fresh": lambda: c.load(f"{fresh.url}/v1/messages/batches/{one_fresh}"),
-                    "retrieve_1": lambda: c.load(r + one),
-                    "retrieve_big": lambda: c.load(r + big),
-                    "list_10": lambda: c.load(lst, key="list-small"),
-                    "list_many": lambda: c.load(lst, key="list-big"),
-                    "retrieve_db": lambda: c.load(f"{db.url}/v1/messages/batches/{one_db}"),
-                },
-                rounds,
-            )
+        r = f"{mem.url}/v1/messages/batches/"
+        lst = f"{mem.url}/v1/messages/batches?limit=20"
+        runs = c.interleave(
+            {
+                "retrieve_1": lambda: c.load(r + one),
+                "retrieve_big": lambda: c.load(r + big),
+                "list_10": lambda: c.load(lst, key="list-small"),
+                "list_many": lambda: c.load(lst, key="list-big"),
+                "retrieve_db": lambda: c.load(f"{db.url}/v1/messages/batches/{one_db}"),
+            },
+            rounds,
+        )
         # The same retrieves once both batches have ended (counts come from the final state).
         c.http_json("POST", f"{mem.url}/_batchsim/clock/advance", orjson.dumps({"seconds": 86400}))
         _raw(r + big)
         ended = c.interleave({"retrieve_1": lambda: c.load(r + one), "retrieve_big": lambda: c.load(r + big)}, rounds)
     return [
-        _ratio_row(
-            "control-plane speed (retrieve)",
-            runs["retrieve_fresh"],
-            runs["bare"],
-            0.85,
-            "batchsim serve retrieve",
-            f"bare Starlette JSON route ({len(retrieve_body)} B)",
-        ),
-        c.row(
-            "control-plane speed vs a bare route with a request-id header",
-            c.median_rps(runs["retrieve_fresh"]),
-            "req/s",
-            "the same retrieve vs the bare route answering the same JSON with a request-id header, as every "
-            "API answer carries (uvicorn checks and writes each header in Python); median of per-round ratios",
-            baseline=c.median_rps(runs["bare_request_id"]),
-            ratio=statistics.median(
-                a.rps / b.rps for a, b in zip(runs["retrieve_fresh"], runs["bare_request_id"], strict=True)
-            ),
-        ),
-        c.row(
-            "retrieve of a 1-request batch, busy server vs fresh",
-            c.median_rps(runs["retrieve_1"]),
-            "req/s",
-            f"a server also holding a {big_n:,}-request batch and {many:,} more vs one holding only the batch "
-            "(context for the control-plane figure); median of per-round ratios",
-            baseline=c.median_rps(runs["retrieve_fresh"]),
-            ratio=statistics.median(
-                a.rps / b.rps for a, b in zip(runs["retrieve_1"], runs["retrieve_fresh"], strict=True)
-            ),
-        ),
         _ratio_row(
             "flat retrieve (in progress)",
             runs["retrieve_big"],

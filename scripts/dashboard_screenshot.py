@@ -1,17 +1,20 @@
 """Take the README's screenshot of the dashboard (docs/dashboard.png; docs/dashboard-batch.png).
 
-Runs a real ``batchsim serve``, creates a few batches with a scenario that errs, expires and
-injects faults, and photographs the page in headless Chromium (Debian's ``chromium`` and
+Runs a real ``batchsim serve``, creates a few Anthropic and OpenAI batches with a scenario that
+errs, expires and injects faults, and photographs the page in headless Chromium (Debian's ``chromium`` and
 ``chromium-driver``, driven by selenium). Run: ``.venv/bin/python scripts/dashboard_screenshot.py``.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import sys
 import time
 from pathlib import Path
 
 import anthropic
+import openai
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -43,19 +46,36 @@ def main() -> None:
                 server.advance(200)
                 for _ in range(3):
                     client.messages.batches.retrieve(batch.id)
+            if n == 120:  # an OpenAI batch beside them
+                chat = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Summarize."}]}
+                lines = [
+                    json.dumps({"custom_id": f"doc-{i}", "method": "POST", "url": "/v1/chat/completions", "body": chat})
+                    for i in range(250)
+                ]
+                with openai.OpenAI(base_url=f"{server.url}/v1", api_key="sk-proj-team-c-07b1") as oai:
+                    upload = oai.files.create(file=("in.jsonl", io.BytesIO("\n".join(lines).encode())), purpose="batch")
+                    oai.batches.create(
+                        input_file_id=upload.id, endpoint="/v1/chat/completions", completion_window="24h"
+                    )
+                server.advance(200)
         options = webdriver.ChromeOptions()
         options.binary_location = "/usr/bin/chromium"
         for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1150"):
             options.add_argument(arg)
         driver = webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
         try:
-            driver.get(f"{server.url}/")
-            time.sleep(3)
             (ROOT / "docs").mkdir(exist_ok=True)
-            driver.save_screenshot(str(ROOT / "docs" / "dashboard.png"))
-            driver.get(f"{server.url}/_batchsim/ui#/batch/{ids[2]}")
-            time.sleep(3)
-            driver.save_screenshot(str(ROOT / "docs" / "dashboard-batch.png"))
+            for url, name in (
+                (f"{server.url}/", "dashboard.png"),
+                (f"{server.url}/_batchsim/ui/batches/{ids[2]}?request=6", "dashboard-batch.png"),
+            ):
+                driver.get(url)
+                deadline = time.monotonic() + 60
+                while not driver.execute_script("return document.getElementById('view').dataset.ready"):
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"{url} did not draw within 60 s")
+                    time.sleep(0.1)
+                driver.save_screenshot(str(ROOT / "docs" / name))
         finally:
             driver.quit()
     print("wrote docs/dashboard.png and docs/dashboard-batch.png")

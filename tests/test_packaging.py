@@ -42,6 +42,16 @@ def test_runs_against_the_installed_package(batchsim):
 @pytest.mark.batchsim(scenario="expiring")
 def test_a_ready_made_scenario_by_name(batchsim):
     assert batchsim.scenario.timing.concurrency == 1
+
+
+def test_the_openai_extra(batchsim):
+    client = batchsim.openai_client()
+    line = {"custom_id": "a", "method": "POST", "url": "/v1/embeddings",
+            "body": {"model": "text-embedding-3-small", "input": "hi"}}
+    file = client.files.create(file=("in.jsonl", (__import__("json").dumps(line) + "\\n").encode()), purpose="batch")
+    batch = client.batches.create(input_file_id=file.id, endpoint="/v1/embeddings", completion_window="24h")
+    batchsim.advance(hours=1)
+    assert client.batches.retrieve(batch.id).status == "completed"
 """
 
 
@@ -74,9 +84,15 @@ def test_the_wheel_and_sdist_install_and_run(tmp_path: Path) -> None:
         with tarfile.open(sdist) as tar:
             members = {m.name.split("/", 1)[1] for m in tar.getmembers() if "/" in m.name}
         assert {"README.md", "pyproject.toml", "schemathesis.toml", "batchsim/scenarios/flaky.toml"} <= members
+    metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    assert "Provides-Extra: openai" in metadata  # pip install "batchsim[openai]"
+    assert any(
+        line.startswith("Requires-Dist: openai") and "extra == 'openai'" in line for line in metadata.splitlines()
+    )
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    with cached_venv("wheel", [*project["dependencies"], "pytest>=8"]) as venv:
+    extra = project["optional-dependencies"]["openai"]  # what batchsim[openai] adds
+    with cached_venv("wheel", [*project["dependencies"], *extra, "pytest>=8"]) as venv:
         venv.install(wheel, checkout_digest())
         # The installed script, as a user runs it (python -m from here would import the checkout).
         with running_server("--scenario", "flaky", env=venv.env(), program=[str(venv.bin("batchsim"))]) as server:
@@ -89,4 +105,4 @@ def test_the_wheel_and_sdist_install_and_run(tmp_path: Path) -> None:
 
         done = venv.pytest(tmp_path / "downstream", DOWNSTREAM)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "2 passed" in done.stdout, done.stdout
+    assert "3 passed" in done.stdout, done.stdout

@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from .._engine.errors import NotFoundError
 from .._engine.ports import Entry
 from .api import MessageBatches
 from .responder import default_error_message
@@ -25,6 +26,7 @@ def live_entries(store: Any) -> Iterator[Entry]:
 class Console:
     name = "anthropic"
     statuses: tuple[str, ...] = ("in_progress", "canceling", "ended")
+    deletable = True
 
     def __init__(self, api: MessageBatches) -> None:
         self.api = api
@@ -85,3 +87,15 @@ class Console:
 
     def results(self, entry: Entry) -> AsyncIterator[bytes]:
         return self.api.stream(entry)
+
+    def cancel(self, entry: Entry) -> None:
+        self.api.service.cancel(entry.batch.workspace, entry.batch.id)
+
+    def delete(self, entry: Entry) -> None:
+        self.api.service.delete(entry.batch.workspace, entry.batch.id)
+
+    def files(self, entry: Entry, now: int) -> dict[str, str]:
+        return {}  # its results are the results download, not a file
+
+    def file(self, entry: Entry, name: str) -> AsyncIterator[bytes]:
+        raise NotFoundError("file", name, f"Message batch {entry.batch.id} has no {name!r} file.")

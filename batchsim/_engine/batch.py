@@ -60,6 +60,7 @@ __all__ = [
     "Phase",
     "Policy",
     "Summary",
+    "Verdict",
     "plan_needs_params_checked",
 ]
 
@@ -116,6 +117,16 @@ class Canned(NamedTuple):
 
     outcome: str
     payload: bytes
+
+
+class Verdict(NamedTuple):
+    """What validating a batch found (see :meth:`Batch.decide_later`): whether it failed, its
+    requests, and the provider's facts it adds to the batch's ``attrs``."""
+
+    failed: bool
+    custom_ids: Sequence[str]
+    params: Sequence[bytes]
+    attrs: Mapping[str, Any]
 
 
 class ParamsCheck(Protocol):
@@ -325,6 +336,7 @@ class Batch:
         self._loader = loader
         self._summary = summary
         self._origin = origin
+        self._verdict: Callable[[], Verdict] | None = None
         self._state: _Plan | None = None
         if loader is None or summary is None:
             body: Body = (custom_ids, params, invalid, canned if canned is not None else {})
@@ -342,7 +354,8 @@ class Batch:
         return (_from_state, (self.__getstate__(),))
 
     def __getstate__(self) -> dict[str, Any]:
-        """What rebuilds the batch (its params problems included)."""
+        """What rebuilds the batch (its verdict taken and its params problems included)."""
+        self.decide()
         self.check_params()
         plan = self._plan_state()
         canned = plan.canned
@@ -364,7 +377,10 @@ class Batch:
     # -- the requests, loaded when needed ---------------------------------------------------------
 
     def _plan_state(self) -> _Plan:
-        """The requests and their plan (loaded and planned now if they were let go)."""
+        """The requests and their plan (loaded and planned now if they were let go; the verdict
+        taken first if it was left for later)."""
+        if self._verdict is not None:
+            self.decide()
         state = self._state
         if state is None:
             with self._lock:
@@ -443,8 +459,9 @@ class Batch:
         else:
             canned_at = [i for i, cid in enumerate(custom_ids) if cid in all_canned] if all_canned else []
             look_at = sorted({*invalid, *canned_at})
+        keyed = bool(rules or all_canned)  # whether a request's key decides anything
         for i in look_at:
-            cid = custom_ids[i]
+            cid = custom_ids[i] if keyed else ""
             if i in invalid:
                 planned[i] = ERRORED
                 errors[i] = ("invalid_request_error", invalid[i])
@@ -599,6 +616,7 @@ class Batch:
     @property
     def size(self) -> int:
         """How many requests the batch holds."""
+        self.decide()
         state = self._state
         if state is None and self._summary is not None:
             return self._summary.size
@@ -614,6 +632,7 @@ class Batch:
 
     def natural_ending(self) -> Ending:
         """How the batch ends without a cancel."""
+        self.decide()
         if self.failed:
             return Ending.FAILED
         if self._stuck() or self._last_finish() > self.policy.window:
@@ -622,6 +641,7 @@ class Batch:
 
     def end_offset(self, cancel_at: int | None) -> int:
         """When the batch ends (offset from creation) given a cancel time (absolute) or none."""
+        self.decide()
         window = self.policy.window
         if self.failed:
             natural = self.policy.validating
@@ -656,8 +676,16 @@ class Batch:
             return Ending.CANCELED
         return self.natural_ending()
 
+    def _validating(self, now: int, cancel_at: int | None) -> bool:
+        """Whether the batch is surely still validating at ``now``: no batch ends, and nothing
+        of its requests shows, before it has validated (or before its window, if shorter), so
+        the verdict (:meth:`decide_later`) need not be taken to say so."""
+        return cancel_at is None and now - self.created_at < min(self.policy.validating, self.policy.window)
+
     def phase(self, now: int, cancel_at: int | None) -> Phase:
         """The batch's :class:`Phase` at ``now``."""
+        if self._validating(now, cancel_at):
+            return Phase.VALIDATING
         if now >= self.ended_at(cancel_at):
             return Phase.ENDED
         if cancel_at is not None and now >= cancel_at:
@@ -684,6 +712,34 @@ class Batch:
             return None
         return self.created_at + min(self._last_finish(), self.end_offset(None))
 
+    def decide_later(self, verdict: Callable[[], Verdict]) -> None:
+        """Take whether the batch failed validation, and its requests' keys and params, from
+        ``verdict`` later: after the create's answer (a provider validates a batch after
+        accepting it), or at the latest when anything but "still validating" is asked of it.
+        Until then the batch holds no request (the plan is made again from the verdict); the
+        provider's ``attrs`` take the verdict's."""
+        self._verdict = verdict
+
+    def decide(self) -> None:
+        """Apply the verdict left for later (:meth:`decide_later`), if any: the requests' keys
+        and params as found, or no request at all for a batch that failed."""
+        if self._verdict is None:
+            return
+        with self._lock:
+            verdict, self._verdict = self._verdict, None
+            if verdict is None:
+                return
+            found = verdict()
+            self.failed = found.failed
+            self.attrs = {**self.attrs, **found.attrs}
+            # Nothing was read from the plan yet (see _validating): it is made again for the
+            # requests found.
+            canned = self._state.canned if self._state is not None else {}
+            body: Body = ((), (), {}, canned) if found.failed else (found.custom_ids, found.params, {}, canned)
+            self._state = self._plan(body)
+            self._blocks = self._summary_blocks()
+            self._ended = (_UNSET, 0)
+
     def check_params_later(self, check: ParamsCheck) -> None:
         """Take the params problems from ``check`` later, after the create's answer (the API checks
         params after accepting a batch): at :meth:`check_params`, or at the latest when a final
@@ -693,6 +749,7 @@ class Batch:
 
     def check_params(self) -> None:
         """Apply the params problems left for later: those requests end ``errored``."""
+        self.decide()
         if self._unchecked is None:
             return
         with self._lock:
@@ -779,30 +836,59 @@ class Batch:
                     final.order = order
         return final.order
 
+    def _finishes(self) -> tuple[array[int], array[int]]:
+        """The planned finishes (offsets from creation) of the requests planned to succeed and of
+        those planned to error, each sorted."""
+        plan = self._plan_state()
+        progress = plan.progress
+        if progress is None:
+            self.check_params()
+            finish = self._timeline()[2]
+            planned = plan.planned
+            with self._lock:
+                ok = sorted(f for f, p in zip(finish, planned, strict=True) if p == SUCCEEDED)
+                bad = sorted(f for f, p in zip(finish, planned, strict=True) if p == ERRORED)
+                progress = plan.progress = (array("q", ok), array("q", bad))
+        return progress
+
     def progress(self, now: int, cancel_at: int | None) -> tuple[int, int]:
         """``(succeeded, errored)``: the requests finished by ``now`` with each outcome, as a batch
         still running shows them (a request canceled or expired has not finished)."""
         if now >= self.ended_at(cancel_at):
             counts = self.counts(cancel_at)
             return counts["succeeded"], counts["errored"]
-        plan = self._plan_state()
-        progress = plan.progress
-        if progress is None:
-            self.check_params()
-            _, start, finish = self._timeline()
-            planned = plan.planned
-            with self._lock:
-                ok = sorted(f for f, p in zip(finish, planned, strict=True) if p == SUCCEEDED)
-                bad = sorted(f for f, p in zip(finish, planned, strict=True) if p == ERRORED)
-                progress = plan.progress = (array("q", ok), array("q", bad))
+        progress = self._finishes()
         t = now - self.created_at
         if cancel_at is not None and cancel_at <= now:
             # After a cancel only requests started by then may still finish: count them one by one.
             c = cancel_at - self.created_at
             _, start, finish = self._timeline()
-            done = [p for s, f, p in zip(start, finish, plan.planned, strict=True) if s <= c and f <= t]
+            planned = self._plan_state().planned
+            done = [p for s, f, p in zip(start, finish, planned, strict=True) if s <= c and f <= t]
             return done.count(SUCCEEDED), done.count(ERRORED)
         return bisect_right(progress[0], t), bisect_right(progress[1], t)
+
+    def next_change(self, now: int, cancel_at: int | None) -> int:
+        """The first moment after ``now`` (epoch microseconds) at which :meth:`phase` or
+        :meth:`progress` may answer otherwise (never, once ended): what a provider shows of a
+        running batch stays the same until then."""
+        if self._validating(now, cancel_at):
+            return self.created_at + min(self.policy.validating, self.policy.window)
+        end = self.ended_at(cancel_at)
+        if now >= end:
+            return _NEVER
+        created = self.created_at
+        t = now - created
+        offsets = [end - created, self.policy.validating]
+        if not self._stuck():
+            offsets.append(self._last_finish())
+        if cancel_at is not None:
+            offsets.append(cancel_at - created)
+        for finishes in self._finishes():
+            k = bisect_right(finishes, t)
+            if k < len(finishes):
+                offsets.append(finishes[k])
+        return created + min(o for o in offsets if o > t)
 
     def trim(self) -> None:
         """Let go of what can be computed again (each request's rank, start and finish, and the

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import accumulate, pairwise
+from itertools import accumulate, islice, pairwise
 from typing import Any, overload
 
 import orjson
@@ -107,7 +107,7 @@ class PackedParams(Sequence[bytes]):
 
     def __iter__(self) -> Iterator[bytes]:
         blob, head, tail, cuts = self._blob, self._head, self._tail, self._cuts
-        for start, end in pairwise(cuts):
+        for start, end in islice(pairwise(cuts), self._count):  # cuts found may run past the items
             yield blob[start + head : end - tail]
 
     @property
@@ -118,7 +118,7 @@ class PackedParams(Sequence[bytes]):
     def sizes(self) -> array[int]:
         """Each item's size in bytes."""
         cuts, pad = self._cuts, self._head + self._tail
-        return array("q", [end - start - pad for start, end in pairwise(cuts)])
+        return array("q", [end - start - pad for start, end in islice(pairwise(cuts), self._count)])
 
     def joined(self) -> bytes:
         """Every item back to back (what :meth:`from_sizes` takes)."""
@@ -147,8 +147,12 @@ class PackedIds(Sequence[str]):
 
     @classmethod
     def of(cls, ids: Iterable[str]) -> PackedIds:
-        """Pack ``ids`` (any strings)."""
-        encoded = [i.encode() for i in ids]
+        """Pack ``ids`` (any strings; ASCII ones, the common case, in two passes in C)."""
+        items = ids if isinstance(ids, list | tuple) else list(ids)
+        joined = "".join(items)
+        if joined.isascii():  # a character is a byte: the sizes are the lengths
+            return cls(joined.encode(), _offsets(map(len, items)))
+        encoded = [i.encode() for i in items]
         return cls(b"".join(encoded), _offsets(map(len, encoded)))
 
     @classmethod

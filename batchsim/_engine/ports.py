@@ -91,6 +91,9 @@ class ResultsFiles(Protocol):
     def drop(self, key: object) -> None:
         """Delete the file kept for ``key`` (its batch is gone or canceled)."""
 
+    def size(self, key: object) -> int | None:
+        """The size of the file kept for ``key`` once it is written whole, else ``None``."""
+
     def pending(self) -> int:
         """Files still being written in the background."""
 
@@ -119,8 +122,10 @@ class Files(Protocol):
     Bytes may be large (hundreds of megabytes): they arrive as a readable binary file and leave
     as chunks, never as one ``bytes`` object unless asked for (:meth:`read`)."""
 
-    def add(self, record: FileRecord, source: BinaryIO) -> None:
-        """Keep ``record`` and the bytes read from ``source`` (``record.size`` of them)."""
+    def add(self, record: FileRecord, source: BinaryIO, path: str | None = None) -> None:
+        """Keep ``record`` and the bytes read from ``source`` (``record.size`` of them). When
+        ``path`` names a file holding those bytes that the caller no longer needs, the store may
+        move it instead of copying (it is then gone from ``path``)."""
 
     def get(self, workspace: str, file_id: str) -> FileRecord | None:
         """The live (not deleted) file, or ``None``."""

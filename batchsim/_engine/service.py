@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .batch import Batch, Canned, ParamsCheck, Phase, Policy, plan_needs_params_checked
+from .batch import Batch, Canned, ParamsCheck, Phase, Policy, Verdict, plan_needs_params_checked
 from .clock import Clock
 from .errors import InvalidError, NotFoundError, WrongStateError
 from .ids import IdFormat
@@ -82,11 +82,14 @@ class BatchService:
         *,
         attrs: Mapping[str, Any] | None = None,
         failed: bool = False,
+        verdict: Callable[[], Verdict] | None = None,
     ) -> Batch:
         """Create a batch. ``check`` finds the requests' params problems: now, when the scenario's
         plan depends on them or the store is durable, else later (see :meth:`finish`; the caller
         releases ``check``). ``attrs`` are the provider's facts kept with the batch; ``failed``
-        makes it end, unrun, when it has validated."""
+        makes it end, unrun, when it has validated. ``verdict`` validates the batch and gives its
+        requests (``custom_ids`` and ``params`` are then empty): later, after the create's
+        answer (:meth:`Batch.decide`), unless the store is durable (it takes a batch whole)."""
         scenario = self.scenario
         later = check is not None and not plan_needs_params_checked(scenario) and not self.store.durable
         invalid = dict(check.check_params()) if check is not None and not later else {}
@@ -112,6 +115,10 @@ class BatchService:
             )
             if later and check is not None:
                 batch.check_params_later(check)
+            if verdict is not None:
+                batch.decide_later(verdict)
+                if self.store.durable:
+                    batch.decide()
             batch = self.store.add(batch)
         return batch
 

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from .._engine.batch import ERRORED
+from .._engine.errors import NotFoundError
 from .._engine.ports import Entry
 from .api import GeminiApi
 from .wire import STATES, error_words, has_output, operation, response_chunks, responses_file_id, state_name
@@ -19,6 +20,7 @@ __all__ = ["Console"]
 class Console:
     name = "gemini"
     statuses: tuple[str, ...] = STATES
+    deletable = True
 
     def __init__(self, api: GeminiApi) -> None:
         self.api = api
@@ -78,3 +80,22 @@ class Console:
         """Every request's result line (``{"key", "response"|"error"}``), in input order."""
         for chunk in response_chunks(entry.batch, entry.cancel_initiated_at):
             yield chunk
+
+    def cancel(self, entry: Entry) -> None:
+        self.api.cancel(entry.batch.workspace, entry.batch.id)
+
+    def delete(self, entry: Entry) -> None:
+        """As the API does, whatever its state (the dashboard offers it once the batch ended)."""
+        self.api.delete(entry.batch.workspace, entry.batch.id)
+
+    def files(self, entry: Entry, now: int) -> dict[str, str]:
+        """A file-input batch's responses file, once it has one (unless deleted or expired)."""
+        file_id = responses_file_id(entry.batch.id)
+        if self.api._has_file(entry) and not self.api.files.gone(entry.batch.workspace, file_id):
+            return {"responses": f"files/{file_id}"}
+        return {}
+
+    def file(self, entry: Entry, name: str) -> AsyncIterator[bytes]:
+        if name not in self.files(entry, self.api.service.clock.now()):
+            raise NotFoundError("file", name, f"Batch {entry.batch.id} has no {name} file.")
+        return self.api.download(entry.batch.workspace, responses_file_id(entry.batch.id))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from operator import itemgetter
 from typing import Any
 
 from starlette.applications import Starlette
@@ -24,16 +25,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
 from .._engine.clock import Clock
 from .._engine.collector import release_memory
-from .._engine.errors import DomainError
+from .._engine.errors import DomainError, TooLargeError
 from .._engine.faults import FaultInjector
 from .._engine.scenario import Fault
 from .bodies import BodyBudget, read_body, read_upload
 from .connection import CLOSE_CONNECTION, DroppedConnectionError
+from .forms import Form, FormReader
 from .journal import Journal
 from .spec import Dialect, HttpError, Incoming, Operation, Outgoing, Provider
 
@@ -146,6 +148,75 @@ def _not_allowed(ctx: ApiContext, routes: list[Any], scope: Scope) -> tuple[Dial
     return dialect, ", ".join(sorted(methods))
 
 
+class _Table:
+    """The operations of one method whose paths have the same number of segments and the same
+    literal segments at the same places, keyed by those literals (``/v1/batches/{batch_id}`` and
+    ``/v1/files/{file_id}`` share one, keyed ``("", "v1", "batches")`` and ``("", "v1", "files")``)."""
+
+    __slots__ = ("found", "literals", "params", "single")
+
+    def __init__(self, literals: list[int], params: list[int]) -> None:
+        self.literals = itemgetter(*literals)
+        self.params = itemgetter(*params) if params else None
+        self.single = len(params) == 1
+        self.found: dict[Any, tuple[Any, list[str]]] = {}
+
+
+class _Router(Router):
+    """Starlette's router with the providers' operations found by a look-up: Starlette tries its
+    routes one after the other, so an operation sat behind every route registered before it (a
+    retrieve of OpenAI's behind all of Anthropic's). Calls no operation matches exactly (``HEAD``,
+    a root path, a 404 or 405) take Starlette's way."""
+
+    def __init__(self, routes: list[Any], tables: dict[tuple[str, int], list[_Table]]) -> None:
+        super().__init__(routes=routes)
+        self.tables = tables
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # A custom method (Gemini's ``{name}:cancel``, ``{file}:download``) takes Starlette's way,
+        # where it is tried before the plain path that would match it too (see _ordered).
+        if scope["type"] == "http" and not scope.get("root_path") and ":" not in (path := scope["path"]):
+            parts = path.split("/")
+            for table in self.tables.get((scope["method"], len(parts)), ()):
+                hit = table.found.get(table.literals(parts))
+                if hit is None:
+                    continue
+                endpoint, names = hit
+                params = table.params
+                if params is None:
+                    scope["path_params"] = {}
+                else:
+                    values = (params(parts),) if table.single else params(parts)
+                    if not all(values):  # a parameter is a segment of at least one character
+                        continue
+                    scope["path_params"] = dict(zip(names, values, strict=True))
+                await endpoint(scope, receive, send)
+                return
+        await super().app(scope, receive, send)
+
+
+def _tables(routes: list[tuple[str, str, Any]]) -> dict[tuple[str, int], list[_Table]]:
+    """The look-up tables of ``(method, path, endpoint)`` routes (paths with ``{name}``
+    parameters), the most literal first within each method and segment count."""
+    tables: dict[tuple[str, int], dict[tuple[tuple[int, ...], tuple[int, ...]], _Table]] = {}
+    for method, path, endpoint in routes:
+        if ":" in path:  # a custom method: Starlette's way (see _Router)
+            continue
+        parts = path.split("/")
+        is_param = [p.startswith("{") and p.endswith("}") for p in parts]
+        literals = tuple(n for n, param in enumerate(is_param) if not param)
+        params = tuple(n for n, param in enumerate(is_param) if param)
+        table = tables.setdefault((method, len(parts)), {}).get((literals, params))
+        if table is None:
+            table = tables[(method, len(parts))][(literals, params)] = _Table(list(literals), list(params))
+        names = [parts[n][1:-1] for n in params]
+        table.found.setdefault(table.literals(parts), (endpoint, names))
+    return {
+        key: [table for (literals, _), table in sorted(found.items(), key=lambda item: -len(item[0][0]))]
+        for key, found in tables.items()
+    }
+
+
 class _Endpoint:
     """The operations of one method and path, as a plain ASGI app (Starlette routes to it
     directly, without the request/response wrapper a function endpoint gets)."""
@@ -177,6 +248,7 @@ async def _serve(ctx: ApiContext, op: Operation, dialect: Dialect, scope: Scope,
     rid = dialect.request_id()
     body = b""
     upload: Any = None
+    form: Form | None = None
     size = 0
     injected: str | None = None
     fault: Fault | None = None
@@ -189,7 +261,9 @@ async def _serve(ctx: ApiContext, op: Operation, dialect: Dialect, scope: Scope,
                 raise dialect.credential_error(False)
             if ctx.api_keys is not None and key not in ctx.api_keys:
                 raise dialect.credential_error(True)
-        if op.spool:
+        if op.form:
+            form, size, body = await _read_form(Request(scope, receive), op.body, ctx, headers)
+        elif op.spool:
             upload, size = await read_upload(Request(scope, receive), op.body, ctx.bodies)
             body = upload.read(ctx.journal.body_prefix)  # what the journal keeps of it
             upload.seek(0)
@@ -213,6 +287,7 @@ async def _serve(ctx: ApiContext, op: Operation, dialect: Dialect, scope: Scope,
             b"" if upload is not None else body,
             upload,
             base_url=lambda: ctx.base_url(scope),
+            form=form,
         )
         if dropped is None:
             out = await op.handler(call)
@@ -231,6 +306,8 @@ async def _serve(ctx: ApiContext, op: Operation, dialect: Dialect, scope: Scope,
         out = dialect.error(rid, HttpError(500, "Internal server error"))
     if upload is not None:
         upload.close()
+    if form is not None:
+        form.close()
     if dropped is not None:
         ctx.bodies.give(size)
         await _drop(scope, receive, send, dropped)
@@ -254,6 +331,38 @@ async def _serve(ctx: ApiContext, op: Operation, dialect: Dialect, scope: Scope,
         ctx.bodies.give(size)
     await _answer(out, dialect.request_id_header, rid, scope, receive, send)
     return size
+
+
+async def _read_form(
+    request: Request, limit: int, ctx: ApiContext, headers: Sequence[tuple[bytes, bytes]]
+) -> tuple[Form, int, bytes]:
+    """A ``multipart/form-data`` body parsed as it arrives (bounded by ``limit`` and the body
+    budget, as :func:`~.bodies.read_upload` bounds a spooled one), its size, and the prefix of it
+    the journal keeps."""
+    content_type = next((v.decode("latin-1") for k, v in headers if k == b"content-type"), None)
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise TooLargeError(f"Request exceeds the maximum size of {limit} bytes")
+    reader = FormReader(content_type)
+    budget, keep = ctx.bodies, ctx.journal.body_prefix
+    prefix = bytearray()
+    size = 0
+    try:
+        async for chunk in request.stream():
+            if not chunk:
+                continue
+            if size + len(chunk) > limit:
+                raise TooLargeError(f"Request exceeds the maximum size of {limit} bytes")
+            budget.take(len(chunk))
+            size += len(chunk)
+            if len(prefix) < keep:
+                prefix += chunk[: keep - len(prefix)]
+            reader.write(chunk)
+        return reader.finish(), size, bytes(prefix)
+    except BaseException:
+        budget.give(size)
+        reader.abort()
+        raise
 
 
 async def _answer(
@@ -342,9 +451,12 @@ def build_app(ctx: ApiContext, control_routes: list[Route] | None = None) -> Sta
     for provider in ctx.providers:
         for op in provider.operations:
             groups.setdefault((op.method, op.path), []).append((op, provider.dialect))
-    routes: list[Any] = [
-        Route(path, _Endpoint(ctx, choices), methods=[method]) for (method, path), choices in _ordered(groups)
-    ]
+    routes: list[Any] = []
+    endpoints: list[tuple[str, str, Any]] = []
+    for (method, path), choices in _ordered(groups):
+        endpoint = _Endpoint(ctx, choices)
+        routes.append(Route(path, endpoint, methods=[method]))
+        endpoints.append((method, path, endpoint))
     routes.extend(control_routes or [])
 
     async def http_error(request: Request, exc: Exception) -> Response:
@@ -369,4 +481,6 @@ def build_app(ctx: ApiContext, control_routes: list[Route] | None = None) -> Sta
         log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
         return error_response(ctx.dialect_for(request.scope["headers"]), HttpError(500, "Internal server error"))
 
-    return Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: server_error})
+    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: server_error})
+    app.router = _Router(routes, _tables(endpoints))
+    return app

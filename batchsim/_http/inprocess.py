@@ -120,8 +120,10 @@ async def call_app(
     return status, out_headers, b"".join(parts)
 
 
-class _DisconnectedError(Exception):
-    """The app closed the connection before answering (see :data:`CLOSE_CONNECTION`)."""
+class _DisconnectedError(DroppedConnectionError):
+    """The app closed the connection before answering (see :data:`CLOSE_CONNECTION`): a cut
+    made on purpose, which the app's error handler passes over as it does every
+    :class:`DroppedConnectionError`."""
 
 
 async def _disconnect(receive: Callable[[], Awaitable[dict[str, Any]]]) -> None:

@@ -231,6 +231,24 @@ class Journal:
             self._calls.clear()
             self._bytes = 0
 
+    def numbered(self) -> tuple[int, list[Call]]:
+        """The calls kept, oldest first, and the position of the oldest. A call's position is
+        its number since the journal was made (a clear does not restart it), so it names the
+        call for :meth:`at` as long as the journal keeps it."""
+        with self._lock:
+            first = self._dropped
+            entries = [entry for entry, _ in self._calls]
+        return first, [_call(*e) for e in entries]
+
+    def at(self, position: int) -> Call | None:
+        """The call at ``position`` (see :meth:`numbered`), or ``None`` once it is dropped."""
+        with self._lock:
+            index = position - self._dropped
+            if not 0 <= index < len(self._calls):
+                return None
+            entry = self._calls[index][0]
+        return _call(*entry)
+
     def _span(self) -> tuple[int, int]:
         """The positions of the calls kept now: ``[oldest, newest + 1)``."""
         with self._lock:

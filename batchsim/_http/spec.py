@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 
 from .._engine.errors import DomainError
 from .._engine.ports import Entry
+from .forms import Form
 
 __all__ = [
     "Console",
@@ -46,13 +47,15 @@ class HttpError(DomainError):
 
 class Incoming:
     """One API call as a handler sees it: already authenticated (``key`` names the workspace) and
-    with its body read (``body``; an upload's ``file``, spooled, when the operation asks for one)."""
+    with its body read (``body``; an upload's ``file``, spooled, when the operation asks for one;
+    a parsed multipart ``form`` for an operation that takes one)."""
 
     __slots__ = (
         "_base_url",
         "_query",
         "body",
         "file",
+        "form",
         "headers",
         "key",
         "method",
@@ -72,6 +75,7 @@ class Incoming:
         body: bytes = b"",
         file: BinaryIO | None = None,
         base_url: Callable[[], str] | str = "/",
+        form: Form | None = None,
     ) -> None:
         self.method = method
         self.path = path
@@ -81,6 +85,7 @@ class Incoming:
         self.key = key
         self.body = body
         self.file = file
+        self.form = form
         self._base_url = base_url
         self._query: list[tuple[str, str]] | None = None
 
@@ -145,7 +150,9 @@ Handler = Callable[[Incoming], Awaitable[Outgoing]]
 @dataclass(frozen=True)
 class Operation:
     """One route of a provider: ``endpoint`` names it for faults and the journal; ``body`` is the
-    largest body it reads (0: none), kept in a spooled file instead of bytes when ``spool``;
+    largest body it reads (0: none), kept in a spooled file instead of bytes when ``spool``, or
+    parsed as a ``multipart/form-data`` form as it arrives when ``form`` (its file parts in
+    temporary files: the body itself is never kept);
     ``auth`` is whether it needs a credential."""
 
     method: str
@@ -154,6 +161,7 @@ class Operation:
     handler: Handler
     body: int = 0
     spool: bool = False
+    form: bool = False
     auth: bool = True
 
 
@@ -181,11 +189,14 @@ class Dialect(Protocol):
 
 
 class Console(Protocol):
-    """What the dashboard and the control plane show of a provider's batches."""
+    """What the dashboard and the control plane show of a provider's batches, and what they may
+    do to one (cancel, delete: as the provider's API does, with its refusals)."""
 
     name: str
     statuses: tuple[str, ...]
     """Every status a batch of this provider can show, in lifecycle order."""
+    deletable: bool
+    """Whether the provider's API deletes a batch (OpenAI's has no delete)."""
 
     def entries(self) -> Iterable[Entry]:
         """Every live batch of every workspace."""
@@ -213,6 +224,23 @@ class Console(Protocol):
 
     def results(self, entry: Entry) -> AsyncIterator[bytes]:
         """Every result of an ended batch, as JSONL."""
+
+    def cancel(self, entry: Entry) -> None:
+        """Cancel the batch as the API's cancel does (through its ``BatchService.cancel``),
+        refused with a :class:`~batchsim._engine.errors.WrongStateError` once it has ended."""
+
+    def delete(self, entry: Entry) -> None:
+        """Delete the batch as the API's delete does (``BatchService.delete``): refused while it
+        has not ended; an :class:`~batchsim._engine.errors.InvalidError` when not ``deletable``."""
+
+    def files(self, entry: Entry, now: int) -> dict[str, str]:
+        """The files the batch has at ``now`` that :meth:`file` downloads, each name (OpenAI's
+        ``output`` and ``error``) with the file's id; none before it ends."""
+
+    def file(self, entry: Entry, name: str) -> AsyncIterator[bytes]:
+        """The bytes of the batch's file ``name`` (one of :meth:`files`; a
+        :class:`~batchsim._engine.errors.NotFoundError` otherwise). Checks happen before the
+        first chunk is asked for."""
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from .._engine.batch import DAY, Ending, Policy
+from .._engine.batch import DAY, Ending, Phase, Policy, Verdict
 from .._engine.clock import MICROS
 from .._engine.collector import collector, release_memory
 from .._engine.errors import InvalidError, NotFoundError, TooLargeError, WrongStateError
@@ -31,9 +31,9 @@ from .._engine.ids import HEX, IdFormat
 from .._engine.ports import Entry, FileRecord, Files
 from .._engine.scenario import Scenario
 from .._engine.service import BatchService, results_key
-from .._http.forms import parse_form
+from .._http.forms import Form
 from .answers import ENDPOINTS
-from .lines import parse_input
+from .lines import first_model, parse_input
 from .traits import NAME, OpenAISettings
 from .wire import (
     FILE_EXPIRY,
@@ -42,6 +42,7 @@ from .wire import (
     file_json,
     made_files,
     output_chunks,
+    output_expires_at,
     output_file,
     output_id,
     status_name,
@@ -58,8 +59,15 @@ MAX_UPLOAD_BYTES = MAX_FILE_BYTES + 1024 * 1024
 """The largest upload body (the file and the form around it)."""
 MAX_CREATE_BYTES = 1024 * 1024
 FILE_MIN_REQUESTS = 1000
-_LARGE_FILE = 8 * 1024 * 1024  # an input file this large gives the memory its parsing took back
+_LARGE_FILE = 1 << 20
+"""An input file this large is checked, after the create's answer, on a worker thread."""
+_RELEASE_AFTER = 8 * 1024 * 1024
+"""An input file this large gives the memory checking it took back to the system."""
 PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+_SHOWN = {"evals": "user_data"}
+"""A file object's ``purpose`` takes fewer values than an upload's: ``evals`` is not among them
+(OpenAI's schema and SDK types), so such a file shows ``user_data`` (listing by
+``purpose=evals`` still finds it)."""
 _CREATE_KEYS = frozenset({"input_file_id", "endpoint", "completion_window", "metadata", "output_expires_after"})
 _MIN_EXPIRY, _MAX_EXPIRY = 3600, 2_592_000
 _DEFAULT_LIMIT, _MAX_LIMIT = 20, 100
@@ -120,15 +128,20 @@ def _wrong_type(name: str, expected: str, value: Any) -> InvalidError:
     )
 
 
-def _expiry(where: str, anchor: Any, seconds: Any) -> int:
-    """The seconds of an ``expires_after`` (``anchor`` must be ``created_at``)."""
+def _expiry(where: str, anchor: Any, seconds: Any, *, form: bool = False) -> int:
+    """The seconds of an ``expires_after`` (``anchor`` must be ``created_at``); a form's fields
+    arrive as text (``expires_after[seconds]=3600``), a JSON body's as an integer."""
+    if anchor is None:
+        raise _missing(f"{where}.anchor")
+    if seconds is None:
+        raise _missing(f"{where}.seconds")
     if anchor != "created_at":
         raise InvalidError(
             f"Invalid value: {anchor!r}. Supported values are: 'created_at'.",
             param=f"{where}.anchor",
             code="invalid_value",
         )
-    if isinstance(seconds, str) and seconds.isascii() and seconds.isdigit() and len(seconds) < 12:
+    if form and isinstance(seconds, str) and seconds.isascii() and seconds.isdigit() and len(seconds) < 12:
         seconds = int(seconds)
     if isinstance(seconds, bool) or not isinstance(seconds, int):
         raise _wrong_type(f"{where}.seconds", "an integer", seconds)
@@ -142,6 +155,10 @@ def _expiry(where: str, anchor: Any, seconds: Any) -> int:
     return seconds
 
 
+def _unknown(name: str) -> InvalidError:
+    return InvalidError(f"Unrecognized request argument supplied: {name}")
+
+
 class OpenAIApi:
     """The Files and Batch API of one emulator."""
 
@@ -149,11 +166,17 @@ class OpenAIApi:
         self.service = service
         self.files = files
         self._outputs: dict[tuple[str, str], str] = {}  # (workspace, output file id) -> batch id
+        self._settings: tuple[Scenario | None, OpenAISettings] = (None, OpenAISettings())
 
     @property
     def settings(self) -> OpenAISettings:
-        settings: OpenAISettings = self.service.scenario.section(NAME)
-        return settings
+        """The active scenario's ``[openai]`` section (looked up again only when the scenario
+        changed: a retrieve reads it)."""
+        scenario = self.service.scenario
+        kept = self._settings
+        if kept[0] is not scenario:
+            kept = self._settings = (scenario, scenario.section(NAME))
+        return kept[1]
 
     def reset(self) -> None:
         self.service.reset()
@@ -162,44 +185,41 @@ class OpenAIApi:
 
     # -- files ------------------------------------------------------------------------------------
 
-    def upload(self, workspace: str, source: BinaryIO, content_type: str | None) -> bytes:
-        """Keep an uploaded file (a ``multipart/form-data`` body) and answer its object."""
-        form = parse_form(source, content_type)
-        try:
-            purpose = form.fields.get("purpose")
-            upload = form.files.get("file")
-            if upload is None:
-                raise _missing("file")
-            if purpose is None:
-                raise _missing("purpose")
-            if purpose not in PURPOSES:
-                allowed = ", ".join(f"'{p}'" for p in PURPOSES)
-                raise InvalidError(
-                    f"Invalid value for 'purpose': {purpose!r}. Supported values are: {allowed}.",
-                    param="purpose",
-                    code="invalid_value",
-                )
-            if upload.size > MAX_FILE_BYTES:
-                raise TooLargeError(f"File is too large: the maximum file size is {MAX_FILE_BYTES} bytes.")
-            now = self.service.clock.now()
-            anchor, seconds = form.fields.get("expires_after[anchor]"), form.fields.get("expires_after[seconds]")
-            expires_at: int | None = None
-            if anchor is not None or seconds is not None:
-                expires_at = now + _expiry("expires_after", anchor, seconds) * MICROS
-            if purpose == "batch":
-                _check_batch_file(upload.filename, upload.size, upload.file)
-                if expires_at is None:
-                    expires_at = now + FILE_EXPIRY
-            number = self.files.next_number()
-            seed = f"{self.service.scenario.seed}:{self.service.epoch}:file:{number}"
-            file_id = FILE_IDS.make(random.Random(seed))
-            record = FileRecord(
-                file_id, workspace, upload.filename or "file", upload.size, now, expires_at, upload.content_type,
-                {"purpose": purpose},
-            )  # fmt: skip
-            self.files.add(record, upload.file)
-        finally:
-            form.close()
+    def upload(self, workspace: str, form: Form) -> bytes:
+        """Keep an uploaded file (a ``multipart/form-data`` body, parsed) and answer its object.
+        The caller closes the form."""
+        purpose = form.fields.get("purpose")
+        upload = form.files.get("file")
+        if upload is None:
+            raise _missing("file")
+        if purpose is None:
+            raise _missing("purpose")
+        if purpose not in PURPOSES:
+            allowed = ", ".join(f"'{p}'" for p in PURPOSES)
+            raise InvalidError(
+                f"Invalid value for 'purpose': {purpose!r}. Supported values are: {allowed}.",
+                param="purpose",
+                code="invalid_value",
+            )
+        if upload.size > MAX_FILE_BYTES:
+            raise TooLargeError(f"File is too large: the maximum file size is {MAX_FILE_BYTES} bytes.")
+        now = self.service.clock.now()
+        anchor, seconds = form.fields.get("expires_after[anchor]"), form.fields.get("expires_after[seconds]")
+        expires_at: int | None = None
+        if anchor is not None or seconds is not None:
+            expires_at = now + _expiry("expires_after", anchor, seconds, form=True) * MICROS
+        if purpose == "batch":
+            _check_batch_file(upload.filename, upload.size, upload.file)
+            if expires_at is None:
+                expires_at = now + FILE_EXPIRY
+        number = self.files.next_number()
+        seed = f"{self.service.scenario.seed}:{self.service.epoch}:file:{number}"
+        file_id = FILE_IDS.make(random.Random(seed))
+        record = FileRecord(
+            file_id, workspace, upload.filename or "file", upload.size, now, expires_at, upload.content_type,
+            {"purpose": purpose},
+        )  # fmt: skip
+        self.files.add(record, upload.file, upload.path)
         return orjson.dumps(_record_json(record))
 
     def _upload(self, workspace: str, file_id: str) -> FileRecord | None:
@@ -227,8 +247,7 @@ class OpenAIApi:
         errors = file_id == output_id(batch_id, True)
         if file_id not in self._made(entry):
             return None
-        obj = output_file(entry.batch, entry.cancel_initiated_at, errors)
-        if self.service.clock.now() >= obj["expires_at"] * MICROS:
+        if self.service.clock.now() >= output_expires_at(entry.batch, entry.cancel_initiated_at) * MICROS:
             return None
         return entry, errors
 
@@ -236,6 +255,16 @@ class OpenAIApi:
         """The output and error files a batch has now (none before it ended)."""
         made = made_files(entry.batch, entry.cancel_initiated_at, self.service.clock.now())
         return [file_id for file_id in made if file_id is not None]
+
+    def _output_json(self, entry: Entry, errors: bool) -> dict[str, Any]:
+        """An output or error file's object; its size read from its results file when one was
+        written whole (counting it otherwise means generating every line)."""
+        batch, cancel = entry.batch, entry.cancel_initiated_at
+        results = self.service.results
+        known = None
+        if results is not None and batch.size >= FILE_MIN_REQUESTS:
+            known = results.size((*results_key(batch, cancel), errors))
+        return output_file(batch, cancel, errors, known)
 
     def _not_found(self, file_id: str) -> NotFoundError:
         return NotFoundError("file", file_id, f"No such File object: {file_id}")
@@ -248,7 +277,7 @@ class OpenAIApi:
         if output is None:
             raise self._not_found(file_id)
         entry, errors = output
-        return orjson.dumps(output_file(entry.batch, entry.cancel_initiated_at, errors))
+        return orjson.dumps(self._output_json(entry, errors))
 
     def list_files(self, workspace: str, purpose: str | None, limit: int, order: str, after: str | None) -> bytes:
         if not 1 <= limit <= _FILES_LIMIT:
@@ -263,33 +292,37 @@ class OpenAIApi:
                 param="order",
                 code="invalid_value",
             )
-        found: list[dict[str, Any]] = []
+        # Newest first, files made at one instant in the order they were made (the store keeps
+        # uploads newest first; the sort is stable).
+        found: list[tuple[str, dict[str, Any]]] = []  # (purpose as uploaded, file object)
         now = self.service.clock.now()
         for record in self.files.all(workspace):
             if record.expires_at is None or now < record.expires_at:
-                found.append(_record_json(record))
+                found.append((str(record.attrs.get("purpose")), _record_json(record)))
         for entry in self.service.store.page(workspace, 1 << 40, None, None).entries:
             for file_id in self._made(entry):
                 errors = file_id == output_id(entry.batch.id, True)
                 self._outputs[(workspace, file_id)] = entry.batch.id
-                if not self.files.gone(workspace, file_id):
-                    obj = output_file(entry.batch, entry.cancel_initiated_at, errors)
-                    if now < obj["expires_at"] * MICROS:
-                        found.append(obj)
+                expires = output_expires_at(entry.batch, entry.cancel_initiated_at) * MICROS
+                if now < expires and not self.files.gone(workspace, file_id):
+                    found.append(("batch_output", self._output_json(entry, errors)))
         if purpose is not None:
-            found = [f for f in found if f["purpose"] == purpose]
-        found.sort(key=lambda f: (f["created_at"], f["id"]), reverse=order == "desc")
+            found = [item for item in found if item[0] == purpose]
+        found.sort(key=lambda item: item[1]["created_at"], reverse=True)
+        if order == "asc":
+            found.reverse()
+        files = [obj for _, obj in found]
         if after is not None:
-            at = next((n for n, f in enumerate(found) if f["id"] == after), None)
-            found = found[at + 1 :] if at is not None else []
-        page = found[:limit]
+            at = next((n for n, f in enumerate(files) if f["id"] == after), None)
+            files = files[at + 1 :] if at is not None else []
+        page = files[:limit]
         return orjson.dumps(
             {
                 "object": "list",
                 "data": page,
                 "first_id": page[0]["id"] if page else None,
                 "last_id": page[-1]["id"] if page else None,
-                "has_more": len(found) > limit,
+                "has_more": len(files) > limit,
             }
         )
 
@@ -323,7 +356,7 @@ class OpenAIApi:
         data = _object(body)
         for key in data:
             if key not in _CREATE_KEYS:
-                raise InvalidError(f"Unrecognized request argument supplied: {key}")
+                raise _unknown(key)
         for name in ("input_file_id", "endpoint", "completion_window"):
             if name not in data or data[name] is None:
                 raise _missing(name)
@@ -347,6 +380,9 @@ class OpenAIApi:
         if expiry is not None:
             if not isinstance(expiry, dict):
                 raise _wrong_type("output_expires_after", "an object", expiry)
+            for key in expiry:
+                if key not in ("anchor", "seconds"):
+                    raise _unknown(f"output_expires_after.{key}")
             seconds = _expiry("output_expires_after", expiry.get("anchor"), expiry.get("seconds"))
         attrs: dict[str, Any] = {
             "endpoint": endpoint,
@@ -359,67 +395,74 @@ class OpenAIApi:
         errors: list[dict[str, Any]] = []
         ids: Any = ()
         params: Any = ()
-        if record is None:
+        content = b""
+        verdict: Callable[[], Verdict] | None = None
+        purpose = record.attrs.get("purpose") if record is not None else None
+        if record is None and self._output(workspace, input_id) is not None:
+            purpose = "batch_output"  # another batch's output or error file
+        if record is None and purpose is None:
             message = f"Cannot find file {input_id}, or project does not have access to it."
             if settings.missing_input_file == "reject":
                 raise InvalidError(message, param="file_id")
             errors.append({"code": "invalid_request", "message": message, "param": "file_id", "line": None})
-        elif record.attrs.get("purpose") != "batch":
+        elif record is None or purpose != "batch":
             errors.append(
                 {
                     "code": "invalid_request",
-                    "message": f"The input file {input_id} has purpose '{record.attrs.get('purpose')}': a batch "
-                    "needs a file uploaded with purpose 'batch'.",
+                    "message": f"The input file {input_id} has purpose '{purpose}': a batch needs a file uploaded "
+                    "with purpose 'batch'.",
                     "param": "input_file_id",
                     "line": None,
                 }
             )
         else:
-            collector.pause()
-            try:
-                found = parse_input(self.files.read(workspace, input_id), endpoint, settings.models)
-            finally:
-                collector.resume()
-            if record.size >= _LARGE_FILE:
-                release_memory()
-            errors = found.errors
-            attrs["model"] = found.model
-            if not errors:
-                ids, params = found.custom_ids, found.params
+            content = self.files.read(workspace, input_id)
+            verdict = partial(_verdict, content, endpoint, settings.models)
+            attrs["model"] = first_model(content)  # what the create shows; the verdict has the last word
         if errors:
             attrs["errors"] = errors
-        batch = self.service.create(workspace, ids, params, None, attrs=attrs, failed=bool(errors))
+        if verdict is not None and self.service.store.durable:  # a durable store takes a batch whole
+            found = verdict()
+            attrs.update(found.attrs)
+            failed, ids, params, verdict = found.failed, found.custom_ids, found.params, None
+        else:
+            failed = bool(errors)
+        batch = self.service.create(workspace, ids, params, None, attrs=attrs, failed=failed, verdict=verdict)
         for errors_file in (False, True):
             self._outputs[(workspace, output_id(batch.id, errors_file))] = batch.id
         now = self.service.clock.now()
         answer = orjson.dumps(batch_dict(batch, None, now, settings.count_expired_as_failed))
         results = self.service.results
-        finish: Callable[[], None] | None = None
-        if results is not None and batch.size >= FILE_MIN_REQUESTS:
-            ahead = (*results_key(batch, None), False)
-            lines = partial(output_chunks, batch, None, False)
+        large = len(content) >= _LARGE_FILE if verdict is not None else len(batch.custom_ids) >= FILE_MIN_REQUESTS
 
-            def finish() -> None:
-                results.write_ahead(ahead, lines)
+        def finish() -> None:
+            # The input file's lines are checked now, after the answer (as the API validates a
+            # batch after accepting it); a large batch's output file is then written ahead.
+            BatchService.finish(batch)
+            batch.decide()
+            if results is not None and batch.size >= FILE_MIN_REQUESTS:
+                results.write_ahead((*results_key(batch, None), False), partial(output_chunks, batch, None, False))
 
-        return Created(answer, finish, batch.size >= FILE_MIN_REQUESTS)
+        return Created(answer, finish, large)
 
     def retrieve(self, workspace: str, batch_id: str) -> bytes:
         entry = self.service.get(workspace, batch_id)
         return self._json(entry)
 
     def _json(self, entry: Entry) -> bytes:
+        """The batch's object now, encoded; kept with the span of time it holds for (until the
+        batch's next phase or the next request's finish; for good once it ended), so a retrieve
+        of a batch that has not changed costs a look-up."""
         batch, cancel = entry.batch, entry.cancel_initiated_at
         now = self.service.clock.now()
-        if now >= batch.ended_at(cancel):  # fixed from now on: kept
-            key = ("openai-json", cancel)
-            found: bytes | None = batch.memo.get(key)
-            if found is None:
-                found = batch.memo[key] = orjson.dumps(
-                    batch_dict(batch, cancel, now, self.settings.count_expired_as_failed)
-                )
+        count_expired = self.settings.count_expired_as_failed
+        last = batch.memo.get("openai-json")
+        if last is not None and last[0] <= now < last[1] and last[2] == cancel and last[3] is count_expired:
+            found: bytes = last[4]
             return found
-        return orjson.dumps(batch_dict(batch, cancel, now, self.settings.count_expired_as_failed))
+        found = orjson.dumps(batch_dict(batch, cancel, now, count_expired))
+        batch.memo["openai-json"] = (now, batch.next_change(now, cancel), cancel, count_expired, found)
+        return found
 
     def list(self, workspace: str, limit: int, after: str | None) -> bytes:
         if not 1 <= limit <= _MAX_LIMIT:
@@ -447,18 +490,35 @@ class OpenAIApi:
         entry = self.service.get(workspace, batch_id)
         now = self.service.clock.now()
         batch, cancel = entry.batch, entry.cancel_initiated_at
-        if now >= batch.ended_at(cancel):
+        if batch.phase(now, cancel) == Phase.ENDED:
             if batch.ending(cancel) == Ending.CANCELED:
                 return self._json(entry)  # canceling a cancelled batch is allowed
             raise WrongStateError("batch", batch_id, status_name(batch, now, cancel), "canceled")
         try:
             entry = self.service.cancel(workspace, batch_id)
+            if self.service.results is not None:  # the output file written ahead for the uncanceled end
+                self.service.results.drop((*results_key(batch, None), False))
         except WrongStateError:  # it ended meanwhile
             entry = self.service.get(workspace, batch_id)
             raise WrongStateError(
                 "batch", batch_id, status_name(entry.batch, now, entry.cancel_initiated_at), "canceled"
             ) from None
         return self._json(entry)
+
+
+def _verdict(data: bytes, endpoint: str, models: tuple[str, ...] | None) -> Verdict:
+    """The input file's check (see :mod:`.lines`) as the engine takes it."""
+    collector.pause()
+    try:
+        found = parse_input(data, endpoint, models)
+    finally:
+        collector.resume()
+    if len(data) >= _RELEASE_AFTER:
+        release_memory()
+    attrs: dict[str, Any] = {"model": found.model}
+    if found.errors:
+        attrs["errors"] = found.errors
+    return Verdict(bool(found.errors), found.custom_ids, found.params, attrs)
 
 
 def _object(body: bytes) -> dict[str, Any]:
@@ -505,29 +565,33 @@ def _metadata(value: Any) -> dict[str, str] | None:
 
 
 def _check_batch_file(filename: str, size: int, source: BinaryIO) -> None:
-    """A batch input upload must be a ``.jsonl`` file of at most 200 MB whose first line is a JSON
-    object."""
+    """A batch input upload must be a ``.jsonl`` file of at most 200 MB whose first line that is
+    not blank is a JSON object (a file of blank lines only is taken: its batch fails validation
+    with ``empty_file``)."""
     bad = InvalidError("Invalid file format for Batch API. Must be .jsonl")
     if size > MAX_BATCH_FILE_BYTES:
         raise InvalidError(
             f"File is too large: a batch input file holds at most {MAX_BATCH_FILE_BYTES} bytes.", param="file"
         )
-    if not filename.endswith(".jsonl") or size == 0:
+    if not filename.endswith(".jsonl"):
         raise bad
     head = source.read(1 << 20)
     source.seek(0)
-    first = head.lstrip().split(b"\n", 1)[0]
+    rest = head.lstrip()
+    first, newline, _ = rest.partition(b"\n")
+    if not first.strip() or not (newline or len(head) == size):
+        return  # nothing but blank lines, or a first line longer than what was read
     try:
         if not isinstance(orjson.loads(first), dict):
             raise bad
     except orjson.JSONDecodeError:
-        if len(first) < len(head.lstrip()) or len(head) == size:
-            raise bad from None
+        raise bad from None
 
 
 def _record_json(record: FileRecord) -> dict[str, Any]:
+    purpose = str(record.attrs.get("purpose"))
     return file_json(
-        record.id, record.size, record.created_at, record.filename, str(record.attrs.get("purpose")), record.expires_at
+        record.id, record.size, record.created_at, record.filename, _SHOWN.get(purpose, purpose), record.expires_at
     )
 
 

@@ -7,9 +7,10 @@ from typing import Any
 
 import orjson
 
+from .._engine.errors import InvalidError, NotFoundError
 from .._engine.ports import Entry
 from .api import OpenAIApi
-from .wire import batch_dict, made_files, output_chunks, request_line, status_name
+from .wire import FILE_EXPIRY, batch_dict, made_files, output_chunks, request_line, status_name
 
 __all__ = ["Console"]
 
@@ -26,6 +27,7 @@ class Console:
         "expired",
         "cancelled",
     )
+    deletable = False
 
     def __init__(self, api: OpenAIApi) -> None:
         self.api = api
@@ -79,3 +81,28 @@ class Console:
         for errors in (False, True):
             for chunk in output_chunks(entry.batch, entry.cancel_initiated_at, errors):
                 yield chunk
+
+    def cancel(self, entry: Entry) -> None:
+        self.api.cancel(entry.batch.workspace, entry.batch.id)
+
+    def delete(self, entry: Entry) -> None:
+        raise InvalidError(f"OpenAI's Batch API cannot delete a batch ({entry.batch.id}): cancel it, or reset.")
+
+    def files(self, entry: Entry, now: int) -> dict[str, str]:
+        """The output and error files the batch has made, unless deleted or expired."""
+        batch, cancel = entry.batch, entry.cancel_initiated_at
+        output, error = made_files(batch, cancel, now)
+        expiry = batch.attrs.get("output_expires_after") or FILE_EXPIRY // 1_000_000
+        if now >= (batch.ended_at(cancel) // 1_000_000 + int(expiry)) * 1_000_000:  # as the files API says
+            return {}
+        found: dict[str, str] = {}
+        for name, file_id in (("output", output), ("error", error)):
+            if file_id is not None and not self.api.files.gone(batch.workspace, file_id):
+                found[name] = file_id
+        return found
+
+    def file(self, entry: Entry, name: str) -> AsyncIterator[bytes]:
+        file_id = self.files(entry, self.api.service.clock.now()).get(name)
+        if file_id is None:
+            raise NotFoundError("file", name, f"Batch {entry.batch.id} has no {name} file.")
+        return self.api.content(entry.batch.workspace, file_id)

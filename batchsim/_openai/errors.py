@@ -76,10 +76,8 @@ class OpenAIDialect:
         """The bearer token of the first ``authorization`` header."""
         for name, value in headers:
             if name == b"authorization":
-                text = value.decode("latin-1")
-                if text[:7].lower() == "bearer " and text[7:].strip():
-                    return text[7:].strip()
-                return None
+                token = value[7:].strip() if value[:7].lower() == b"bearer " else b""
+                return token.decode("latin-1") if token else None
         return None
 
     def credential_error(self, given: bool) -> DomainError:

@@ -13,11 +13,16 @@ live API are used verbatim (see the README's OpenAI section for which are not).
 
 The requests' params are the input file's own lines (no copy): each request's line is parsed
 again only when its answer is generated.
+
+A file whose every line is a plainly valid request (the common case) is checked by a tight loop
+that parses each line once and keeps nothing but its ``custom_id`` (:func:`_plain`); anything
+else (a blank line, any problem) is read again by the full check, which reports each problem
+with its line.
 """
 
 from __future__ import annotations
 
-from array import array
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +32,7 @@ import orjson
 from .._engine.params import PackedIds, PackedParams
 from .answers import display_name
 
-__all__ = ["MAX_LINES", "MAX_REPORTED", "InputLines", "parse_input"]
+__all__ = ["MAX_LINES", "MAX_REPORTED", "InputLines", "first_model", "parse_input"]
 
 MAX_LINES = 50_000
 MAX_REPORTED = 1000
@@ -57,10 +62,72 @@ class InputLines:
             self.errors.append({"code": code, "message": message, "param": param, "line": line})
 
 
+def _plain(data: bytes, endpoint: str, models: tuple[str, ...] | None) -> InputLines | None:
+    """The requests of a file whose lines are all plainly valid requests of one model with no
+    blank line between them, or ``None`` (the full check then decides). Lines come one at a time
+    from a file over the bytes (no copy of them is made), each parsed and dropped at once, so
+    checking a file holds little more than the file."""
+    needed = _BODY_REQUIRED.get(endpoint, (None, ""))[0]
+    loads = orjson.loads
+    ids: list[str] = []
+    add = ids.append
+    seen_models: set[Any] = set()
+    add_model = seen_models.add
+    try:
+        for line in io.BytesIO(data):  # a blank line does not parse: the full check takes it
+            item = loads(line)
+            body = item["body"]
+            if (
+                item["method"] != "POST"
+                or item["url"] != endpoint
+                or type(body) is not dict
+                or ("stream" in body and body["stream"] is True)
+                or (needed is not None and needed not in body)
+            ):
+                return None
+            add_model(body.get("model"))
+            add(item["custom_id"])
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return None
+    if len(ids) > MAX_LINES:
+        return None
+    if not ids or len(set(ids)) != len(ids) or set(map(type, ids)) != {str}:
+        return None
+    if endpoint in _NO_MODEL_NEEDED:
+        seen_models.discard(None)
+    if len(seen_models) > 1 or (seen_models and type(next(iter(seen_models))) is not str):
+        return None
+    model = next(iter(seen_models), None)
+    if model is None and endpoint not in _NO_MODEL_NEEDED:
+        return None
+    if models is not None and model is not None and model not in models:
+        return None
+    # Item i is the line between the (i-1)th newline and the ith (the cuts are found on first use).
+    return InputLines(PackedIds.of(ids), PackedParams(data, None, 1, 0, count=len(ids)), [], model)
+
+
+def first_model(data: bytes) -> str | None:
+    """The model the file's first request names (what a create shows before the file is
+    checked), if its first line that is not blank says so."""
+    for line in io.BytesIO(data):
+        if line.strip():
+            try:
+                item = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                return None
+            body = item.get("body") if isinstance(item, dict) else None
+            model = body.get("model") if isinstance(body, dict) else None
+            return model if isinstance(model, str) else None
+    return None
+
+
 def parse_input(data: bytes, endpoint: str, models: tuple[str, ...] | None = None) -> InputLines:
     """Check an input file against the batch's ``endpoint`` (see the module docstring)."""
+    plain = _plain(data, endpoint, models)
+    if plain is not None:
+        return plain
     found = InputLines()
-    starts = array("q")
+    bounds: list[tuple[int, int]] = []
     ids: list[str] = []
     seen: set[str] = set()
     loads = orjson.loads
@@ -141,14 +208,13 @@ def parse_input(data: bytes, endpoint: str, models: tuple[str, ...] | None = Non
                 found.error("model_mismatch", message, number, "body.model")
                 continue
         ids.append(cid)
-        starts.append(start)
+        bounds.append((start, end))
     if not ids and not found.errors:
         found.error("empty_file", "The input file is empty: it holds no request.")
     if len(ids) > MAX_LINES:
         found.error("too_many_tasks", f"The input file holds {len(ids)} requests; a batch takes at most {MAX_LINES}.")
     if found.errors:
         return found
-    starts.append(size + 1)  # as if the file ended with a newline
     found.custom_ids = PackedIds.of(ids)
-    found.params = PackedParams(data, starts, 0, 1)
+    found.params = PackedParams.join(data[start:end] for start, end in bounds)
     return found

@@ -43,9 +43,8 @@ def operations(api: OpenAIApi) -> tuple[Operation, ...]:
         return Outgoing(api.cancel(call.key, call.path_params["batch_id"]))
 
     async def upload(call: Incoming) -> Outgoing:
-        assert call.file is not None
-        source = call.file
-        answer = await asyncio.to_thread(api.upload, call.key, source, call.header(b"content-type"))
+        assert call.form is not None  # parsed as it arrived; the kernel closes it
+        answer = await asyncio.to_thread(api.upload, call.key, call.form)
         return Outgoing(answer)
 
     async def file(call: Incoming) -> Outgoing:
@@ -72,7 +71,7 @@ def operations(api: OpenAIApi) -> tuple[Operation, ...]:
         Operation("POST", "/v1/batches", "batches.create", create, body=MAX_CREATE_BYTES),
         Operation("GET", "/v1/batches", "batches.list", listing),
         Operation("POST", "/v1/batches/{batch_id}/cancel", "batches.cancel", cancel),
-        Operation("POST", "/v1/files", "files.create", upload, body=MAX_UPLOAD_BYTES, spool=True),
+        Operation("POST", "/v1/files", "files.create", upload, body=MAX_UPLOAD_BYTES, form=True),
         Operation("GET", "/v1/files", "files.list", files),
         Operation("GET", "/v1/files/{file_id}", "files.retrieve", file),
         Operation("DELETE", "/v1/files/{file_id}", "files.delete", delete),

@@ -74,7 +74,7 @@ class OpenAISettings:
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
                 raise ScenarioError(f"{where}.{name}: expected a number of seconds, got {value!r}")
             if not 0 <= value <= _MAX_SECONDS:
-                raise ScenarioError(f"{where}.{name}: must be between 0 and {_MAX_SECONDS:g}, got {value!r}")
+                raise ScenarioError(f"{where}.{name}: must be between 0 and {_MAX_SECONDS:.0f}, got {value!r}")
             values[name] = float(value)
         missing = data.get("missing_input_file", base.missing_input_file)
         if missing not in _MISSING_FILE:

@@ -35,6 +35,7 @@ __all__ = [
     "file_json",
     "made_files",
     "output_chunks",
+    "output_expires_at",
     "output_file",
     "output_id",
     "read_canned",
@@ -107,7 +108,7 @@ def made_files(batch: Batch, cancel_at: int | None, now: int) -> tuple[str | Non
     """The ids of the output and error files a batch has at ``now``: none before it ended, none
     for a batch that failed or was cancelled while validating, the output file when a request
     succeeded, the error file when one did not."""
-    if now < batch.ended_at(cancel_at) or batch.failed or batch.size == 0:
+    if batch.phase(now, cancel_at) != Phase.ENDED or batch.failed or batch.size == 0:
         return None, None
     if cancel_at is not None and cancel_at <= batch.created_at + batch.policy.validating:
         return None, None
@@ -130,12 +131,53 @@ def _at(moment: int | None, now: int) -> int | None:
     return unix_seconds(moment) if moment is not None and moment <= now else None
 
 
+_NO_USAGE = {
+    "input_tokens": 0,
+    "input_tokens_details": {"cached_tokens": 0},
+    "output_tokens": 0,
+    "output_tokens_details": {"reasoning_tokens": 0},
+    "total_tokens": 0,
+}
+
+
+def _validating(batch: Batch, now: int) -> dict[str, Any]:
+    """The ``Batch`` object of a batch still validating: nothing of its requests (nor whether it
+    will fail) shows yet, so it is written without them (the batch's verdict may not be taken)."""
+    attrs = batch.attrs
+    return {
+        "id": batch.id,
+        "object": "batch",
+        "endpoint": attrs["endpoint"],
+        "model": attrs.get("model"),
+        "errors": None,
+        "input_file_id": attrs["input_file_id"],
+        "completion_window": "24h",
+        "status": "validating",
+        "output_file_id": None,
+        "error_file_id": None,
+        "created_at": unix_seconds(batch.created_at),
+        "in_progress_at": None,
+        "expires_at": unix_seconds(batch.created_at + batch.policy.window),
+        "finalizing_at": None,
+        "completed_at": None,
+        "failed_at": None,
+        "expired_at": None,
+        "cancelling_at": None,
+        "cancelled_at": None,
+        "request_counts": {"total": 0, "completed": 0, "failed": 0},
+        "usage": _NO_USAGE,
+        "metadata": attrs.get("metadata"),
+    }
+
+
 def batch_dict(batch: Batch, cancel_at: int | None, now: int, count_expired: bool = False) -> dict[str, Any]:
     """The ``Batch`` object as the API shows it at ``now``."""
-    attrs = batch.attrs
     created = batch.created_at
     phase = batch.phase(now, cancel_at)
+    if phase == Phase.VALIDATING and cancel_at is None:
+        return _validating(batch, now)
     ended_at = batch.ended_at(cancel_at)
+    attrs = batch.attrs  # once the batch's verdict is taken (it adds its model and errors)
     ended = phase == Phase.ENDED
     ending = batch.ending(cancel_at)
     validated = created + batch.policy.validating
@@ -148,13 +190,7 @@ def batch_dict(batch: Batch, cancel_at: int | None, now: int, count_expired: boo
             done = batch.counts(cancel_at)
             counts["failed"] += done["expired"] + done["canceled"]
     output, error = made_files(batch, cancel_at, now)
-    usage = {
-        "input_tokens": 0,
-        "input_tokens_details": {"cached_tokens": 0},
-        "output_tokens": 0,
-        "output_tokens_details": {"reasoning_tokens": 0},
-        "total_tokens": 0,
-    }
+    usage = _NO_USAGE
     if ended and not batch.failed and in_progress is not None:
         usage = _usage(batch, cancel_at, batch.final(cancel_at))
     errors = attrs.get("errors")
@@ -272,21 +308,31 @@ def output_chunks(batch: Batch, cancel_at: int | None, errors: bool) -> Iterator
         batch.trim()  # written (or streamed) once: what is kept for it can go
 
 
-def output_file(batch: Batch, cancel_at: int | None, errors: bool) -> dict[str, Any]:
-    """The file object of the batch's output (or error) file: made when the batch ended."""
-    ended = batch.ended_at(cancel_at)
+def output_expires_at(batch: Batch, cancel_at: int | None) -> int:
+    """When the batch's output and error files expire (Unix seconds): ``output_expires_after``
+    (or 30 days) after they were made, when the batch ended."""
     expiry = batch.attrs.get("output_expires_after") or FILE_EXPIRY // 1_000_000
+    return unix_seconds(batch.ended_at(cancel_at)) + int(expiry)
+
+
+def output_file(batch: Batch, cancel_at: int | None, errors: bool, known: int | None = None) -> dict[str, Any]:
+    """The file object of the batch's output (or error) file: made when the batch ended. Its size
+    is ``known`` (a results file written whole) or counted once from the lines; either way kept
+    in the batch's memo."""
+    ended = batch.ended_at(cancel_at)
     key = ("output-size", cancel_at, errors)
     size: int | None = batch.memo.get(key)
     if size is None:
-        size = batch.memo[key] = sum(map(len, output_chunks(batch, cancel_at, errors)))
+        if known is None:
+            known = sum(map(len, output_chunks(batch, cancel_at, errors)))
+        size = batch.memo[key] = known
     kind = "error" if errors else "output"
     return {
         "id": output_id(batch.id, errors),
         "object": "file",
         "bytes": size,
         "created_at": unix_seconds(ended),
-        "expires_at": unix_seconds(ended) + int(expiry),
+        "expires_at": output_expires_at(batch, cancel_at),
         "filename": f"{batch.id}_{kind}.jsonl",
         "purpose": "batch_output",
         "status": "processed",

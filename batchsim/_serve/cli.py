@@ -245,11 +245,14 @@ def _add_record_and_drift(sub: Any) -> None:
     record = sub.add_parser(
         "record",
         help="a recording proxy: forward to the real API, keep a cassette (results, timeline, fitted scenario)",
-        description="Forward every Message Batches call to --upstream unchanged and record a cassette in "
-        "--out: create bodies, results (a canned file), each batch's timeline and a fitted scenario.toml "
+        description="Forward every batch API call of --provider to --upstream unchanged and record a cassette "
+        "in --out: create bodies, results (a canned file), each batch's timeline and a fitted scenario.toml "
         "for `batchsim serve --scenario OUT/scenario.toml`. API keys are never written.",
     )
-    record.add_argument("--upstream", default="https://api.anthropic.com", help="the API to forward to")
+    _add_provider(record)
+    record.add_argument(
+        "--upstream", default=None, help="the API to forward to (default: the provider's production API)"
+    )
     record.add_argument("--out", required=True, help="the cassette folder (created; a second run appends)")
     record.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     record.add_argument("--port", type=_port, default=8001, help="port (default 8001; 0 picks a free one)")
@@ -264,15 +267,16 @@ def _add_record_and_drift(sub: Any) -> None:
     drift = sub.add_parser(
         "drift",
         help="compare the real API with the emulator on one small batch; exit 1 on any difference",
-        description="Submit one small batch (a success, an invalid-params error, a tool use) to --upstream "
-        "(key from ANTHROPIC_API_KEY) and to a local emulator, follow both to the end and compare what the "
-        "SDK sees: fields and types, enum values, headers, wrong-state statuses, error envelopes, results "
-        "lines. The upstream batch is canceled if it runs too long and always deleted once ended.",
+        description="Submit one small batch (and the calls around it) to --upstream (key from ANTHROPIC_API_KEY, "
+        "OPENAI_API_KEY, or GEMINI_API_KEY/GOOGLE_API_KEY) and to a local emulator, follow both to the end and "
+        "compare what the SDK sees: fields and types, enum values, headers, wrong-state statuses, error "
+        "envelopes, results lines. The upstream batch is canceled if it runs too long and cleaned up.",
     )
-    drift.add_argument("--upstream", default="https://api.anthropic.com", help="the API to check")
+    _add_provider(drift)
+    drift.add_argument("--upstream", default=None, help="the API to check (default: the provider's production API)")
     drift.add_argument("--local", default=None, help="a running emulator's URL (default: one in-process)")
     drift.add_argument("--json", action="store_true", help="print the differences as JSON")
-    drift.add_argument("--model", default="claude-haiku-4-5", help="model of the probe requests")
+    drift.add_argument("--model", default=None, help="model of the probe requests (default: a small one)")
     drift.add_argument(
         "--max-wait",
         type=_positive_seconds,
@@ -281,6 +285,21 @@ def _add_record_and_drift(sub: Any) -> None:
     )
     drift.add_argument(
         "--poll", type=_positive_seconds, default=10.0, help="seconds between polls of the upstream (default 10)"
+    )
+    drift.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        default=120.0,
+        help="seconds one call to the upstream may take, its answer included (default 120)",
+    )
+
+
+def _add_provider(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--provider",
+        choices=("anthropic", "openai", "gemini"),
+        default="anthropic",
+        help="whose batch API (default anthropic)",
     )
 
 
@@ -334,7 +353,7 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command == "record":
         from .record import record
 
-        return record(args.upstream, args.out, args.host, args.port, args.log_level, args.http)
+        return record(args.upstream, args.out, args.host, args.port, args.log_level, args.http, args.provider)
     if args.command == "drift":
         from .drift import main as drift
 

@@ -1,23 +1,26 @@
 """``batchsim drift``: does the emulator still answer as the real API does?
 
-One small batch (a success, a request with invalid params, a forced tool use) goes to the
-upstream and to a local emulator (in-process, or a running one with ``--local URL``). Both are
-followed to the end through the same steps, each a raw HTTP call the SDK would make or could
-meet: create, retrieve, the wrong-state calls of the README's table, results, list, delete, and
-calls with an unknown id, a bad ``limit`` and no key. What the SDK would see is compared: the
-status, the ``request-id`` and ``content-type`` headers, and the *shape* of each JSON body and
-results line (every field's path and type, and the value of enum fields). Values that are
-meant to differ (ids, timestamps, text, token counts) are never compared.
+One small batch (and the calls around it) goes to the upstream and to a local emulator
+(in-process, or a running one with ``--local URL``), for one provider at a time (``--provider``:
+each has its script, :class:`AnthropicRun` here, :mod:`.drift_openai`, :mod:`.drift_gemini`). Both
+are followed to the end through the same steps, each a raw HTTP call the SDK would make or could
+meet: create, retrieve, the wrong-state calls, results, list, delete, and calls with an unknown
+id, bad input and no key. What the SDK would see is compared: the status, the request-id and
+``content-type`` headers, and the *shape* of each JSON body and results line (every field's path
+and type, and the value of enum fields). Values that are meant to differ (ids, timestamps, text,
+token counts) are never compared.
 
 The upstream batch is never left running: past ``--max-wait`` it is canceled, and once ended
-it is deleted, whatever happened in between (an error, Ctrl-C).
+it is cleaned up (deleted, and the files drift uploaded too), whatever happened in between (an
+error, Ctrl-C).
 
 Against a fast upstream (``batchsim serve --clock scaled:3600``) a batch may end before the
 in-progress steps reach it: a step is compared only while both batches are still running, and a
 delete meant to be refused ("before the end") that deleted an ended batch is followed by a new
 batch. The upstream is not trusted: an answer drift cannot read (bad gzip, results lines that
-are not JSON, JSON nested too deep) is a difference, never a traceback; an id is used in a path
-only if it is one (:data:`BATCH_ID`); everything printed has its control characters escaped.
+are not JSON, JSON nested too deep) is a difference, never a traceback; an answer is read up to
+:data:`MAX_ANSWER` bytes and for ``--timeout`` seconds; an id is used in a path only if it is one
+(:data:`BATCH_ID`); everything printed has its control characters escaped.
 """
 
 from __future__ import annotations
@@ -31,27 +34,29 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import httpx2
 import orjson
 
 from .text import printable
+from .upstreams import ANTHROPIC, UPSTREAMS, Upstream
 
-__all__ = ["Difference", "Observation", "compare", "main", "probe_requests", "shape"]
+__all__ = ["AnthropicRun", "Difference", "Observation", "Run", "Target", "compare", "main", "probe_requests", "shape"]
 
 PREFIX = "/v1/messages/batches"
 VERSION = "2023-06-01"
 UNKNOWN_ID = "msgbatch_013Zva2CMHLNnXjNJJKqJ2EF"
-# Fields whose value (not only its type) is part of the contract.
-ENUM_FIELDS = frozenset({"type", "processing_status", "stop_reason", "role", "service_tier"})
-HEADERS = ("request-id", "content-type")
+# Fields whose value (not only its type) is part of Anthropic's contract (each provider has its own).
+ENUM_FIELDS = ANTHROPIC.enum_fields
 _RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 BATCH_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 """What a batch id must be (matched whole) before drift puts it in a URL with the API key."""
 MAX_DEPTH = 64
 """JSON nested deeper is compared as "nested deeper than 64 levels" below that depth."""
+MAX_ANSWER = 16 * 1024 * 1024
+"""The most of one answer drift reads (decoded): the probe's answers are a few kilobytes."""
 
 
 def probe_requests(model: str) -> list[dict[str, Any]]:
@@ -81,49 +86,57 @@ def probe_requests(model: str) -> list[dict[str, Any]]:
 # -- shapes ---------------------------------------------------------------------------------------
 
 
-def _kind(value: Any, key: str | None) -> str:
+def _kind(value: Any, key: str | None, enums: frozenset[str]) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, int):
-        return "integer"
+        return f"integer {value}" if key in enums else "integer"
     if isinstance(value, float):
         return "number"
     if isinstance(value, str):
-        return f"string {value!r}" if key in ENUM_FIELDS else "string"
+        return f"string {value!r}" if key in enums else "string"
     if isinstance(value, list):
         return "array"
     return "object"
 
 
 def shape(
-    value: Any, path: str = "$", key: str | None = None, into: dict[str, set[str]] | None = None, depth: int = 0
+    value: Any,
+    path: str = "$",
+    key: str | None = None,
+    into: dict[str, set[str]] | None = None,
+    depth: int = 0,
+    enums: frozenset[str] = ENUM_FIELDS,
 ) -> dict[str, set[str]]:
     """Every field path of a JSON value with the kinds seen there (``"[]"`` stands for any item),
-    down to :data:`MAX_DEPTH` levels."""
+    down to :data:`MAX_DEPTH` levels; the value of ``enums`` fields (strings and integers) counts
+    as part of their kind."""
     out: dict[str, set[str]] = {} if into is None else into
     if depth >= MAX_DEPTH:
         out.setdefault(path, set()).add(f"nested deeper than {MAX_DEPTH} levels")
         return out
-    out.setdefault(path, set()).add(_kind(value, key))
+    out.setdefault(path, set()).add(_kind(value, key, enums))
     if isinstance(value, dict):
         for k, v in value.items():
-            shape(v, f"{path}.{k}", k, out, depth + 1)
+            shape(v, f"{path}.{k}", k, out, depth + 1, enums)
     elif isinstance(value, list):
         for item in value:
-            shape(item, f"{path}[]", key, out, depth + 1)
+            shape(item, f"{path}[]", key, out, depth + 1, enums)
     return out
 
 
 @dataclass
 class Observation:
-    """What one call answered, as the SDK sees it."""
+    """What one call answered, as the SDK sees it. ``lines`` reads the body as JSON lines whatever
+    its media type (OpenAI's file content is ``application/octet-stream``)."""
 
     status: int | None
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     error: str | None = None
+    lines: bool = False
 
     def json(self) -> Any:
         try:
@@ -131,17 +144,18 @@ class Observation:
         except orjson.JSONDecodeError:
             return None
 
-    def view(self) -> dict[str, str]:
+    def view(self, api: Upstream = ANTHROPIC) -> dict[str, str]:
         """The comparable facts: status, header names (and the media type), body shape."""
         facts: dict[str, str] = {"status": "no answer" if self.status is None else str(self.status)}
-        for name in HEADERS:
+        names = [api.request_id_header] if api.request_id_header else []
+        for name in (*names, "content-type"):
             value = self.headers.get(name)
             if name == "content-type" and value is not None:
                 facts[f"header {name}"] = value.split(";")[0].strip()
             else:
                 facts[f"header {name}"] = "present" if value is not None else "absent"
         media = self.headers.get("content-type", "")
-        if "jsonl" in media or "x-ndjson" in media or "binary" in media:
+        if (self.lines and self.status == 200) or "jsonl" in media or "x-ndjson" in media or "binary" in media:
             lines, unreadable = [], 0
             for raw in self.body.splitlines():
                 if raw.strip():
@@ -149,19 +163,20 @@ class Observation:
                         lines.append(orjson.loads(raw))
                     except orjson.JSONDecodeError:
                         unreadable += 1
-            by_id = {str(line.get("custom_id")): line for line in lines if isinstance(line, dict)}
+            key = api.request_key
+            by_id = {str(line.get(key)): line for line in lines if isinstance(line, dict)}
             facts["lines"] = str(len(lines))
             if unreadable:
                 facts["lines that are not JSON"] = str(unreadable)
             for custom_id, line in sorted(by_id.items()):
-                for path, kinds in shape(line, f"line[{custom_id}]").items():
+                for path, kinds in shape(line, f"line[{custom_id}]", enums=api.enum_fields).items():
                     facts[path] = " | ".join(sorted(kinds))
         elif self.body:
             data = self.json()
             if data is None:
                 facts["body"] = "not JSON"
             else:
-                for path, kinds in shape(data).items():
+                for path, kinds in shape(data, enums=api.enum_fields).items():
                     facts[path] = " | ".join(sorted(kinds))
         return facts
 
@@ -174,8 +189,8 @@ class Difference:
     local: str
 
 
-def compare(step: str, upstream: Observation, local: Observation) -> list[Difference]:
-    a, b = upstream.view(), local.view()
+def compare(step: str, upstream: Observation, local: Observation, api: Upstream = ANTHROPIC) -> list[Difference]:
+    a, b = upstream.view(api), local.view(api)
     return [
         Difference(step, where, a.get(where, "missing"), b.get(where, "missing"))
         for where in sorted(set(a) | set(b), key=_order)
@@ -192,7 +207,8 @@ def _order(where: str) -> tuple[int, str]:
 
 class Target:
     """One side of the comparison: raw HTTP calls with the SDK's headers and retries (none for the
-    wrong-state and bad-input calls, whose first status is what is compared: the SDK retries a 409)."""
+    wrong-state and bad-input calls, whose first status is what is compared: the SDK retries a 409).
+    An answer is read up to :data:`MAX_ANSWER` bytes and for at most ``timeout`` seconds."""
 
     def __init__(
         self,
@@ -200,25 +216,41 @@ class Target:
         client: httpx2.Client,
         api_key: str,
         *,
+        api: Upstream = ANTHROPIC,
         advance: Callable[[float], None] | None = None,
         poll: float = 10.0,
+        timeout: float = 120.0,
     ) -> None:
         self.name = name
         self.client = client
         self.api_key = api_key
+        self.api = api
         self.advance = advance
         self.poll = poll
+        self.timeout = timeout
 
-    def call(self, method: str, path: str, *, body: Any = None, key: bool = True, retries: int = 4) -> Observation:
-        headers = {"anthropic-version": VERSION, "accept": "application/json"}
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        content: bytes | None = None,
+        content_type: str = "application/json",
+        key: bool = True,
+        retries: int = 4,
+        lines: bool = False,
+    ) -> Observation:
+        headers = self.api.headers()
         if key:
-            headers["x-api-key"] = self.api_key
-        content = orjson.dumps(body) if body is not None else None
+            headers.update(self.api.auth(self.api_key))
+        if body is not None:
+            content = orjson.dumps(body)
         if content is not None or method == "POST":
-            headers["content-type"] = "application/json"
+            headers["content-type"] = content_type
         for attempt in range(retries + 1):
             try:
-                response = self.client.request(method, path, headers=headers, content=content)
+                observed = self._send(method, path, headers, content)
             except httpx2.TransportError as exc:
                 if attempt == retries:
                     return Observation(None, error=f"{type(exc).__name__}: {exc}")
@@ -226,25 +258,43 @@ class Target:
                 continue
             except httpx2.HTTPError as exc:  # an answer that cannot be read (bad gzip, ...): no retry
                 return Observation(None, error=f"{type(exc).__name__}: {exc}")
-            answer_headers = {k.lower(): v for k, v in response.headers.items()}
-            observed = Observation(response.status_code, answer_headers, response.content)
+            observed.lines = lines
             if (
-                response.status_code not in _RETRY_STATUSES
-                or response.headers.get("x-should-retry") == "false"
+                observed.status not in _RETRY_STATUSES
+                or observed.headers.get("x-should-retry") == "false"
                 or attempt == retries
             ):
                 return observed
-            time.sleep(_retry_after(response.headers, attempt))
+            time.sleep(_retry_after(observed.headers, attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def wait(self, batch_id: str, max_wait: float) -> Observation:
-        """Poll until the batch has ended (a virtual clock is moved instead of waiting); the last
-        retrieve, which may still show it running when ``max_wait`` ran out."""
+    def _send(self, method: str, path: str, headers: dict[str, str], content: bytes | None) -> Observation:
+        """One exchange, its answer read within the bounds (beyond them: no answer, and why)."""
+        deadline = time.monotonic() + self.timeout
+        request = self.client.build_request(method, path, headers=headers, content=content)
+        response = self.client.send(request, stream=True)
+        try:
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > MAX_ANSWER:
+                    return Observation(None, error=f"an answer of more than {MAX_ANSWER} bytes")
+                if time.monotonic() > deadline:
+                    return Observation(None, error=f"an answer still coming after {self.timeout:g} s")
+                chunks.append(chunk)
+        finally:
+            response.close()
+        answer_headers = {k.lower(): v for k, v in response.headers.items()}
+        return Observation(response.status_code, answer_headers, b"".join(chunks))
+
+    def wait(self, path: str, ended: Callable[[Any], bool], max_wait: float) -> Observation:
+        """Poll ``path`` until its batch has ended (a virtual clock is moved instead of waiting);
+        the last answer, which may still show it running when ``max_wait`` ran out."""
         deadline = time.monotonic() + max_wait
         while True:
-            seen = self.call("GET", f"{PREFIX}/{batch_id}")
-            data = seen.json()
-            if seen.status != 200 or _ended(data):
+            seen = self.call("GET", path)
+            if seen.status != 200 or ended(seen.json()):
                 return seen
             if time.monotonic() >= deadline:
                 return seen
@@ -254,16 +304,11 @@ class Target:
                 time.sleep(self.poll)
 
 
-def _ended(batch: Any) -> bool:
-    """Whether a batch object says it has ended (by either field: the other may have drifted)."""
-    return isinstance(batch, dict) and (batch.get("processing_status") == "ended" or bool(batch.get("ended_at")))
-
-
 def _backoff(attempt: int) -> float:
     return float(min(8.0, 0.5 * 2.0**attempt))
 
 
-def _retry_after(headers: httpx2.Headers, attempt: int) -> float:
+def _retry_after(headers: dict[str, str], attempt: int) -> float:
     for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
         with contextlib.suppress(ValueError, TypeError):
             value = float(headers.get(name, ""))
@@ -272,8 +317,26 @@ def _retry_after(headers: httpx2.Headers, attempt: int) -> float:
     return _backoff(attempt)
 
 
+def multipart(fields: list[tuple[str, str | tuple[str, bytes, str]]]) -> tuple[bytes, str]:
+    """A ``multipart/form-data`` body as the SDKs send an upload: plain fields and files (name,
+    bytes, media type); and its content type."""
+    boundary = "batchsim-drift-9c1e4f"
+    parts = []
+    for name, value in fields:
+        if isinstance(value, str):
+            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+            continue
+        filename, data, media = value
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+            f"Content-Type: {media}\r\n\r\n"
+        )
+        parts.append(head.encode() + data + b"\r\n")
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
 @contextlib.contextmanager
-def local_target(url: str | None, poll: float) -> Iterator[Target]:
+def local_target(url: str | None, poll: float, api: Upstream = ANTHROPIC) -> Iterator[Target]:
     """The emulator side: one in-process (virtual clock, moved as needed) or the one at ``url``."""
     if url is None:
         from .._emulator import IN_PROCESS_URL, Emulator
@@ -286,7 +349,7 @@ def local_target(url: str | None, poll: float) -> Iterator[Target]:
             sim.advance(seconds)
 
         with client:
-            yield Target("local", client, "batchsim-drift", advance=advance)
+            yield Target("local", client, "batchsim-drift", api=api, advance=advance)
         return
     with httpx2.Client(base_url=url, timeout=60.0) as client:
 
@@ -300,7 +363,7 @@ def local_target(url: str | None, poll: float) -> Iterator[Target]:
                 time.sleep(min(poll, 1.0))
 
         key = os.environ.get("BATCHSIM_DRIFT_LOCAL_KEY", "batchsim-drift")
-        yield Target("local", client, key, advance=advance_server)
+        yield Target("local", client, key, api=api, advance=advance_server)
 
 
 # -- the run --------------------------------------------------------------------------------------
@@ -311,7 +374,8 @@ SIDES = ("upstream", "local")
 
 @dataclass
 class Run:
-    """The steps of one comparison and what each side answered."""
+    """The steps of one comparison and what each side answered: the machinery every provider's
+    script shares (:meth:`steps` and :meth:`clean_up` are the script's)."""
 
     upstream: Target
     local: Target
@@ -322,60 +386,114 @@ class Run:
     ids: dict[str, str | None] = field(default_factory=lambda: {"upstream": None, "local": None})
     deleted: dict[str, bool] = field(default_factory=lambda: {"upstream": False, "local": False})
 
+    api: ClassVar[Upstream] = ANTHROPIC
+    unknown_id: ClassVar[str] = UNKNOWN_ID
+    """A batch id no key has (in a path when a side has no batch)."""
+
     def target(self, side: str) -> Target:
         return self.upstream if side == "upstream" else self.local
 
     def both(
         self, step: str, method: str, path: Callable[[str], str] | str, *, compare: bool = True, **kwargs: Any
     ) -> tuple[Observation, Observation]:
-        """One call on each side; with ``compare``, their differences are kept."""
-        seen = []
-        for side in SIDES:
-            where = path(self.ids[side] or UNKNOWN_ID) if callable(path) else path
-            seen.append(self.target(side).call(method, where, **kwargs))
+        """One call on each side (``path`` of the side's batch id); with ``compare``, their
+        differences are kept."""
+        return self.each(
+            step,
+            method,
+            lambda side: path(self.ids[side] or self.unknown_id) if callable(path) else path,
+            compare=compare,
+            **kwargs,
+        )
+
+    def each(
+        self, step: str, method: str, path: Callable[[str], str], *, compare: bool = True, **kwargs: Any
+    ) -> tuple[Observation, Observation]:
+        """One call on each side, ``path`` given the side's name."""
+        up, local = (self.target(side).call(method, path(side), **kwargs) for side in SIDES)
         if compare:
-            self.compare(step, seen[0], seen[1])
-        return seen[0], seen[1]
+            self.compare(step, up, local)
+        return up, local
 
     def compare(self, step: str, upstream: Observation, local: Observation) -> None:
-        self.differences.extend(compare(step, upstream, local))
+        self.differences.extend(compare(step, upstream, local, self.api))
 
-    def create(self, sides: tuple[str, ...] = SIDES) -> dict[str, Observation]:
-        """Create the probe batch on ``sides``. Each id is kept as soon as it is known (whatever
-        goes wrong next, that batch is cleaned up); a side whose create failed, or whose id is
-        not one, is a :class:`DriftError`."""
-        body = {"requests": probe_requests(self.model)}
-        seen = {side: self.target(side).call("POST", PREFIX, body=body) for side in sides}
+    def kept(
+        self,
+        what: str,
+        seen: dict[str, Observation],
+        into: dict[str, str | None],
+        *,
+        member: str = "id",
+        action: str = "create",
+        prefix: str = "",
+    ) -> None:
+        """Keep the id (``member`` of each side's answer, without ``prefix``: see
+        :func:`created_id`) of the ``what`` each side made, as soon as it is known (whatever goes
+        wrong next, it is cleaned up); a side whose ``action`` failed, or whose id is not one, is
+        a :class:`DriftError`."""
         problems = []
         for side, answer in seen.items():
-            batch_id = _created_id(answer)
-            if batch_id is not None and BATCH_ID.fullmatch(batch_id):
-                self.ids[side] = batch_id
-            elif batch_id is not None:
+            made = created_id(answer, member)
+            if made is not None and made.startswith(prefix) and BATCH_ID.fullmatch(made[len(prefix) :]):
+                into[side] = made[len(prefix) :]
+            elif made is not None:
                 problems.append(
-                    f"the {side} answered a batch id drift will not put in a URL: {batch_id[:200]!r}"
-                    " (delete that batch yourself)"
+                    f"the {side} answered a {what} id drift will not put in a URL: {made[:200]!r}"
+                    f" (delete that {what} yourself)"
                 )
             else:
-                problems.append(f"the {side} create failed: {_describe(answer)}")
+                problems.append(f"the {side} {action} failed: {describe(answer)}")
         if problems:
             raise DriftError("; ".join(problems))
+
+    def _skipped(self, sides: list[str], when: str, what: str) -> None:
+        self.notes.append(f"the {' and '.join(sides)} batch had ended {when}: {what} not compared")
+
+    def _id(self, side: str) -> str:
+        return self.ids[side] or self.unknown_id
+
+    def steps(self) -> None:
+        raise NotImplementedError
+
+    def clean_up(self) -> None:
+        """Leave nothing behind on the upstream (called whatever happened)."""
+        raise NotImplementedError
+
+    def report(self) -> dict[str, Any]:
+        """What ``--json`` says the run made (``batches``: the batch ids of each side)."""
+        return dict(self.ids)
+
+
+@dataclass
+class AnthropicRun(Run):
+    """Anthropic's script: the probe batch through every batch call (the wrong-state ones too),
+    and the calls around it: token counting, the model catalogue, a file uploaded, read, refused
+    for download and deleted."""
+
+    files: dict[str, str | None] = field(default_factory=lambda: {"upstream": None, "local": None})
+    files_deleted: bool = False
+
+    def create(self, sides: tuple[str, ...] = SIDES) -> dict[str, Observation]:
+        """Create the probe batch on ``sides``."""
+        body = {"requests": probe_requests(self.model)}
+        seen = {side: self.target(side).call("POST", PREFIX, body=body) for side in sides}
+        self.kept("batch", seen, self.ids)
         return seen
 
     def steps(self) -> None:
         created = self.create()
         self.compare("create", created["upstream"], created["local"])
         self.in_progress_steps()
-        upstream_end = self.upstream.wait(self._id("upstream"), self.max_wait)
+        self.around_steps()
+        upstream_end = self.upstream.wait(_by_id(self._id("upstream")), _ended, self.max_wait)
         if upstream_end.status != 200:
-            raise DriftError(
-                f"the upstream batch {self.ids['upstream']} cannot be retrieved: {_describe(upstream_end)}"
-            )
+            raise DriftError(f"the upstream batch {self.ids['upstream']} cannot be retrieved: {describe(upstream_end)}")
         if not _ended(upstream_end.json()):
             self.notes.append(f"the upstream batch did not end within {self.max_wait:g} s: both were canceled")
             self.both("cancel", "POST", lambda b: f"{PREFIX}/{b}/cancel")
-            self.upstream.wait(self._id("upstream"), max(self.max_wait, 600.0))
-        local_end = self.local.wait(self._id("local"), 3600.0)
+            self.upstream.wait(_by_id(self._id("upstream")), _ended, max(self.max_wait, 600.0))
+        local_end = self.local.wait(_by_id(self._id("local")), _ended, 3600.0)
         upstream_end = self.upstream.call("GET", f"{PREFIX}/{self._id('upstream')}")
         self.compare("retrieve (ended)", upstream_end, local_end)
         self.both("results", "GET", lambda b: f"{PREFIX}/{b}/results")
@@ -421,14 +539,46 @@ class Run:
             return
         self.compare(step, up, local)
 
-    def _skipped(self, sides: list[str], when: str, what: str) -> None:
-        self.notes.append(f"the {' and '.join(sides)} batch had ended {when}: {what} not compared")
+    def around_steps(self) -> None:
+        """The calls a batch job makes around its batches (while the batches run): token
+        counting, the model catalogue, and a small file through the Files API."""
+        user = [{"role": "user", "content": "Reply with the word OK."}]
+        self.both("count tokens", "POST", "/v1/messages/count_tokens", body={"model": self.model, "messages": user})
+        invalid = {"model": self.model, "messages": []}
+        self.both(
+            "count tokens with no messages (bad input)", "POST", "/v1/messages/count_tokens", body=invalid, retries=0
+        )
+        self.both("models list", "GET", "/v1/models?limit=2")
+        self.both("models retrieve", "GET", f"/v1/models/{self.model}")
+        self.both("models retrieve an unknown id", "GET", "/v1/models/claude-no-such-model-0")
+        content, media = multipart([("file", ("drift.txt", b"batchsim drift\n", "text/plain"))])
+        seen = dict(
+            zip(
+                SIDES,
+                self.both("files upload", "POST", "/v1/files", content=content, content_type=media),
+                strict=True,
+            )
+        )
+        self.kept("file", seen, self.files, action="file upload")
 
-    def _id(self, side: str) -> str:
-        return self.ids[side] or UNKNOWN_ID
+        def file(path: str) -> Callable[[str], str]:
+            return lambda side: path.format(self.files[side] or UNKNOWN_FILE)
+
+        self.each("files retrieve", "GET", file("/v1/files/{}"))
+        self.each("files download (refused)", "GET", file("/v1/files/{}/content"), retries=0)
+        deleted = self.each("files delete", "DELETE", file("/v1/files/{}"))
+        self.files_deleted = deleted[0].status == 200
+        self.each("files retrieve after delete", "GET", file("/v1/files/{}"))
 
     def clean_up(self) -> None:
-        """Never leave the upstream batch running: cancel it, wait for the end, delete it."""
+        """Never leave the upstream batch running: cancel it, wait for the end, delete it (and
+        the uploaded file)."""
+        file_id = self.files.get("upstream")
+        if file_id is not None and not self.files_deleted:
+            gone = self.upstream.call("DELETE", f"/v1/files/{file_id}").status in (200, 404)
+            if not gone:
+                message = f"the upstream file {file_id} could not be deleted; delete it later"
+                print(f"batchsim drift: {message}", file=sys.stderr)
         batch_id = self.ids["upstream"]
         if batch_id is None or self.deleted["upstream"]:
             return
@@ -436,7 +586,7 @@ class Run:
         data = seen.json()
         if seen.status == 200 and not _ended(data):
             self.upstream.call("POST", f"{PREFIX}/{batch_id}/cancel")
-            seen = self.upstream.wait(batch_id, max(self.max_wait, 600.0))
+            seen = self.upstream.wait(_by_id(batch_id), _ended, max(self.max_wait, 600.0))
             data = seen.json()
         ended = seen.status == 200 and _ended(data)
         if ended and self.upstream.call("DELETE", f"{PREFIX}/{batch_id}").status == 200:
@@ -446,11 +596,19 @@ class Run:
             print(f"batchsim drift: {message}", file=sys.stderr)
 
 
+UNKNOWN_FILE = "file_011CNha8iCJcU1wXNR6q4V8w"
+
+
+def _ended(batch: Any) -> bool:
+    """Whether a batch object says it has ended (by either field: the other may have drifted)."""
+    return isinstance(batch, dict) and (batch.get("processing_status") == "ended" or bool(batch.get("ended_at")))
+
+
 def _by_id(batch_id: str) -> str:
     return f"{PREFIX}/{batch_id}"
 
 
-def _describe(seen: Observation) -> str:
+def describe(seen: Observation) -> str:
     """Why a call failed, in a few words: the error without an answer, else status and body."""
     if seen.status is None:
         return f"no answer ({seen.error})"
@@ -460,27 +618,29 @@ def _describe(seen: Observation) -> str:
 _ID_MEMBER = re.compile(rb'\s*:\s*"((?:[^"\\]|\\.)*)"')
 
 
-def _created_id(seen: Observation) -> str | None:
-    """The ``id`` of a successful create's batch object; for JSON too deep to parse, the ``id``
-    member of its top level, found by scanning (that batch must still be cleaned up)."""
+def created_id(seen: Observation, member: str = "id") -> str | None:
+    """The ``member`` (a batch's or a file's id) of a successful create's answer; for JSON too
+    deep to parse, that member of its top level, found by scanning (what it names must still be
+    cleaned up)."""
     if seen.status != 200:
         return None
     data = seen.json()
     if isinstance(data, dict):
-        batch_id = data.get("id")
-        return batch_id if isinstance(batch_id, str) else None
+        made = data.get(member)
+        return made if isinstance(made, str) else None
+    key = orjson.dumps(member)
     body, depth, i = seen.body, 0, 0
     while i < len(body):
         c = body[i]
-        if c == 0x22:  # a string: skip it, noting a top-level "id" key
+        if c == 0x22:  # a string: skip it, noting a top-level key named ``member``
             end = i + 1
             while end < len(body) and body[end] != 0x22:
                 end += 2 if body[end] == 0x5C else 1
-            if depth == 1 and body[i : end + 1] == b'"id"':
-                member = _ID_MEMBER.match(body, end + 1)
-                if member is not None:
+            if depth == 1 and body[i : end + 1] == key:
+                found = _ID_MEMBER.match(body, end + 1)
+                if found is not None:
                     with contextlib.suppress(ValueError):
-                        value = orjson.loads(b'"' + member.group(1) + b'"')
+                        value = orjson.loads(b'"' + found.group(1) + b'"')
                         return value if isinstance(value, str) else None
             i = end + 1
             continue
@@ -518,23 +678,39 @@ def _url_problem(option: str, url: str) -> str | None:
     return f"{option} must be an http(s) URL, got {printable(repr(url))}"
 
 
+def _run_class(api: Upstream) -> type[Run]:
+    if api.name == "openai":
+        from .drift_openai import OpenAIRun
+
+        return OpenAIRun
+    if api.name == "gemini":
+        from .drift_gemini import GeminiRun
+
+        return GeminiRun
+    return AnthropicRun
+
+
 def main(args: argparse.Namespace) -> int:
     """Exit status: 0 no difference, 1 differences (an answer drift cannot read is one), 2 the
     comparison could not run (no key, a bad URL, the upstream unreachable or refusing the batch)."""
-    key = os.environ.get("ANTHROPIC_API_KEY")
+    api = UPSTREAMS[getattr(args, "provider", None) or ANTHROPIC.name]
+    key = next((os.environ[name] for name in api.key_env if os.environ.get(name)), None)
     if not key:
-        print("batchsim drift: set ANTHROPIC_API_KEY to the upstream's key", file=sys.stderr)
+        print(f"batchsim drift: set {' or '.join(api.key_env)} to the upstream's key", file=sys.stderr)
         return 2
-    for option, url in (("--upstream", args.upstream), ("--local", args.local)):
+    upstream = args.upstream or api.url
+    for option, url in (("--upstream", upstream), ("--local", args.local)):
         problem = None if url is None else _url_problem(option, url)
         if problem is not None:
             print(f"batchsim drift: {problem}", file=sys.stderr)
             return 2
+    timeout = float(getattr(args, "timeout", None) or 120.0)
     with (
-        httpx2.Client(base_url=args.upstream.rstrip("/"), timeout=120.0) as http,
-        local_target(args.local, args.poll) as local,
+        httpx2.Client(base_url=upstream.rstrip("/"), timeout=timeout) as http,
+        local_target(args.local, args.poll, api) as local,
     ):
-        run = Run(Target("upstream", http, key, poll=args.poll), local, args.model, args.max_wait)
+        target = Target("upstream", http, key, api=api, poll=args.poll, timeout=timeout)
+        run = _run_class(api)(target, local, args.model or api.model, args.max_wait)
         try:
             run.steps()
         except DriftError as exc:
@@ -544,18 +720,19 @@ def main(args: argparse.Namespace) -> int:
             run.clean_up()
     if args.json:
         report = {
-            "upstream": args.upstream,
+            "upstream": upstream,
+            "provider": api.name,
             "differences": [d.__dict__ for d in run.differences],
             "notes": run.notes,
-            "batches": run.ids,
+            "batches": run.report(),
         }
         print(json.dumps(report, indent=2))  # ASCII only: every control character escaped
     else:
         for note in run.notes:
             print(f"note: {printable(note)}")
         if run.differences:
-            print(f"{len(run.differences)} difference(s) between {printable(args.upstream)} and the emulator:\n")
+            print(f"{len(run.differences)} difference(s) between {printable(upstream)} and the emulator:\n")
             print(table(run.differences))
         else:
-            print(f"no differences between {printable(args.upstream)} and the emulator")
+            print(f"no differences between {printable(upstream)} and the emulator")
     return 1 if run.differences else 0

@@ -1,14 +1,16 @@
-"""``batchsim record``: a recording proxy in front of the Message Batches API.
+"""``batchsim record``: a recording proxy in front of a provider's batch API (Anthropic's Message
+Batches, OpenAI's Files + Batch API, Gemini's batch mode; see :mod:`.upstreams`).
 
 The proxy is an ASGI app (served by uvicorn, as ``batchsim serve`` is) that forwards every call
-to the upstream unchanged with httpx2 (the HTTP client the ``anthropic`` SDK itself uses),
-streaming both ways, and answers with the upstream's own answer. The only change is
-``results_url``, rewritten to lead back through the proxy. While it forwards, it writes a
-*cassette* folder (see :class:`Cassette` and the README, "Recording production"):
+to the upstream unchanged with httpx2 (the HTTP client the SDKs themselves use), streaming both
+ways, and answers with the upstream's own answer. The only changes lead back through the proxy:
+Anthropic's ``results_url`` and Gemini's upload URL (``x-goog-upload-url``). While it forwards, it
+writes a *cassette* folder (see :class:`Cassette` and the README, "Recording production"):
 
 * ``batches/<id>/create.json``: each create body as sent;
 * ``batches/<id>/timeline.jsonl`` and ``batch.json``: every observation of the batch, the last one;
-* ``batches/<id>/results.jsonl``: its results as streamed, once one download completed;
+* ``batches/<id>/results.jsonl`` (OpenAI: ``output.jsonl`` and ``errors.jsonl``): its results as
+  streamed, once one download completed (Gemini's inline results: as its operation carried them);
 * ``canned.jsonl``: every recorded batch's results lines (a ``canned`` file for a scenario);
 * ``scenario.toml``: a scenario fitted to what was seen (timing, outcome fractions, error types);
 * ``calls.jsonl``: one line per call (no headers but a few answer headers; never a key).
@@ -24,7 +26,6 @@ import contextlib
 import logging
 import math
 import os
-import random
 import re
 import tempfile
 import threading
@@ -35,21 +36,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx2
 import orjson
 
-from .._engine.ids import IdFormat
 from .._engine.scenario import REQUEST_ERROR_TYPES, Scenario, Timing
 from .._http.connection import CLOSE_CONNECTION, DroppedConnectionError
+from .upstreams import ANTHROPIC, UPSTREAMS, Facts, Route, Upstream, is_id
 
-__all__ = ["Cassette", "RecordingProxy", "fit_timing", "record"]
+__all__ = ["Cassette", "CassetteError", "RecordingProxy", "fit_timing", "record"]
 
 log = logging.getLogger("batchsim.record")
 _T = TypeVar("_T")
-_RANDOM = random.SystemRandom()
-_REQUEST_IDS = IdFormat("req_", 22, lead="01")
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -70,35 +69,25 @@ _HOP_BY_HOP = frozenset(
         b"host",
     }
 )
-# Always matched whole (fullmatch): ``$`` also matches before a final newline, and an id such as
-# "msgbatch_1\n" would become a folder name and a line break in scenario.toml.
-_ROUTE = re.compile(r"/v1/messages/batches(?:/([^/]+)(?:/(results|cancel))?)?/?")
 _RESULTS_URL = re.compile(rb'("results_url"\s*:\s*")((?:[^"\\]|\\.)*)(")')
-_BATCH_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
-_ANSWER_HEADERS = ("request-id", "retry-after", "retry-after-ms", "x-should-retry", "content-type")
-
-
-def endpoint_of(method: str, path: str) -> tuple[str | None, str | None]:
-    """``(endpoint, batch_id)`` of a Message Batches call (``None`` for anything else)."""
-    match = _ROUTE.fullmatch(path)
-    if match is None:
-        return None, None
-    batch_id, action = match.groups()
-    if batch_id is None:
-        return {"POST": "create", "GET": "list"}.get(method), None
-    if action == "results":
-        return ("results" if method == "GET" else None), batch_id
-    if action == "cancel":
-        return ("cancel" if method == "POST" else None), batch_id
-    return {"GET": "retrieve", "DELETE": "delete"}.get(method), batch_id
+_ANSWER_HEADERS = (
+    "request-id",
+    "x-request-id",
+    "retry-after",
+    "retry-after-ms",
+    "x-should-retry",
+    "content-type",
+)
 
 
 # -- the cassette folder ------------------------------------------------------------------------
 
 
 def is_batch_id(value: Any) -> bool:
-    """Whether ``value`` may name a batch's folder: 1-128 letters, digits, ``_`` or ``-``."""
-    return isinstance(value, str) and _BATCH_ID.fullmatch(value) is not None
+    """Whether ``value`` may name a batch's folder: 1-128 letters, digits, ``_`` or ``-``
+    (matched whole: an id such as "msgbatch_1\\n" would become a folder name and a line break
+    in scenario.toml)."""
+    return is_id(value)
 
 
 def _now() -> str:
@@ -141,17 +130,6 @@ def append_line(path: Path, record: Any) -> None:
         os.close(fd)
 
 
-def _parse_time(value: Any) -> float | None:
-    """Epoch seconds of an RFC 3339 timestamp (any number of fraction digits), or ``None``."""
-    if not isinstance(value, str):
-        return None
-    text = re.sub(r"(\.\d{6})\d+", r"\1", value.replace("Z", "+00:00"))
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except (ValueError, OverflowError, OSError):
-        return None
-
-
 class _Spill:
     """A temporary file in the cassette that becomes a recorded file on :meth:`commit` (rename),
     or disappears on :meth:`abort`."""
@@ -190,25 +168,53 @@ class _Spill:
             self.path.unlink()
 
 
-class Cassette:
-    """The recording folder. Thread-safe; every file in it is valid at every moment."""
+class CassetteError(ValueError):
+    """The folder holds another provider's cassette."""
 
-    def __init__(self, root: str | Path, upstream: str = "") -> None:
+
+class Cassette:
+    """The recording folder of one provider's calls. Thread-safe; every file in it is valid at
+    every moment."""
+
+    def __init__(self, root: str | Path, upstream: str = "", api: Upstream = ANTHROPIC) -> None:
         self.root = Path(root)
         self.batches = self.root / "batches"
         self.upstream = _without_credentials(upstream)
+        self.api = api
         self._lock = threading.RLock()
-        self._results_writing: set[str] = set()
+        self._results_writing: set[tuple[str, str]] = set()
+        self._files: dict[str, tuple[str, str]] = {}
+        """A results file's id -> (its batch's id, its name in the batch's folder)."""
+        meta = self.root / "cassette.json"
+        if meta.exists():
+            self._check_provider(meta)
         self.batches.mkdir(parents=True, exist_ok=True)
         for stale in [*self.root.glob(".*.tmp"), *self.batches.glob("*/.*.part"), *self.batches.glob(".*.part")]:
             with contextlib.suppress(OSError):
                 stale.unlink()  # left by a run that was killed mid-write
-        meta = self.root / "cassette.json"
         if not meta.exists():
-            write_atomic(meta, orjson.dumps({"format": FORMAT, "upstream": self.upstream}, option=orjson.OPT_INDENT_2))
+            about = {"format": FORMAT, "upstream": self.upstream, "provider": api.name}
+            write_atomic(meta, orjson.dumps(about, option=orjson.OPT_INDENT_2))
+        for batch, _ in self._recorded():
+            facts = api.facts(batch)
+            if facts is not None:
+                self._files.update((file_id, (facts.batch_id, name)) for file_id, name in facts.files.items())
         if not (self.root / "canned.jsonl").exists():
             self.rebuild_canned()
         self.refit()
+
+    def _check_provider(self, meta: Path) -> None:
+        """A second run appends to a cassette of the same provider only."""
+        try:
+            about = orjson.loads(meta.read_bytes())
+        except (ValueError, OSError):
+            return
+        found = about.get("provider", ANTHROPIC.name) if isinstance(about, dict) else None
+        if found != self.api.name:
+            raise CassetteError(
+                f"{self.root} holds a cassette of {str(found)[:40]!r}, not of {self.api.name!r}: "
+                "record each provider into its own folder"
+            )
 
     def folder(self, batch_id: str) -> Path:
         if not is_batch_id(batch_id):
@@ -228,64 +234,77 @@ class Cassette:
         spill.commit(self.folder(batch_id) / "create.json")
 
     def observe(self, batch: Any, call: str) -> bool:
-        """Record one observation of a batch object; returns whether it just ended (refit due)."""
-        if not isinstance(batch, dict) or not is_batch_id(batch.get("id")):
+        """Record one observation of a batch; returns whether the batch just ended or its
+        results just came with it (a refit is due)."""
+        facts = self.api.facts(batch)
+        if facts is None:
             return False
-        folder = self.folder(batch["id"])
+        folder = self.folder(facts.batch_id)
         encoded = orjson.dumps(batch, option=orjson.OPT_INDENT_2)  # fails (too deep) before anything is written
+        inline = self.api.inline_results(batch) if facts.ended else None
         with self._lock:
             folder.mkdir(parents=True, exist_ok=True)
             last = folder / "batch.json"
             was_ended = False
             if last.exists():
                 with contextlib.suppress(ValueError, OSError):
-                    was_ended = orjson.loads(last.read_bytes()).get("processing_status") == "ended"
-            point = {
-                "seen_at": _now(),
-                "call": call,
-                "processing_status": batch.get("processing_status"),
-                "request_counts": batch.get("request_counts"),
-                "created_at": batch.get("created_at"),
-                "ended_at": batch.get("ended_at"),
-                "cancel_initiated_at": batch.get("cancel_initiated_at"),
-                "expires_at": batch.get("expires_at"),
-            }
+                    before = self.api.facts(orjson.loads(last.read_bytes()))
+                    was_ended = before is not None and before.ended
+            point = {"seen_at": _now(), "call": call, **self.api.point(batch)}
             append_line(folder / "timeline.jsonl", point)
             write_atomic(last, encoded)
-            return batch.get("processing_status") == "ended" and not was_ended
+            for file_id, name in facts.files.items():
+                self._files[file_id] = (facts.batch_id, name)
+            results = folder / "results.jsonl"
+            if inline is not None and not results.exists():
+                write_atomic(results, inline)
+                self.rebuild_canned()
+                return True
+            return facts.ended and not was_ended
+
+    def note(self, batch_id: str, call: str) -> None:
+        """A call on a recorded batch whose answer is not the batch (Gemini's cancel, a delete)."""
+        if is_batch_id(batch_id) and (self.batches / batch_id).is_dir():
+            with self._lock:
+                append_line(self.folder(batch_id) / "timeline.jsonl", {"seen_at": _now(), "call": call})
 
     def deleted(self, batch_id: str) -> None:
-        if is_batch_id(batch_id) and (self.batches / batch_id).is_dir():
-            append_line(self.folder(batch_id) / "timeline.jsonl", {"seen_at": _now(), "call": "delete"})
+        self.note(batch_id, "delete")
 
-    def results_spill(self, batch_id: str) -> _Spill | None:
-        """Where to write a download of ``batch_id``'s results, or ``None`` when they are recorded
-        already (or another download is writing them): nothing is recorded twice."""
+    def results_of(self, file_id: str) -> tuple[str, str] | None:
+        """``(batch id, name)`` of a recorded batch's results file, if ``file_id`` is one."""
+        with self._lock:
+            return self._files.get(file_id)
+
+    def results_spill(self, batch_id: str, name: str = "results.jsonl") -> _Spill | None:
+        """Where to write a download of ``batch_id``'s results (its ``name`` file), or ``None``
+        when they are recorded already (or another download is writing them): nothing is
+        recorded twice."""
         if not is_batch_id(batch_id):
             return None
         with self._lock:
             folder = self.folder(batch_id)
-            if (folder / "results.jsonl").exists() or batch_id in self._results_writing:
+            if (folder / name).exists() or (batch_id, name) in self._results_writing:
                 return None
-            self._results_writing.add(batch_id)
+            self._results_writing.add((batch_id, name))
         try:
-            return _Spill(folder, "results")
+            return _Spill(folder, name.removesuffix(".jsonl"))
         except OSError:
             with self._lock:
-                self._results_writing.discard(batch_id)
+                self._results_writing.discard((batch_id, name))
             raise
 
-    def commit_results(self, batch_id: str, spill: _Spill | None, complete: bool) -> None:
+    def commit_results(self, batch_id: str, spill: _Spill | None, complete: bool, name: str = "results.jsonl") -> None:
         if spill is None:
             return
         try:
             if complete:
-                spill.commit(self.folder(batch_id) / "results.jsonl")
+                spill.commit(self.folder(batch_id) / name)
             else:
                 spill.abort()
         finally:
             with self._lock:
-                self._results_writing.discard(batch_id)
+                self._results_writing.discard((batch_id, name))
         if complete:
             self.rebuild_canned()
             self.refit()
@@ -305,20 +324,30 @@ class Cassette:
                 continue
             if isinstance(batch, dict):
                 found.append((batch, folder))
-        found.sort(key=lambda item: (_parse_time(item[0].get("created_at")) or 0.0, item[1].name))
+
+        def created(item: tuple[dict[str, Any], Path]) -> tuple[float, str]:
+            facts = self.api.facts(item[0])
+            return (facts.created if facts is not None and facts.created is not None else 0.0, item[1].name)
+
+        found.sort(key=created)
         return found
 
     def rebuild_canned(self) -> None:
-        """``canned.jsonl``: the results of every recorded batch, oldest batch first (a custom_id
+        """``canned.jsonl``: the results of every recorded batch, oldest batch first (a request
         recorded twice: the newer line comes later and wins), replaced atomically."""
 
         def chunks() -> Iterator[bytes]:
             for _, folder in self._recorded():
-                results = folder / "results.jsonl"
-                if results.exists():
-                    with open(results, "rb") as handle:
-                        while chunk := handle.read(1 << 20):
-                            yield chunk
+                for name in self.api.results_files:
+                    results = folder / name
+                    if results.exists():
+                        last = b"\n"
+                        with open(results, "rb") as handle:
+                            while chunk := handle.read(1 << 20):
+                                last = chunk[-1:]
+                                yield chunk
+                        if last != b"\n":  # the next file's first line starts a line of its own
+                            yield b"\n"
 
         with self._lock:
             write_atomic(self.root / "canned.jsonl", chunks())
@@ -328,7 +357,7 @@ class Cassette:
         accepts (an upstream's odd timestamps or counts) keep the file as it was, with a warning."""
         with self._lock:
             try:
-                text = fitted_scenario(self._recorded())
+                text = fitted_scenario(self._recorded(), self.api)
             except Exception as exc:  # whatever the upstream answered, recording goes on
                 log.warning("batchsim record: scenario.toml not refitted: %s: %s", type(exc).__name__, exc)
                 return
@@ -403,30 +432,32 @@ def fit_timing(points: list[Observed], default: Timing | None = None) -> Timing:
     )
 
 
-def fitted_scenario(recorded: list[tuple[dict[str, Any], Path]]) -> str:
+def fitted_scenario(recorded: list[tuple[dict[str, Any], Path]], api: Upstream = ANTHROPIC) -> str:
     """The text of ``scenario.toml`` for the recorded batches (see :meth:`Cassette.refit`)."""
     points: list[Observed] = []
+    ended: list[Facts] = []
     cancel_delays: list[float] = []
     size_total = errored = expired = 0
     error_types: dict[str, int] = {}
     invalid = 0
     for batch, folder in recorded:
-        if batch.get("processing_status") != "ended":
+        facts = api.facts(batch)
+        if facts is None or not facts.ended:
             continue
-        given = batch.get("request_counts")
-        counts: dict[str, int] = {k: v for k, v in given.items() if _is_count(v)} if isinstance(given, dict) else {}
-        size = sum(counts.values())
-        created, ended = _parse_time(batch.get("created_at")), _parse_time(batch.get("ended_at"))
-        canceled_at = _parse_time(batch.get("cancel_initiated_at"))
-        if created is not None and ended is not None:
-            if canceled_at is not None:
-                cancel_delays.append(max(0.0, ended - canceled_at))
-            elif not counts.get("expired"):  # an expiring batch runs until its 24 h are up
-                points.append(Observed(folder.name, size, ended - created))
-        results = folder / "results.jsonl"
-        if results.exists():
-            seen = _outcomes(results)
-            invalid += seen.pop("invalid_request_error", 0)
+        ended.append(facts)
+        size = facts.size
+        if facts.created is not None and facts.ended_at is not None:
+            if facts.ending == "canceled" and facts.cancel_at is not None:
+                cancel_delays.append(max(0.0, facts.ended_at - facts.cancel_at))
+            elif facts.ending not in ("expired", "failed"):  # an expiring batch runs until its window is up
+                start = facts.started if facts.started is not None else facts.created
+                finish = facts.finished if facts.finished is not None else facts.ended_at
+                points.append(Observed(folder.name, size, finish - start))
+        needed = set(facts.files.values()) or {"results.jsonl"}
+        if all((folder / name).exists() for name in needed):
+            seen = _outcomes([folder / name for name in api.results_files if name in needed], api)
+            if api.params_check_reproduces_invalid:
+                invalid += seen.pop("invalid_request_error", 0)
             batch_errored = sum(v for k, v in seen.items() if k not in ("expired", "canceled", "succeeded"))
             errored += batch_errored
             for kind, count in seen.items():
@@ -435,25 +466,26 @@ def fitted_scenario(recorded: list[tuple[dict[str, Any], Path]]) -> str:
             expired += seen.get("expired", 0)
             size_total += size - seen.get("canceled", 0)
         else:
-            errored += counts.get("errored", 0)
-            expired += counts.get("expired", 0)
-            size_total += size - counts.get("canceled", 0)
+            errored += facts.counts.get("errored", 0)
+            expired += facts.counts.get("expired", 0)
+            size_total += size - facts.counts.get("canceled", 0)
     cancel_delay = sorted(cancel_delays)[len(cancel_delays) // 2] if cancel_delays else 0.0
-    timing = fit_timing(points, Timing(cancel_delay=round(cancel_delay, 6)))
+    run = fit_timing(points, Timing(cancel_delay=round(cancel_delay, 6)))
+    section, timing = api.section(ended, run)
     usable = {k: v for k, v in sorted(error_types.items()) if k in REQUEST_ERROR_TYPES}
     total = max(1, size_total)
     errored_fraction = round(min(1.0, errored / total), 6)
     expired_fraction = round(min(1.0 - errored_fraction, expired / total), 6)
     lines = [
         "# Fitted by `batchsim record` from what the upstream answered; rewritten as batches end.",
-        "# Replay: batchsim serve --scenario THIS_FILE (recorded custom_ids get their recorded lines).",
+        f"# Replay: batchsim serve --scenario THIS_FILE (recorded {api.request_key}s get their recorded lines).",
         f"# {len(recorded)} batch(es) recorded, {len(points)} used for timing"
         f"{f', {len(cancel_delays)} canceled' if cancel_delays else ''}.",
     ]
     for p in points:
-        fitted = timing.start_delay + math.ceil(p.size / timing.concurrency) * timing.per_request
+        fitted = run.start_delay + math.ceil(p.size / run.concurrency) * run.per_request
         lines.append(
-            f"# {p.batch_id}: {p.size} request(s), ended after {p.duration:.3f} s; "
+            f"# {p.batch_id}: {p.size} request(s), {api.run_words} {p.duration:.3f} s; "
             f"this scenario: {fitted:.3f} s ({(fitted - p.duration) / p.duration:+.1%})"
         )
     if invalid:
@@ -482,6 +514,8 @@ def fitted_scenario(recorded: list[tuple[dict[str, Any], Path]]) -> str:
     total_errors = sum(usable.values())
     weights = ", ".join(f"{k} = {v / total_errors!r}" for k, v in usable.items()) if usable else "api_error = 1.0"
     lines.append(f"error_types = {{ {weights} }}")
+    if section:
+        lines += ["", f"[{api.name}]", *(f"{k} = {float(v)!r}" for k, v in section.items())]
     text = "\n".join(lines) + "\n"
     Scenario.from_dict(_toml_loads(text))  # never write a scenario that would not load
     return text
@@ -490,42 +524,26 @@ def fitted_scenario(recorded: list[tuple[dict[str, Any], Path]]) -> str:
 _ERROR_TYPE = re.compile(r"[a-z_]{1,64}")
 
 
-def _member(value: Any, key: str) -> dict[str, Any]:
-    """``value[key]`` when both are JSON objects, else an empty one."""
-    inner = value.get(key) if isinstance(value, dict) else None
-    return inner if isinstance(inner, dict) else {}
-
-
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
 def _toml_loads(text: str) -> dict[str, Any]:
     import tomllib
 
     return tomllib.loads(text)
 
 
-def _outcomes(results: Path) -> dict[str, int]:
-    """How many lines of a results file ended each way; errored lines count under their error type."""
+def _outcomes(results: list[Path], api: Upstream) -> dict[str, int]:
+    """How many lines of a batch's results files ended each way; errored lines count under their
+    error type."""
     seen: dict[str, int] = {}
-    with open(results, "rb") as handle:
-        for raw in handle:
-            if b'"errored"' in raw:
-                try:
-                    line = orjson.loads(raw)
-                except orjson.JSONDecodeError:
+    for path in results:
+        with open(path, "rb") as handle:
+            for raw in handle:
+                found = api.raw_outcome(raw)
+                if found is None:
                     continue
-                result = _member(line, "result")
-                if result.get("type") == "errored":
-                    kind = _member(_member(result, "error"), "error").get("type")
-                    kind = kind if isinstance(kind, str) and _ERROR_TYPE.fullmatch(kind) else "api_error"
-                    seen[kind] = seen.get(kind, 0) + 1
-                    continue
-            for kind in ("succeeded", "expired", "canceled"):
-                if b'"type":"%b"' % kind.encode() in raw:
-                    seen[kind] = seen.get(kind, 0) + 1
-                    break
+                outcome, kind = found
+                if outcome == "errored":
+                    outcome = kind if isinstance(kind, str) and _ERROR_TYPE.fullmatch(kind) else "api_error"
+                seen[outcome] = seen.get(outcome, 0) + 1
     return seen
 
 
@@ -590,16 +608,6 @@ class _UnreachableError(Exception):
 
 
 _UNREACHABLE = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.UnsupportedProtocol, httpx2.ProxyError)
-_SAFE_QUERY = frozenset({"limit", "before_id", "after_id", "beta"})
-
-
-def _redacted_query(query: bytes) -> str:
-    """A call's query string as ``calls.jsonl`` keeps it: the API's own parameters as sent, the
-    value of any other (a key given as ``?key=``, a token) replaced by ``REDACTED``."""
-    kept = []
-    for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
-        kept.append((name, value if name in _SAFE_QUERY else "REDACTED"))
-    return urlencode(kept)
 
 
 class RecordingProxy:
@@ -612,6 +620,7 @@ class RecordingProxy:
     def __init__(self, upstream: str, cassette: Cassette, *, timeout: float = 600.0) -> None:
         self.upstream = upstream.rstrip("/")
         self.cassette = cassette
+        self.api = cassette.api
         self._timeout = timeout
         self._client: httpx2.AsyncClient | None = None
 
@@ -651,32 +660,34 @@ class RecordingProxy:
         path: str = scope["path"]
         raw_path: bytes = scope.get("raw_path") or path.encode()
         query: bytes = scope.get("query_string") or b""
-        endpoint, batch_id = endpoint_of(method, path)
+        route = self.api.route(method, path)
         entry: dict[str, Any] = {
             "at": _now(),
             "method": method,
-            "path": path,
-            "query": _redacted_query(query),
-            "endpoint": endpoint,
-            "batch_id": batch_id,
+            "path": self.api.redact_path(path),
+            "query": self.api.redact_query(query),
+            "endpoint": route.endpoint,
+            "batch_id": route.batch_id,
         }
+        if route.file_id is not None:
+            entry["file_id"] = route.file_id
         sent = _Sent(send)
         spill: _Spill | None = None
         try:
             if not raw_path.startswith(b"/"):  # OPTIONS *, or an absolute URL: not an API call
                 entry["status"] = 400
-                await _error(sent, 400, "invalid_request_error", f"batchsim record forwards only paths, not {path!r}")
+                await self._error(sent, 400, f"batchsim record forwards only paths, not {path!r}")
                 return
             url = self.upstream + raw_path.decode("latin-1") + (("?" + query.decode("latin-1")) if query else "")
             headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _HOP_BY_HOP]
             has_body = any(k.lower() in (b"content-length", b"transfer-encoding") for k, _ in scope["headers"])
-            spill = self._create_spill() if endpoint == "create" else None
+            spill = self._create_spill() if route.action == "create" else None
             try:
                 content = _body(receive, spill) if has_body else None
                 request = httpx2.Request(method, url, headers=headers, content=content)
             except (httpx2.InvalidURL, ValueError) as exc:
                 entry["status"] = 400
-                await _error(sent, 400, "invalid_request_error", f"batchsim record cannot forward this call: {exc}")
+                await self._error(sent, 400, f"batchsim record cannot forward this call: {exc}")
                 return
             try:
                 response = await self._http().send(request, stream=True)
@@ -689,14 +700,14 @@ class RecordingProxy:
             try:
                 entry["status"] = response.status_code
                 entry.update({h: response.headers[h] for h in _ANSWER_HEADERS if h in response.headers})
-                await self._answer(scope, sent, response, endpoint, batch_id, spill)
+                await self._answer(scope, sent, response, route, spill)
                 spill = None
             finally:
                 await response.aclose()
         except _UnreachableError as down:  # nothing was sent to the client yet either
-            await _error(sent, 502, "api_error", f"batchsim record: the upstream {down}")
+            await self._error(sent, 502, f"batchsim record: the upstream {down}")
         except _CutError as cut:
-            await _cut(scope, receive, sent, str(cut))
+            await _cut(scope, receive, sent, str(cut), self._error)
         finally:
             if spill is not None:
                 spill.abort()
@@ -713,20 +724,22 @@ class RecordingProxy:
             log.warning("batchsim record: the create body will not be recorded: %s", exc)
             return None
 
+    async def _error(self, send: Send, status: int, message: str) -> None:
+        """An answer of the proxy's own, in the provider's error envelope."""
+        body, headers = self.api.error(status, message)
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body)), *headers]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
     async def _answer(
-        self,
-        scope: Scope,
-        send: _Sent,
-        response: httpx2.Response,
-        endpoint: str | None,
-        batch_id: str | None,
-        spill: _Spill | None,
+        self, scope: Scope, send: _Sent, response: httpx2.Response, route: Route, spill: _Spill | None
     ) -> None:
         status = response.status_code
         out = [(k.lower(), v) for k, v in response.headers.raw if k.lower() not in _HOP_BY_HOP]
         kind = response.headers.get("content-type", "")
         decoder = _Decoder(response.headers.get("content-encoding", ""))
-        if endpoint in ("create", "retrieve", "list", "cancel") and "json" in kind and decoder.ok:
+        ok = 200 <= status < 300
+        if route.action in ("create", "batch", "list") and "json" in kind and decoder.ok:
             # Small JSON answers: read whole, record, rewrite results_url, answer.
             chunks = _raw(response)
             raw, whole = await _read_up_to(chunks, _JSON_MAX)
@@ -740,17 +753,17 @@ class RecordingProxy:
                 await send({"type": "http.response.body", "body": b""})
                 return
             body = raw
-            decoded = decoder.whole(raw) if 200 <= status < 300 else None
+            decoded = decoder.whole(raw) if ok else None
             if decoded is not None:
-                await self._record(endpoint, decoded, spill)
+                await self._record(route, decoded, spill)
                 spill = None
-                changed = _rewrite_results_urls(decoded, _origin(scope))
+                changed = _rewrite_results_urls(decoded, _origin(scope)) if self.api.results_url_field else decoded
                 if changed != decoded or not decoder.identity:
                     body = changed
                     out = [(k, v) for k, v in out if k not in (b"content-length", b"content-encoding")]
                     out.append((b"content-length", b"%d" % len(body)))
-            elif 200 <= status < 300:
-                log.warning("batchsim record: a %s answer was not recorded: not readable %s", endpoint, kind)
+            elif ok:
+                log.warning("batchsim record: a %s answer was not recorded: not readable %s", route.endpoint, kind)
             if spill is not None:
                 spill.abort()
             await send({"type": "http.response.start", "status": status, "headers": out})
@@ -758,11 +771,17 @@ class RecordingProxy:
             return
         if spill is not None:
             spill.abort()
-        if endpoint == "delete" and batch_id and 200 <= status < 300:
-            await self._recording("a delete", self.cassette.deleted, batch_id)
+        if route.action in ("delete", "cancel") and route.batch_id and ok:
+            await self._recording(f"a {route.action}", self.cassette.note, route.batch_id, route.endpoint)
+        if route.action == "upload" and self.api.upload_url_header is not None:
+            out = _rewrite_header(out, self.api.upload_url_header.encode(), _origin(scope))
+        batch_id, name = route.batch_id, "results.jsonl"
+        if route.action == "file" and route.file_id is not None:
+            owner = self.cassette.results_of(route.file_id)
+            batch_id, name = owner if owner is not None else (None, name)
         results = None
-        if endpoint == "results" and batch_id and status == 200 and decoder.ok:
-            results = await self._recording("results", self.cassette.results_spill, batch_id)
+        if route.action in ("results", "file") and batch_id and status == 200 and decoder.ok:
+            results = await self._recording("results", self.cassette.results_spill, batch_id, name)
         complete = False
         try:
             await send({"type": "http.response.start", "status": status, "headers": out})
@@ -780,16 +799,17 @@ class RecordingProxy:
         finally:
             if results is not None and batch_id is not None:
                 done = complete and not results.failed
-                await self._recording("results", self.cassette.commit_results, batch_id, results, done)
+                await self._recording("results", self.cassette.commit_results, batch_id, results, done, name)
 
-    async def _record(self, endpoint: str, body: bytes, spill: _Spill | None) -> None:
+    async def _record(self, route: Route, body: bytes, spill: _Spill | None) -> None:
         """Record a JSON answer in a worker thread; what cannot be recorded is skipped."""
         try:
-            await asyncio.to_thread(self._record_json, endpoint, body, spill)
+            await asyncio.to_thread(self._record_json, route, body, spill)
         except Exception as exc:
             if spill is not None:
                 spill.abort()
-            log.warning("batchsim record: a %s answer was not recorded: %s: %s", endpoint, type(exc).__name__, exc)
+            what = route.endpoint
+            log.warning("batchsim record: a %s answer was not recorded: %s: %s", what, type(exc).__name__, exc)
 
     async def _recording(self, what: str, fn: Callable[..., _T], *args: Any) -> _T | None:
         """``fn(*args)`` in a worker thread, or ``None`` (with a warning) when it fails."""
@@ -799,29 +819,27 @@ class RecordingProxy:
             log.warning("batchsim record: %s not recorded: %s: %s", what, type(exc).__name__, exc)
             return None
 
-    def _record_json(self, endpoint: str, body: bytes, spill: _Spill | None) -> None:
+    def _record_json(self, route: Route, body: bytes, spill: _Spill | None) -> None:
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError:
             if spill is not None:
                 spill.abort()
             return
-        if endpoint == "list":
-            listed = data.get("data") if isinstance(data, dict) else None
-            for batch in listed if isinstance(listed, list) else ():
-                if (
-                    isinstance(batch, dict)
-                    and is_batch_id(batch.get("id"))
-                    and (self.cassette.batches / batch["id"]).is_dir()
-                ):
-                    self._observe(batch, "list")
+        call = route.endpoint or ""
+        if route.action == "list":
+            for batch in self.api.listed(data):
+                batch_id = self.api.batch_id(batch)
+                if batch_id is not None and (self.cassette.batches / batch_id).is_dir():
+                    self._observe(batch, call)
             return
         if spill is not None:
-            if isinstance(data, dict) and is_batch_id(data.get("id")):
-                self.cassette.commit_create(spill, data["id"])
+            batch_id = self.api.batch_id(data)
+            if batch_id is not None:
+                self.cassette.commit_create(spill, batch_id)
             else:
                 spill.abort()
-        self._observe(data, endpoint)
+        self._observe(data, call)
 
     def _observe(self, batch: Any, call: str) -> None:
         if self.cassette.observe(batch, call):
@@ -875,20 +893,9 @@ async def _raw(response: httpx2.Response) -> AsyncIterator[bytes]:
         raise _CutError(f"upstream cut the answer: {type(exc).__name__}") from None
 
 
-async def _error(send: Send, status: int, kind: str, message: str) -> None:
-    """An answer of the proxy's own, in the API's error envelope."""
-    request_id = _REQUEST_IDS.make(_RANDOM)
-    body = orjson.dumps({"type": "error", "error": {"type": kind, "message": message}, "request_id": request_id})
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", b"%d" % len(body)),
-        (b"request-id", request_id.encode()),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _cut(scope: Scope, receive: Receive, send: _Sent, reason: str) -> None:
+async def _cut(
+    scope: Scope, receive: Receive, send: _Sent, reason: str, error: Callable[[Send, int, str], Awaitable[None]]
+) -> None:
     """Cut the client's connection as the upstream cut ours: before any byte of an answer when
     nothing was sent yet (through the server's close extension; without it, a 502 in the API's
     envelope), else mid-answer."""
@@ -897,7 +904,7 @@ async def _cut(scope: Scope, receive: Receive, send: _Sent, reason: str) -> None
         if close is not None:
             await close(receive)
             return
-        await _error(send, 502, "api_error", f"batchsim record: {reason}")
+        await error(send, 502, f"batchsim record: {reason}")
         return
     raise DroppedConnectionError(reason)
 
@@ -908,6 +915,19 @@ def _origin(scope: Scope) -> str:
         server = scope.get("server") or ("127.0.0.1", 80)
         host = f"{server[0]}:{server[1]}"
     return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}"
+
+
+def _rewrite_header(headers: list[tuple[bytes, bytes]], name: bytes, origin: str) -> list[tuple[bytes, bytes]]:
+    """Point the URL of every ``name`` header at ``origin`` (same path and query): an upload
+    session's URL leads back through the proxy, as the SDKs' own base URL does."""
+    out = []
+    for key, value in headers:
+        if key == name:
+            with contextlib.suppress(ValueError):
+                parts = urlsplit(value.decode("latin-1"))
+                value = (origin + parts.path + (f"?{parts.query}" if parts.query else "")).encode("latin-1")
+        out.append((key, value))
+    return out
 
 
 def _rewrite_results_urls(body: bytes, origin: str) -> bytes:
@@ -929,9 +949,21 @@ def _rewrite_results_urls(body: bytes, origin: str) -> bytes:
 # -- the command --------------------------------------------------------------------------------
 
 
-def record(upstream: str, out: str, host: str, port: int, log_level: str = "warning", http: str = "auto") -> int:
-    """Run the recording proxy until Ctrl-C/SIGTERM (``batchsim record``)."""
+def record(
+    upstream: str | None,
+    out: str,
+    host: str,
+    port: int,
+    log_level: str = "warning",
+    http: str = "auto",
+    provider: str = ANTHROPIC.name,
+) -> int:
+    """Run the recording proxy in front of ``provider``'s API (at ``upstream``, by default its
+    production URL) until Ctrl-C/SIGTERM (``batchsim record``)."""
     import sys
+
+    api = UPSTREAMS[provider]
+    upstream = api.url if upstream is None else upstream
 
     import uvicorn
 
@@ -950,14 +982,18 @@ def record(upstream: str, out: str, host: str, port: int, log_level: str = "warn
         print(f"batchsim record: {sock}", file=sys.stderr)
         return 2
     try:
-        cassette = Cassette(out, upstream)
+        cassette = Cassette(out, upstream, api)
     except OSError as exc:
         sock.close()
         print(f"batchsim record: cannot record into {out}: {exc.strerror or exc}", file=sys.stderr)
         return 2
+    except CassetteError as exc:
+        sock.close()
+        print(f"batchsim record: {exc}", file=sys.stderr)
+        return 2
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-    where = f"http://{shown}:{bound_port} -> {cassette.upstream} into {cassette.root}"
+    where = f"http://{shown}:{bound_port} -> {cassette.upstream} ({api.name}) into {cassette.root}"
     print(f"batchsim recording on {where}; Ctrl-C stops it", flush=True)
     proxy = RecordingProxy(upstream, cassette)
     server = _Server(uvicorn.Config(proxy, **_uvicorn_options(log_level, http)))

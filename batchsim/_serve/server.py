@@ -43,6 +43,7 @@ __all__ = ["create_app", "serve"]
 
 SERVER_JOURNAL_BODY_PREFIX = 64 * 1024
 """A served journal keeps this much of each body (what ``GET /_batchsim/journal`` shows)."""
+_BACKLOG = 2048  # uvicorn's
 _CONFIG_ENV = "BATCHSIM_SERVE_CONFIG"
 _PARENT_ENV = "BATCHSIM_SERVE_PARENT"
 
@@ -237,11 +238,14 @@ def _check(args: argparse.Namespace) -> str | None:
 
 
 def bind(host: str, port: int) -> socket.socket | str:
-    """A socket bound to ``host:port`` (``0``: a free port), or why it cannot be had."""
+    """A socket bound to ``host:port`` (``0``: a free port) and listening, or why it cannot be
+    had. It listens at once: a client that connects as soon as the address is printed waits in
+    the backlog until the server accepts it, instead of being refused."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
+        sock.listen(_BACKLOG)
     except OSError as exc:
         sock.close()
         return f"cannot listen on {host}:{port}: {exc}"

@@ -67,23 +67,24 @@ class MemoryFiles:
     def _path(self, workspace: str, file_id: str) -> str:
         return self._paths[(workspace, file_id)]
 
-    def add(self, record: FileRecord, source: BinaryIO) -> None:
+    def add(self, record: FileRecord, source: BinaryIO, path: str | None = None) -> None:
         with self._lock:
             if self._used + record.size > self.max_bytes:
                 raise _full(self.max_bytes)
             self._used += record.size
             self._stored += 1
-            path = os.path.join(self._folder(), f"{self._stored}-{os.getpid()}")
-            self._paths[(record.workspace, record.id)] = path
+            kept = os.path.join(self._folder(), f"{self._stored}-{os.getpid()}")
+            self._paths[(record.workspace, record.id)] = kept
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as out:
-                shutil.copyfileobj(source, out, _COPY)
+            if not _moved(path, kept):
+                fd = os.open(kept, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "wb") as out:
+                    shutil.copyfileobj(source, out, _COPY)
         except BaseException:
             with self._lock:
                 self._used -= record.size
             with contextlib.suppress(OSError):
-                os.unlink(path)
+                os.unlink(kept)
             raise
         with self._lock:
             self._records.setdefault(record.workspace, {})[record.id] = record
@@ -161,6 +162,18 @@ class MemoryFiles:
             self._finalizer()
 
 
+def _moved(path: str | None, to: str) -> bool:
+    """Move the file at ``path`` to ``to`` (a rename: same file system only); whether it was."""
+    if path is None:
+        return False
+    try:
+        os.rename(path, to)
+    except OSError:  # another file system: the bytes are copied instead
+        return False
+    os.chmod(to, 0o600)
+    return True
+
+
 def _read(source: BinaryIO, size: int) -> Iterator[bytes]:
     with source:
         while chunk := source.read(size):
@@ -204,7 +217,7 @@ class SqliteFiles:
             if "deleted_at" not in columns:  # a database written before deletions had a time
                 conn.execute("ALTER TABLE files ADD COLUMN deleted_at INTEGER")
 
-    def add(self, record: FileRecord, source: BinaryIO) -> None:
+    def add(self, record: FileRecord, source: BinaryIO, path: str | None = None) -> None:
         with self.db.transaction() as conn:
             used = conn.execute("SELECT coalesce(sum(size), 0) FROM files WHERE deleted = 0").fetchone()[0]
             if used + record.size > self.max_bytes:

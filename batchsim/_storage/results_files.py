@@ -456,6 +456,13 @@ class ResultsFileStore:
                 return False
             concurrent.futures.wait(writing, left)
 
+    def size(self, key: object) -> int | None:
+        with self._lock:
+            file = self._files.get(key)
+        if file is None or not file.done.done() or file.failed() or file.done.result() < 0:
+            return None
+        return file.done.result()
+
     def clear(self) -> None:
         with self._lock:
             for file in self._files.values():

@@ -112,7 +112,9 @@ def test_sigkill_and_rerun_submits_nothing_twice_and_loses_nothing(
 
 
 def test_ctrl_c_with_cancel_flag_cancels_live_batches(slow_server: ServerProcess, tmp_path: Path) -> None:
-    two_at_a_time = {"timing": {"start_delay": 0, "per_request": 600, "concurrency": 2}}
+    # 15 s of real time to the natural end at 1000x (the Ctrl-C must come before it, even on a
+    # loaded machine); the two requests in flight at the cancel finish within 3 s.
+    two_at_a_time = {"timing": {"start_delay": 0, "per_request": 3000, "concurrency": 2}}
     slow_server.control("PUT", "scenario", json=two_at_a_time).raise_for_status()
     ids = [f"doc-{i}" for i in range(10)]
     source = write_jsonl(tmp_path / "in.jsonl", requests_for(ids))

@@ -82,9 +82,45 @@ def test_two_emulators_in_one_process_are_independent() -> None:
     "module", ["batchsim", "batchsim.pytest_plugin", "batchsim._serve.cli", "batchsim._serve.server"]
 )
 def test_importing_does_not_import_the_sdk(module: str) -> None:
-    code = (
-        f"import sys, {module}; "
-        "print('anthropic' in sys.modules, 'httpx2' in sys.modules, 'google.genai' in sys.modules)"
-    )
+    sdks = ("anthropic", "httpx2", "openai", "google.genai")
+    code = f"import sys, {module}; print([m in sys.modules for m in {sdks!r}])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["False", "False", "False"]
+    assert out.strip() == "[False, False, False, False]"
+
+
+SERVE_OPENAI = """
+import asyncio, json, sys
+from batchsim._serve import cli, server
+from batchsim import Emulator
+from batchsim._http.inprocess import call_app
+
+class URL:
+    scheme, host, port, query = "http", "127.0.0.1", 8000, b""
+    def __init__(self, path):
+        self.path, self.raw_path = path, path.encode()
+
+async def main():
+    app = Emulator().app
+    key = [(b"authorization", b"Bearer k")]
+    form = (b'--b\\r\\ncontent-disposition: form-data; name="purpose"\\r\\n\\r\\nbatch\\r\\n--b\\r\\n'
+            b'content-disposition: form-data; name="file"; filename="a.jsonl"\\r\\n\\r\\n'
+            b'{"custom_id": "a"}\\r\\n--b--\\r\\n')
+    multipart = (b"content-type", b"multipart/form-data; boundary=b")
+    status, _, body = await call_app(app, "POST", URL("/v1/files"), [*key, multipart], form)
+    assert status == 200, body
+    file_id = json.loads(body)["id"]
+    create = json.dumps({"input_file_id": file_id, "endpoint": "/v1/chat/completions", "completion_window": "24h"})
+    status, _, body = await call_app(app, "POST", URL("/v1/batches"), key, create.encode())
+    assert status == 200, body
+    status, _, _ = await call_app(app, "GET", URL("/v1/files/" + file_id + "/content"), key, b"")
+    assert status == 200
+
+asyncio.run(main())
+print([m in sys.modules for m in ("anthropic", "httpx2", "openai")])
+"""
+
+
+def test_serving_openai_calls_does_not_import_the_sdk() -> None:
+    out = subprocess.run([sys.executable, "-c", SERVE_OPENAI], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[False, False, False]"

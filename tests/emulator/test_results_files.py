@@ -346,3 +346,29 @@ def test_jobs_folders_of_processes_that_are_gone_are_swept(tmp_path: Path) -> No
     live.mkdir()
     assert results_files.sweep_stale_roots(str(tmp_path), jobs=str(tmp_path)) == 1
     assert not stale.exists() and live.exists()
+
+
+def test_a_download_waiting_for_the_writer_under_autoadvance_leaves_the_clock_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under ``autoadvance`` sleeping moves the virtual clock: a download that has read all the
+    writer wrote so far waits for the writer's signal, not in a sleep loop."""
+    gate = threading.Event()
+    generate = api.result_chunks
+
+    def held_back(*args: object, **kwargs: object) -> Iterator[bytes]:
+        chunks = generate(*args, **kwargs)  # type: ignore[arg-type]
+        yield next(chunks)
+        gate.wait(30)  # the rest comes once the download is waiting for it
+        yield from chunks
+
+    monkeypatch.setattr(api, "result_chunks", held_back)
+    sim = Emulator()
+    batch_id = _ended_batch(sim, 5 * N)
+    assert sim.results_pending() == 1
+    threading.Timer(0.3, gate.set).start()
+    with sim.autoadvance():
+        before = sim.now()
+        body = _download(sim, batch_id)
+        assert sim.now() == before
+    assert body.count(b"\n") == 5 * N

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -56,6 +57,36 @@ def test_inspection_of_calls_and_created_requests(batchsim: BatchsimFixture) -> 
     assert creates[0].method == "POST" and creates[0].path == "/v1/messages/batches"
     assert creates[0].headers["x-team"] == "docs"
     assert creates[1].json()["requests"][1]["custom_id"] == "c"
+
+
+def test_batches_and_created_requests_of_each_provider(batchsim: BatchsimFixture) -> None:
+    line = {"method": "POST", "url": "/v1/chat/completions", "body": {"model": "gpt-4o-mini", "messages": []}}
+    body = "".join(json.dumps({"custom_id": f"o-{i}", **line}) + "\n" for i in range(2)).encode()
+    openai_client = batchsim.openai_client()
+    uploaded = openai_client.files.create(file=("in.jsonl", body), purpose="batch")
+    made = openai_client.batches.create(
+        input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
+    )
+    gemini = batchsim.gemini_client()
+    src = [{"contents": [{"role": "user", "parts": [{"text": "hi"}]}], "metadata": {"key": f"g-{i}"}} for i in range(3)]
+    job = gemini.batches.create(model="gemini-2.5-flash", src=src)  # type: ignore[arg-type]
+    (running,) = batchsim.batches(provider="gemini")
+    assert (running.provider, running.status, running.request_counts["processing"]) == (
+        "gemini", "BATCH_STATE_PENDING", 3
+    )  # fmt: skip
+    batchsim.advance(hours=1)
+    (view,) = batchsim.batches(provider="openai")
+    assert (view.id, view.provider, view.status, view.processing_status) == (made.id, "openai", "completed", "ended")
+    assert view.custom_ids == ("o-0", "o-1") and view.request_counts["succeeded"] == 2
+    assert [r["custom_id"] for r in batchsim.created_requests(provider="openai")] == ["o-0", "o-1"]
+    assert batchsim.created_requests(made.id, provider="openai")[1]["body"]["model"] == "gpt-4o-mini"
+    (done,) = batchsim.batches(provider="gemini")
+    assert (done.id, done.status, done.request_counts["succeeded"]) == (job.name, "BATCH_STATE_SUCCEEDED", 3)
+    assert [r["metadata"]["key"] for r in batchsim.created_requests(provider="gemini")] == ["g-0", "g-1", "g-2"]
+    assert batchsim.created_requests(job.name, provider="gemini")[0]["request"]["contents"][0]["role"] == "user"
+    assert batchsim.batches() == []  # Anthropic's, by default
+    with pytest.raises(ValueError, match="provider must be"):
+        batchsim.batches(provider="mistral")  # type: ignore[arg-type]
 
 
 def test_scenario_can_be_set_during_a_test(batchsim: BatchsimFixture) -> None:

@@ -79,7 +79,7 @@ def test_live_flag_hands_out_real_clients_and_skips_emulator_controls(pytester: 
     result.assert_outcomes(passed=4, skipped=6)
     result.stdout.fnmatch_lines(
         [
-            "batchsim: live mode, fixtures reach the real Message Batches API",
+            "batchsim: live mode, fixtures reach the real batch APIs (Anthropic's, OpenAI's)",
             "*= batchsim live: markers that only tune the emulator were ignored =*",
             "*::test_marker_that_only_tunes_the_emulator: ran without @pytest.mark.batchsim(autoadvance, seed)",
             "*test_*.py:*: batchsim.advance() needs the emulator (the real API has no virtual clock); "
@@ -102,12 +102,12 @@ def test_live_by_environment_variable(pytester: pytest.Pytester, monkeypatch: py
 
 
 @pytest.mark.usefixtures("live_env")
-def test_live_needs_a_key(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_live_needs_a_key_for_the_clients_asked_for(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ANTHROPIC_API_KEY")
-    pytester.makepyfile("def test_x(): pass")
-    result = pytester.runpytest("-p", "no:cacheprovider", "--batchsim-live")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--batchsim-live needs ANTHROPIC_API_KEY in the environment*"])
+    pytester.makepyfile("def test_x(): pass\n\ndef test_y(batchsim):\n    batchsim.client()\n")
+    result = pytester.runpytest("-p", "no:cacheprovider", "--batchsim-live", "-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*batchsim.client() under --batchsim-live needs ANTHROPIC_API_KEY in the environment"])
 
 
 @pytest.mark.usefixtures("live_env")
@@ -198,6 +198,58 @@ def test_a_skipped_live_test_cancels_the_batches_it_created(
             "SKIPPED * batchsim.created_requests() needs the emulator *; canceled the 1 batch(es) *: msgbatch_*",
             "SKIPPED * batchsim.reset() needs the emulator *; canceled the 1 batch(es) *: msgbatch_*",
             "SKIPPED * @pytest.mark.batchsim(outcomes) needs the emulator; skipped under --batchsim-live",
+        ],
+        consecutive=False,
+    )
+
+
+GEMINI_LIVE = """
+import asyncio
+
+SRC = [{"contents": [{"role": "user", "parts": [{"text": "hi"}]}], "metadata": {"key": "a"}}]
+
+
+def test_gemini_sync_then_an_emulator_only_call(batchsim):
+    client = batchsim.gemini_client()  # kept: google-genai closes a client it no longer sees
+    client.batches.create(model="gemini-2.5-flash", src=SRC)
+    batchsim.advance(minutes=5)
+
+
+def test_gemini_async(batchsim):
+    async def create():
+        client = batchsim.gemini_client()
+        await client.aio.batches.create(model="gemini-2.5-flash", src=SRC)
+
+    asyncio.run(create())
+    batchsim.calls
+"""
+
+
+@pytest.mark.server
+def test_a_skipped_live_test_cancels_the_gemini_batches_it_created(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A local ``batchsim serve`` stands in for Gemini's API (``GOOGLE_GEMINI_BASE_URL``)."""
+    with running_server() as server:
+        monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", server.url)
+        monkeypatch.setenv("GEMINI_API_KEY", "live-key")
+        monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+        monkeypatch.delenv("BATCHSIM_LIVE", raising=False)
+        pytester.makepyfile(GEMINI_LIVE)
+        result = pytester.runpytest("-p", "no:cacheprovider", "--batchsim-live", "-rs")
+        listed = httpx2.get(
+            f"{server.url}/v1beta/batches", headers={"x-goog-api-key": "live-key"}, params={"pageSize": 100}, timeout=30
+        ).json()["operations"]
+        journal = httpx2.get(f"{server.url}/_batchsim/journal", timeout=30).json()
+    result.assert_outcomes(skipped=2)
+    canceled = sorted(
+        c["path"].partition("/batches/")[2] for c in journal["calls"] if c["endpoint"] == "gemini.batches.cancel"
+    )
+    assert canceled == sorted(f"{b['name'].partition('/')[2]}:cancel" for b in listed) and len(listed) == 2
+    result.stdout.fnmatch_lines(
+        [
+            "SKIPPED * batchsim.advance() needs the emulator *; canceled the 1 batch(es) this test created: batches/*",
+            "SKIPPED * batchsim.calls needs the emulator *; canceled the 1 batch(es) this test created: batches/*",
         ],
         consecutive=False,
     )

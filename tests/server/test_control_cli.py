@@ -196,7 +196,10 @@ def test_scenario_set_sends_a_local_canned_file_inline(cli_server: ServerProcess
         (["advance"], "batchsim advance: the following arguments are required: duration"),
         (["drift", "--poll", "0"], "batchsim drift: --poll: expected a number of seconds > 0; got '0'"),
         (["drift", "--max-wait", "soon"], "batchsim drift: --max-wait: expected a number of seconds > 0"),
+        (["drift", "--timeout", "0"], "batchsim drift: --timeout: expected a number of seconds > 0; got '0'"),
+        (["drift", "--provider", "bedrock"], "batchsim drift: --provider: invalid choice: 'bedrock'"),
         (["record"], "batchsim record: the following arguments are required: --out"),
+        (["record", "--provider", "x", "--out", "c"], "batchsim record: --provider: invalid choice: 'x'"),
         (["nonsense"], "batchsim: command: invalid choice: 'nonsense'"),
     ],
 )
