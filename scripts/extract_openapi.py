@@ -230,6 +230,10 @@ def _openai_fixes(schemas: dict[str, Any]) -> None:
     del schemas["FileExpirationAfter"]
 
 
+# Query parameters batchsim takes empty as absent (their default); an empty limit is refused.
+EMPTY_IS_ABSENT = ("after", "order", "purpose")
+
+
 def _strip(node: Any) -> Any:
     """The source without its SDK examples (``x-oaiMeta``)."""
     if isinstance(node, dict):
@@ -245,6 +249,9 @@ def extract_openai(spec: dict[str, Any]) -> dict[str, Any]:
         ops = _strip(copy.deepcopy(ops))
         for op in ops.values():
             _error_responses(op, "ErrorResponse")
+            for parameter in op.get("parameters", []):
+                if parameter.get("in") == "query" and parameter.get("name") in EMPTY_IS_ABSENT:
+                    parameter["allowEmptyValue"] = True
             if op["operationId"] == "downloadFile":  # the bytes themselves, as the API sends them
                 op["responses"]["200"]["content"] = {
                     "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
@@ -264,7 +271,8 @@ def extract_openai(spec: dict[str, Any]) -> dict[str, Any]:
                 "same description) for every 4XX and 5XX answer; null allowed where the API sends it (the "
                 "source's own examples do) and for an absent output_expires_after; evals among a file's "
                 "purposes (an upload purpose, which the file then shows); the upload form's expires_after in "
-                "the bracket notation the SDKs send; a download's bytes as application/octet-stream. Every call needs "
+                "the bracket notation the SDKs send; a download's bytes as application/octet-stream; an empty after, "
+                "order or purpose taken as absent (allowEmptyValue), as batchsim does. Every call needs "
                 "'Authorization: Bearer <key>' and no anthropic-version header: on /v1/files, which "
                 "Anthropic's API has too, a call carrying anthropic-version is Anthropic's, and on "
                 "/v1/files and /v1/batches one carrying x-goog-api-key is Gemini's."

@@ -150,6 +150,29 @@ def test_each_provider_has_a_description_of_its_routes(
             assert "Not found: " not in answered.text, (method, path, answered.text)
 
 
+@pytest.mark.parametrize("provider", ["anthropic", "openai", "gemini"])
+def test_an_empty_query_parameter_is_answered_as_described(fuzzed: ServerProcess, provider: str) -> None:
+    """``allowEmptyValue`` says an empty value is the parameter's default (the list answers 200);
+    an empty value of any other parameter whose schema refuses "" is refused with 400."""
+    headers = dict(
+        [KEY_HEADERS[provider].split(": ")], **({"anthropic-version": "2023-06-01"} if provider == "anthropic" else {})
+    )
+    answers = {}
+    for path, ops in _packaged_spec(provider)["paths"].items():
+        for method, op in ops.items():
+            for parameter in op.get("parameters", []):
+                if parameter["in"] != "query" or "{" in path:
+                    continue
+                schema = parameter.get("schema", {})
+                takes_empty = schema.get("type", "string") == "string" and Draft202012Validator(schema).is_valid("")
+                if takes_empty and not parameter.get("allowEmptyValue"):
+                    continue  # "" is a value of it like any other
+                url = f"{path}?{parameter['name']}="
+                status = httpx2.request(method.upper(), fuzzed.url + url, headers=headers, timeout=30).status_code
+                answers[url] = status == (200 if parameter.get("allowEmptyValue") else 400)
+    assert answers and all(answers.values()), answers
+
+
 def test_the_default_description_is_anthropics(fuzzed: ServerProcess, served_spec: dict[str, Any]) -> None:
     assert served_spec == _packaged_spec("anthropic")
     assert fuzzed.control("GET", "openapi.json?provider=anthropic").json() == served_spec
