@@ -71,13 +71,14 @@ class _Client:
         started = time.perf_counter()
         try:
             self.conn.request(method, path, body, _HEADERS)
-        except (BrokenPipeError, ConnectionResetError):
-            # The server closed the idle connection (uvicorn's keep-alive timeout) while the
-            # next body was being built: the call never reached it; send it on a new one.
+            response = self.conn.getresponse()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # The server closed the idle connection (uvicorn's keep-alive timeout, 5 s) while
+            # the next call was being prepared: the call never reached it; send it on a new one.
             self.conn.close()
             started = time.perf_counter()
             self.conn.request(method, path, body, _HEADERS)
-        response = self.conn.getresponse()
+            response = self.conn.getresponse()
         data = response.read()
         return response.status, data, time.perf_counter() - started
 
