@@ -166,13 +166,19 @@ class MessageBatches:
         # they are written only once it has ended.
         write = results is not None and self.responder is None and batch.size >= FILE_MIN_REQUESTS and not refs
 
+        promised = results.promise() if write and results is not None else None
+
         def finish() -> None:
             try:
-                service.finish(batch)
+                try:
+                    service.finish(batch)
+                finally:
+                    parsed.release()
+                if write and results is not None:
+                    results.write_ahead(results_key(batch, None), partial(result_chunks, batch, None))
             finally:
-                parsed.release()
-            if write and results is not None:
-                results.write_ahead(results_key(batch, None), partial(result_chunks, batch, None))
+                if promised is not None:
+                    promised()
 
         return Created(answer, finish, batch.size >= FILE_MIN_REQUESTS)
 

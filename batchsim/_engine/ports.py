@@ -88,6 +88,11 @@ class ResultsFiles(Protocol):
     def write_ahead(self, key: object, lines: Lines) -> None:
         """Start writing the file for ``key`` in the background, if none exists."""
 
+    def promise(self) -> Callable[[], None]:
+        """Count a :meth:`write_ahead` still to come in :meth:`pending` (a create answers before
+        it starts its results file); the returned function ends the promise (call it once the
+        write is started, or given up)."""
+
     def drop(self, key: object) -> None:
         """Delete the file kept for ``key`` (its batch is gone or canceled)."""
 
@@ -95,7 +100,7 @@ class ResultsFiles(Protocol):
         """The size of the file kept for ``key`` once it is written whole, else ``None``."""
 
     def pending(self) -> int:
-        """Files still being written in the background."""
+        """Files still being written in the background, or promised."""
 
     def clear(self) -> None:
         """Delete every file."""

@@ -234,11 +234,17 @@ class GeminiApi:
         results = self.service.results
         ahead = results is not None and parsed.file_name is not None and batch.size >= FILE_MIN_REQUESTS
 
+        promised = results.promise() if ahead and results is not None else None
+
         def finish() -> None:
-            self.service.finish(batch)  # the requests' check, when the engine left it for now
-            held.release()
-            if ahead and results is not None:
-                results.write_ahead(results_key(batch, None), partial(response_chunks, batch, None))
+            try:
+                self.service.finish(batch)  # the requests' check, when the engine left it for now
+                held.release()
+                if ahead and results is not None:
+                    results.write_ahead(results_key(batch, None), partial(response_chunks, batch, None))
+            finally:
+                if promised is not None:
+                    promised()
 
         return Created(answer, finish, batch.size >= FILE_MIN_REQUESTS)
 

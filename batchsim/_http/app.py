@@ -369,23 +369,25 @@ async def _answer(
     out: Outgoing, rid_header: bytes | None, rid: bytes, scope: Scope, receive: Receive, send: Send
 ) -> None:
     body = out.body
-    if isinstance(body, bytes):
-        headers = [(b"content-length", b"%d" % len(body)), (b"content-type", out.content_type)]
-        if rid_header is not None:
-            headers.insert(0, (rid_header, rid))
-        if out.headers:
-            headers.extend(out.headers)
-        await send({"type": "http.response.start", "status": out.status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-    else:
-        response = StreamingResponse(body, out.status, None, out.content_type.decode("latin-1"))
-        if rid_header is not None:
-            response.raw_headers.insert(0, (rid_header, rid))
-        if out.headers:
-            response.raw_headers.extend(out.headers)
-        await response(scope, receive, send)
-    if out.after is not None:
-        await _after(out)
+    try:
+        if isinstance(body, bytes):
+            headers = [(b"content-length", b"%d" % len(body)), (b"content-type", out.content_type)]
+            if rid_header is not None:
+                headers.insert(0, (rid_header, rid))
+            if out.headers:
+                headers.extend(out.headers)
+            await send({"type": "http.response.start", "status": out.status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+        else:
+            response = StreamingResponse(body, out.status, None, out.content_type.decode("latin-1"))
+            if rid_header is not None:
+                response.raw_headers.insert(0, (rid_header, rid))
+            if out.headers:
+                response.raw_headers.extend(out.headers)
+            await response(scope, receive, send)
+    finally:  # also when the client left before its answer was sent: the call was processed
+        if out.after is not None:
+            await _after(out)
 
 
 async def _after(out: Outgoing) -> None:

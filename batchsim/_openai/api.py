@@ -435,13 +435,19 @@ class OpenAIApi:
         results = self.service.results
         large = len(content) >= _LARGE_FILE if verdict is not None else len(batch.custom_ids) >= FILE_MIN_REQUESTS
 
+        promised = results.promise() if results is not None else None
+
         def finish() -> None:
             # The input file's lines are checked now, after the answer (as the API validates a
             # batch after accepting it); a large batch's output file is then written ahead.
-            BatchService.finish(batch)
-            batch.decide()
-            if results is not None and batch.size >= FILE_MIN_REQUESTS:
-                results.write_ahead((*results_key(batch, None), False), partial(output_chunks, batch, None, False))
+            try:
+                BatchService.finish(batch)
+                batch.decide()
+                if results is not None and batch.size >= FILE_MIN_REQUESTS:
+                    results.write_ahead((*results_key(batch, None), False), partial(output_chunks, batch, None, False))
+            finally:
+                if promised is not None:
+                    promised()
 
         return Created(answer, finish, large)
 

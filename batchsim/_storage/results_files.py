@@ -427,6 +427,9 @@ class ResultsFileStore:
         self._writer: _ThreadWriter | _ProcessWriter | None = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
         self._writing: set[Future[int]] = set()  # dropped files included, until their writer stops
+        self._promised = 0  # write-aheads a create announced and has not started yet
+        self._kept = threading.Event()  # set while no promise is pending
+        self._kept.set()
 
     # -- the port ---------------------------------------------------------------------------------
 
@@ -442,9 +445,25 @@ class ResultsFileStore:
             if file is not None:
                 self._retire(file)
 
+    def promise(self) -> Callable[[], None]:
+        with self._lock:
+            self._promised += 1
+            self._kept.clear()
+        open_ = [True]
+
+        def end() -> None:
+            with self._lock:
+                if open_:
+                    open_.clear()
+                    self._promised -= 1
+                    if not self._promised:
+                        self._kept.set()
+
+        return end
+
     def pending(self) -> int:
         with self._lock:
-            return len(self._writing)
+            return len(self._writing) + self._promised
 
     def wait_written(self, timeout: float | None = None) -> bool:
         """Wait until no file is being written (dropped ones included) or ``timeout`` seconds
@@ -453,12 +472,16 @@ class ResultsFileStore:
         while True:
             with self._lock:
                 writing = {done for done in self._writing if not done.done()}
-            if not writing:
+                promised = self._promised
+            if not writing and not promised:
                 return True
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 return False
-            concurrent.futures.wait(writing, left)
+            if writing:
+                concurrent.futures.wait(writing, left)
+            else:  # a create's write-ahead is about to start (no sleep: autoadvance patches it)
+                self._kept.wait(left)
 
     def size(self, key: object) -> int | None:
         with self._lock:

@@ -372,3 +372,19 @@ def test_a_download_waiting_for_the_writer_under_autoadvance_leaves_the_clock_al
         body = _download(sim, batch_id)
         assert sim.now() == before
     assert body.count(b"\n") == 5 * N
+
+
+def test_a_promised_write_ahead_counts_as_pending_until_it_starts() -> None:
+    """A create answers before it starts its results file: health counts that file from the
+    answer on, so waiting for ``results_pending == 0`` never ends before the write begins."""
+    store = ResultsFileStore()
+    try:
+        started = store.promise()
+        assert store.pending() == 1
+        assert store.wait_written(timeout=0.05) is False
+        threading.Timer(0.05, started).start()
+        assert store.wait_written(timeout=60) is True
+        started()  # ending it twice changes nothing
+        assert store.pending() == 0
+    finally:
+        store.close()

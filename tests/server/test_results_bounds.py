@@ -142,3 +142,20 @@ def test_write_jobs_are_private_cleaned_on_stop_and_swept_after_a_kill(tmp_path:
             assert folder.exists()  # killed outright: nothing could clean up
     with running_server(env=isolated):
         assert not folder.exists(), "the next server to start did not sweep the killed one's jobs"
+
+
+def test_a_large_create_counts_as_pending_from_its_answer_on() -> None:
+    """The results file a create writes ahead starts after its answer (its params are checked
+    first): health counts it from the answer on, so a client waiting for ``results_pending`` to
+    reach 0 waits for the file, not only until the write begins."""
+    with running_server() as server, httpx2.Client(timeout=120) as client:
+        headers = {"x-api-key": "k"}
+        created = client.post(server.url + BATCHES, json={"requests": requests_body(50_000)}, headers=headers)
+        assert created.status_code == 200, created.text[:300]
+        health = client.get(server.url + "/_batchsim/health").json()
+        assert health["results_pending"] >= 1, health
+        deadline = time.monotonic() + 300
+        while client.get(server.url + "/_batchsim/health").json()["results_pending"]:
+            assert time.monotonic() < deadline, "the results file was never written"
+            time.sleep(0.05)
+        assert results_on_disk([server.process.pid]), "pending ended with no results file written"
