@@ -69,8 +69,16 @@ class _Client:
 
     def call(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes, float]:
         started = time.perf_counter()
-        self.conn.request(method, path, body, _HEADERS)
-        response = self.conn.getresponse()
+        try:
+            self.conn.request(method, path, body, _HEADERS)
+            response = self.conn.getresponse()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # The server closed the idle connection (uvicorn's keep-alive timeout, 5 s) while
+            # the next call was being prepared: the call never reached it; send it on a new one.
+            self.conn.close()
+            started = time.perf_counter()
+            self.conn.request(method, path, body, _HEADERS)
+            response = self.conn.getresponse()
         data = response.read()
         return response.status, data, time.perf_counter() - started
 

@@ -78,7 +78,8 @@ def test_the_wheel_and_sdist_install_and_run(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in ("flaky.toml", "expiring.json", "overloaded.toml"):
         assert f"batchsim/scenarios/{name}" in names
-    assert {"batchsim/openapi.json", "batchsim/_http/static/index.html", "batchclient/__init__.py"} <= names
+    assert {"batchsim/_http/static/index.html", "batchclient/__init__.py"} <= names
+    assert {"batchsim/openapi.json", "batchsim/openapi-openai.json", "batchsim/openapi-gemini.json"} <= names
     if sdist is not None:
         with tarfile.open(sdist) as tar:
             members = {m.name.split("/", 1)[1] for m in tar.getmembers() if "/" in m.name}

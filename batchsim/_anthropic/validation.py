@@ -416,7 +416,7 @@ def _check_messages(messages: Any) -> str | None:
             return f"messages.{j}: Input should be a valid dictionary"
         if "role" not in message:
             return f"messages.{j}.role: Field required"
-        if message["role"] not in _ROLES:
+        if not isinstance(message["role"], str) or message["role"] not in _ROLES:
             return f"messages.{j}.role: Input should be 'user' or 'assistant'"
         if "content" not in message:
             return f"messages.{j}.content: Field required"
@@ -519,8 +519,12 @@ def _check_optional(params: dict[str, Any]) -> str | None:
     if choice is not None:
         if not isinstance(choice, dict) or choice.get("type") not in ("auto", "any", "tool", "none"):
             return "tool_choice: Input should be an object with type 'auto', 'any', 'tool' or 'none'"
-        if choice["type"] == "tool" and choice.get("name") not in names:
-            return f"tool_choice.name: tool {choice.get('name')!r} is not among the request's tools"
+        if choice["type"] == "tool":
+            name = choice.get("name")
+            if not isinstance(name, str):
+                return "tool_choice.name: Input should be a valid string"
+            if name not in names:
+                return f"tool_choice.name: tool {name!r} is not among the request's tools"
         if choice["type"] == "any" and not names:
             return "tool_choice: type 'any' requires at least one tool"
     return None

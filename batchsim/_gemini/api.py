@@ -454,9 +454,7 @@ class GeminiApi:
             declared = int(declared_raw)
             if declared > MAX_FILE_BYTES:
                 raise InvalidError(f"File size {declared} exceeds the maximum of {MAX_FILE_BYTES} bytes (2 GB).")
-        data = _lenient_json(body)
-        meta = data.get("file") if isinstance(data, dict) else None
-        meta = meta if isinstance(meta, dict) else {}
+        meta = _start_metadata(_lenient_json(body))
         display = meta.get("displayName", meta.get("display_name"))
         mime = headers.get("x-goog-upload-header-content-type") or meta.get("mimeType") or meta.get("mime_type")
         name = meta.get("name")
@@ -606,6 +604,22 @@ class GeminiApi:
             )  # fmt: skip
             self.files.add(record, whole)  # type: ignore[arg-type]
         return record
+
+
+def _start_metadata(data: Any) -> dict[str, Any]:
+    """The ``file`` of an upload's start body, its names checked as Google's JSON parser does."""
+    if not isinstance(data, dict):
+        raise InvalidError("Invalid JSON payload received. Expected an object.")
+    meta = data.get("file")
+    if meta is None:
+        return {}
+    if not isinstance(meta, dict):
+        raise InvalidError("Invalid value at 'file' (type.googleapis.com/google.ai.generativelanguage.v1beta.File)")
+    for camel, snake in (("name", "name"), ("displayName", "display_name"), ("mimeType", "mime_type")):
+        for key in {camel, snake}:
+            if meta.get(key) is not None and not isinstance(meta[key], str):
+                raise InvalidError(f"Invalid value at 'file.{snake}' (TYPE_STRING)")
+    return meta
 
 
 def _exists(file_id: str) -> DomainError:

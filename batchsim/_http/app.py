@@ -129,10 +129,23 @@ def _fault_error(fault: Fault) -> HttpError:
     return HttpError(fault.status, message, headers=headers)
 
 
-def _allowed(routes: list[Any], path: str) -> str:
-    """The methods the routes matching ``path`` accept, for a 405's ``Allow`` header."""
-    methods = {m for r in routes if isinstance(r, Route) and r.methods and r.path_regex.match(path) for m in r.methods}
-    return ", ".join(sorted(methods))
+def _not_allowed(ctx: ApiContext, routes: list[Any], scope: Scope) -> tuple[Dialect, str]:
+    """The dialect of a 405 and its ``Allow`` header: the methods of the routes matching the path
+    that the provider the call is for serves there. That provider is the one whose dialect claims
+    the call among those serving the path, else the one the first route matching it falls back to.
+    A route with text after its last parameter (``/v1/files/{file_id}:download``) is the only match
+    of a path it matches: the plain one (``/v1/files/{file_id}``) takes that path only as an id
+    holding a colon."""
+    path, headers = scope["path"], scope["headers"]
+    found = [r for r in routes if isinstance(r, Route) and r.methods and r.path_regex.match(path)]
+    found = [r for r in found if _SUFFIXED.search(r.path)] or found
+    served = [(r, r.endpoint.choices) for r in found if isinstance(r.endpoint, _Endpoint)]
+    if not served:
+        return ctx.dialect_for(headers), ", ".join(sorted({m for r in found for m in r.methods or ()}))
+    claiming = [d for _, choices in served for _, d in choices if d.claims(headers)]
+    dialect = claiming[0] if claiming else served[0][1][-1][1]
+    methods = {m for r, choices in served if any(d is dialect for _, d in choices) for m in r.methods or ()}
+    return dialect, ", ".join(sorted(methods))
 
 
 class _Table:
@@ -455,10 +468,11 @@ def build_app(ctx: ApiContext, control_routes: list[Route] | None = None) -> Sta
         else:
             message = str(exc.detail)
         headers = dict(exc.headers or {})
-        if exc.status_code == 405:  # every route of the path, not only the one Starlette tried
-            headers["allow"] = _allowed(request.app.router.routes, request.scope["path"]) or headers.get("Allow", "")
-            headers.pop("Allow", None)
         dialect = ctx.dialect_for(request.scope["headers"])
+        if exc.status_code == 405:  # every route of the path, not only the one Starlette tried
+            dialect, allow = _not_allowed(ctx, request.app.router.routes, request.scope)
+            headers["allow"] = allow or headers.get("Allow", "")
+            headers.pop("Allow", None)
         return error_response(dialect, HttpError(exc.status_code, message, headers=headers))
 
     async def server_error(request: Request, exc: Exception) -> Response:

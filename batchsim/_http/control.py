@@ -3,7 +3,9 @@
 Reserved like moto's ``/moto-api/``: tests and CI steps in any language drive the emulator
 through it. With an admin token set, every control route except ``health`` and ``openapi.json``
 needs ``x-batchsim-admin-token: <token>`` (401 otherwise). ``GET /_batchsim/openapi.json`` serves
-the OpenAPI description of the six batch routes, for OpenAPI tools such as schemathesis.
+an OpenAPI description of a provider's routes (``?provider=anthropic``, the default, ``openai`` or
+``gemini``: one document each, as Anthropic and OpenAI share ``/v1/files``), for OpenAPI tools such
+as schemathesis.
 """
 
 from __future__ import annotations
@@ -88,10 +90,14 @@ async def _json_body(ctx: ApiContext, request: Request) -> Any:
         raise InvalidError(f"The request body is not valid JSON: {exc}") from None
 
 
+OPENAPI_DOCUMENTS = {"anthropic": "openapi.json", "openai": "openapi-openai.json", "gemini": "openapi-gemini.json"}
+"""Each provider's OpenAPI 3.1 description (package data, written by scripts/extract_openapi.py)."""
+
+
 @cache
-def openapi_description() -> bytes:
-    """The OpenAPI 3.1 description of the six batch routes (``batchsim/openapi.json``)."""
-    return files("batchsim").joinpath("openapi.json").read_bytes()
+def openapi_description(provider: str = "anthropic") -> bytes:
+    """The OpenAPI 3.1 description of a provider's routes."""
+    return files("batchsim").joinpath(OPENAPI_DOCUMENTS[provider]).read_bytes()
 
 
 def json_response(ctx: ApiContext, data: Any, status: int = 200) -> Response:
@@ -184,13 +190,17 @@ def control_routes(sim: Controlled, ctx: ApiContext) -> list[Route]:
         sim.journal.clear()
         return {"calls": []}
 
-    async def openapi(request: Request) -> Response:
-        return json_response(ctx, openapi_description())
+    async def openapi(request: Request) -> Any:
+        provider = request.query_params.get("provider") or "anthropic"
+        if provider not in OPENAPI_DOCUMENTS:
+            choices = ", ".join(OPENAPI_DOCUMENTS)
+            raise InvalidError(f"provider: expected one of {choices}, got {provider[:40]!r}")
+        return json_response(ctx, openapi_description(provider))
 
     base = "/_batchsim"
     return [
         Route(f"{base}/health", guarded(ctx, health, open_route=True), methods=["GET"]),
-        Route(f"{base}/openapi.json", openapi, methods=["GET"]),
+        Route(f"{base}/openapi.json", guarded(ctx, openapi, open_route=True), methods=["GET"]),
         Route(f"{base}/clock", guarded(ctx, clock), methods=["GET"]),
         Route(f"{base}/clock/advance", guarded(ctx, advance), methods=["POST"]),
         Route(f"{base}/scenario", guarded(ctx, get_scenario), methods=["GET"]),

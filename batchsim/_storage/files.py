@@ -52,6 +52,9 @@ class MemoryFiles:
         self._lock = threading.Lock()
         self._dir: str | None = None
         self._paths: dict[tuple[str, str], str] = {}
+        self._stored = 0
+        """How many files were ever stored: each gets a path of its own (a count of the paths
+        held would name a deleted file's path again, and a new file would take a live one's)."""
         self._finalizer: weakref.finalize[Any, Any] | None = None
 
     def _folder(self) -> str:
@@ -69,7 +72,8 @@ class MemoryFiles:
             if self._used + record.size > self.max_bytes:
                 raise _full(self.max_bytes)
             self._used += record.size
-            kept = os.path.join(self._folder(), f"{len(self._paths)}-{os.getpid()}")
+            self._stored += 1
+            kept = os.path.join(self._folder(), f"{self._stored}-{os.getpid()}")
             self._paths[(record.workspace, record.id)] = kept
         try:
             if not _moved(path, kept):

@@ -357,8 +357,12 @@ class _ProcessWriter:
         return done
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)  # its job stops soon: its file is gone
+        # The jobs' folder goes first: on a loaded machine the pool may take a while to let its
+        # process go (one still starting must finish starting), and a server stopped meanwhile
+        # must not leave prompts behind. A job already reading its file reads on.
         shutil.rmtree(self._folder, ignore_errors=True)
+        self._pool.shutdown(wait=True, cancel_futures=True)  # its job stops soon: its file is gone
+        shutil.rmtree(self._folder, ignore_errors=True)  # a job written while it shut down
 
 
 def _jobs_parent() -> str:
