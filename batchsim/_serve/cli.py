@@ -66,7 +66,7 @@ def _seconds(text: str) -> float:
     return value
 
 
-_SIZES = (  # option, default, what it bounds (README: Security); each also reads BATCHSIM_<OPTION>
+_SIZES = (  # option, default, what it bounds (docs/security.md); each also reads BATCHSIM_<OPTION>
     ("--journal-bytes", "64M", "memory the request journal may hold; oldest calls dropped first"),
     ("--body-budget", "1G", "request body bytes in flight at once, server-wide; beyond it: 529 overloaded_error"),
     ("--results-disk", "4G", "disk all results files may take together, across workers"),
@@ -79,7 +79,7 @@ _SIZES = (  # option, default, what it bounds (README: Security); each also read
     ("--url-max", "16K", "a request's URL (path and query); beyond it: 414 and the connection closed"),
 )
 
-_TIMEOUTS = (  # option, default, what it times out (README: Security)
+_TIMEOUTS = (  # option, default, what it times out (docs/security.md)
     ("--header-timeout", "30", "a request head not complete this long after its first byte: 408, closed"),
     ("--body-timeout", "30", "a request body that stops arriving this long: 408 timeout_error, closed"),
     ("--send-timeout", "60", "an answer the client stops reading this long: the connection is cut"),
