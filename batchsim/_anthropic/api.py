@@ -111,6 +111,9 @@ class _WithFiles:
 
 _PAGES = 64
 """List answers kept (the most recent cursors and limits polled)."""
+_PAGE_BYTES = 64 * 1024
+"""The largest list answer kept (a page of about a hundred batches): what polling clients ask
+for; larger pages are built each time, so the kept ones hold at most 4 MiB."""
 _PAGE_EMPTY_FOR = 1 << 62
 """An empty page holds until the store changes."""
 
@@ -241,7 +244,7 @@ class MessageBatches:
             first = last = b"null"
         more = b"true" if page.has_more else b"false"
         answer = b'{"data":[%b],"has_more":%b,"first_id":%b,"last_id":%b}' % (data, more, first, last)
-        if changes is not None and all(_settled(e.batch) for e in entries):
+        if changes is not None and len(answer) <= _PAGE_BYTES and all(_settled(e.batch) for e in entries):
             spans = [e.batch.memo.get("json-last") or (now, now + 1) for e in entries]
             start = max((s[0] for s in spans), default=now)
             end = min((s[1] for s in spans), default=_PAGE_EMPTY_FOR)
