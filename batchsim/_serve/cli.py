@@ -355,7 +355,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
         return record(args.upstream, args.out, args.host, args.port, args.log_level, args.http, args.provider)
     if args.command == "drift":
-        from .drift import main as drift
+        from .drift_cli import main as drift
 
         return drift(args)
     if args.command in control_cli.COMMANDS:
