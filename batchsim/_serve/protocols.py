@@ -216,8 +216,10 @@ class ClosingHttpToolsProtocol(HttpToolsProtocol):
             raise _RefusedHeadError
         self._head_since = None
         self._head_bytes = 0
+        cycle = self.cycle
         super().on_headers_complete()
-        self.cycle.transport = _HeadWithBody(self.transport, self.loop)  # type: ignore[assignment]
+        if self.cycle is not cycle and self.cycle is not None:  # not an upgrade: its answer's writes
+            self.cycle.transport = _HeadWithBody(self.transport, self.loop)  # type: ignore[assignment]
 
     def pause_writing(self) -> None:
         super().pause_writing()

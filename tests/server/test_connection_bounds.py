@@ -131,6 +131,21 @@ def test_a_small_answer_leaves_in_one_write(sized: ServerProcess) -> None:
             assert len(body) == length and orjson.loads(body)["status"] == "ok", data[:300]
 
 
+def test_a_websocket_upgrade_is_refused_as_before(sized: ServerProcess) -> None:
+    """An upgrade request has no answer cycle of its own: it is refused by the WebSocket side
+    (403; h11 serves it as plain HTTP), never taken for an invalid request."""
+    upgrade = (
+        b"upgrade: websocket\r\nconnection: Upgrade\r\n"
+        b"sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n"
+    )
+    with connect(sized) as sock:
+        sock.sendall(_head("/ws", upgrade))
+        answer = sock.recv(65536)
+    assert answer.startswith((b"HTTP/1.1 403", b"HTTP/1.1 404")), answer[:200]
+    assert b"Invalid HTTP request" not in answer
+    assert httpx2.get(sized.url + HEALTH, timeout=30).status_code == 200
+
+
 def test_100_continue_is_sent_before_the_body_is(sized: ServerProcess) -> None:
     """A client that waits for ``100 Continue`` before sending its body gets it at once (the
     answer's first write is not held back for a body that cannot come yet)."""
