@@ -28,10 +28,11 @@ from .._engine.batch import SUCCEEDED, Batch
 from .._engine.clock import MICROS, Clock
 from .._engine.errors import InvalidError, NotFoundError, TooLargeError
 from .._engine.ids import IdFormat
+from .._engine.params import PackedParams
 from .._engine.ports import FileRecord, Files
 from .._engine.times import rfc3339
 from .._http.forms import parse_form
-from .tokens import file_references, mentions_files
+from .tokens import FILE_ID, file_references, mentions_files
 
 __all__ = [
     "FILE_IDS",
@@ -223,6 +224,8 @@ class AnthropicFiles:
 def referenced_files(params: Sequence[bytes]) -> dict[int, list[str]]:
     """The file ids each request references, for the requests that reference any."""
     refs: dict[int, list[str]] = {}
+    if isinstance(params, PackedParams) and not params.mentions(FILE_ID):
+        return refs  # no request names a file: no need to look at each
     for i, raw in enumerate(params):
         if mentions_files(raw):
             try:

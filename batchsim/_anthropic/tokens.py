@@ -25,7 +25,8 @@ NOT_PROMPT = (REQUEST_KEYS - COUNT_KEYS) | {"speed", "user_profile_id", "billing
 """Members that do not count as prompt: every member a batch request may have that a counting
 request may not (``max_tokens``, ``temperature``, ``metadata``...), and the settings both take."""
 _NOT_PROMPT = tuple(sorted(NOT_PROMPT))
-_FILE_ID = b'"file_id"'
+FILE_ID = b'"file_id"'
+"""What encoded params that may reference an uploaded file hold."""
 
 
 def prompt_size(params: Mapping[str, Any], encoded_size: int) -> int:
@@ -46,7 +47,7 @@ def input_tokens(params: Mapping[str, Any], encoded_size: int, file_bytes: int =
 
 def mentions_files(raw: bytes) -> bool:
     """Whether encoded params may reference a file (a cheap byte search)."""
-    return _FILE_ID in raw
+    return FILE_ID in raw
 
 
 def file_references(params: Mapping[str, Any]) -> Iterator[tuple[str, str]]:

@@ -51,6 +51,11 @@ class PackedParams(Sequence[bytes]):
             self._found = cuts  # two threads may both find them: the same array
         return cuts
 
+    def mentions(self, needle: bytes) -> bool:
+        """Whether any item may hold ``needle`` (one search of the whole buffer, in C: a batch
+        whose requests never mention it skips the request-by-request look)."""
+        return needle in self._blob
+
     @classmethod
     def encode(cls, params: list[Any]) -> PackedParams:
         """Encode every item with one ``orjson.dumps`` call.
