@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route, Router
+from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from .._engine.clock import Clock
@@ -162,17 +162,17 @@ class _Table:
         self.found: dict[Any, tuple[Any, list[str]]] = {}
 
 
-class _Router(Router):
-    """Starlette's router with the providers' operations found by a look-up: Starlette tries its
-    routes one after the other, so an operation sat behind every route registered before it (a
-    retrieve of OpenAI's behind all of Anthropic's). Calls no operation matches exactly (``HEAD``,
-    a root path, a 404 or 405) take Starlette's way."""
+class _App(Starlette):
+    """The app, with the providers' operations found by a look-up before anything else runs:
+    Starlette tries its routes one after the other (an operation sat behind every route
+    registered before it: a retrieve of OpenAI's behind all of Anthropic's), and runs each call
+    through its two middlewares and their wrapped ``send``, which an operation does not need
+    (``_serve`` answers every failure itself). Calls no operation matches exactly (``HEAD``, a
+    root path, the control plane, the dashboard, a 404 or 405) take Starlette's way."""
 
-    def __init__(self, routes: list[Any], tables: dict[tuple[str, int], list[_Table]]) -> None:
-        super().__init__(routes=routes)
-        self.tables = tables
+    tables: dict[tuple[str, int], list[_Table]] = {}
 
-    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # A custom method (Gemini's ``{name}:cancel``, ``{file}:download``) takes Starlette's way,
         # where it is tried before the plain path that would match it too (see _ordered).
         if scope["type"] == "http" and not scope.get("root_path") and ":" not in (path := scope["path"]):
@@ -190,9 +190,10 @@ class _Router(Router):
                     if not all(values):  # a parameter is a segment of at least one character
                         continue
                     scope["path_params"] = dict(zip(names, values, strict=True))
+                scope["app"] = self
                 await endpoint(scope, receive, send)
                 return
-        await super().app(scope, receive, send)
+        await super().__call__(scope, receive, send)
 
 
 def _tables(routes: list[tuple[str, str, Any]]) -> dict[tuple[str, int], list[_Table]]:
@@ -200,7 +201,7 @@ def _tables(routes: list[tuple[str, str, Any]]) -> dict[tuple[str, int], list[_T
     parameters), the most literal first within each method and segment count."""
     tables: dict[tuple[str, int], dict[tuple[tuple[int, ...], tuple[int, ...]], _Table]] = {}
     for method, path, endpoint in routes:
-        if ":" in path:  # a custom method: Starlette's way (see _Router)
+        if ":" in path:  # a custom method: Starlette's way (see _App)
             continue
         parts = path.split("/")
         is_param = [p.startswith("{") and p.endswith("}") for p in parts]
@@ -483,6 +484,6 @@ def build_app(ctx: ApiContext, control_routes: list[Route] | None = None) -> Sta
         log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
         return error_response(ctx.dialect_for(request.scope["headers"]), HttpError(500, "Internal server error"))
 
-    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: server_error})
-    app.router = _Router(routes, _tables(endpoints))
+    app = _App(routes=routes, exception_handlers={HTTPException: http_error, Exception: server_error})
+    app.tables = _tables(endpoints)
     return app
