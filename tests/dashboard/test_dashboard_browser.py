@@ -19,6 +19,19 @@ pytestmark = pytest.mark.server
 PARAMS = {"model": "claude-sonnet-4-5", "max_tokens": 16, "messages": [{"role": "user", "content": "Hi"}]}
 
 
+def _now(browser: Any, selector: str, attribute: str) -> str:
+    """An attribute of what ``selector`` finds, read in the same script that finds it: the page
+    redraws itself every 2 s, and an element found by one call may be gone by the next."""
+    value = browser.execute_script(
+        "const e = document.querySelector(arguments[0]);"
+        " return e ? (arguments[1] === 'href' ? e.href : e.getAttribute(arguments[1])) : null;",
+        selector,
+        attribute,
+    )
+    assert value is not None, f"nothing matches {selector}"
+    return str(value)
+
+
 def create(server: ServerProcess, n: int, key: str = "dashboard-key-1234", prefix: str = "req") -> str:
     with anthropic.Anthropic(base_url=server.url, api_key=key, max_retries=0) as client:
         batch = client.messages.batches.create(
@@ -192,8 +205,8 @@ def test_batch_ids_are_links_the_keyboard_follows(ui: ServerProcess, browser: An
     batch_id = create(ui, 3)
     open_ui(browser, ui)
     wait_for(browser, lambda b: rows(b, "batches-body") == [batch_id], "the batch row")
-    link = browser.find_element(By.CSS_SELECTOR, f"#batches-body tr[data-id='{batch_id}'] td.id a")
-    assert link.get_attribute("href") == f"{ui.url}/_batchsim/ui/batches/{batch_id}"  # opens in a new tab too
+    href = _now(browser, f"#batches-body tr[data-id='{batch_id}'] td.id a", "href")
+    assert href == f"{ui.url}/_batchsim/ui/batches/{batch_id}"  # opens in a new tab too
     click(browser, f"#batches-body tr[data-id='{batch_id}'] td:nth-child(3)")  # the row is no button
     assert browser.current_url == f"{ui.url}/_batchsim/ui"
     body = browser.find_element(By.TAG_NAME, "body")
@@ -234,7 +247,6 @@ def test_focus_stays_where_it_was_when_the_page_redraws(ui: ServerProcess, brows
 
 
 def test_the_filters_live_in_the_url(ui: ServerProcess, browser: Any) -> None:
-    from selenium.webdriver.common.by import By
 
     running = create(ui, 2)
     ui.advance(3600)
@@ -247,8 +259,7 @@ def test_the_filters_live_in_the_url(ui: ServerProcess, browser: Any) -> None:
     assert browser.current_url == f"{ui.url}/_batchsim/ui?status=ended"
     browser.refresh()  # a reload keeps the filter: the server reads it too
     wait_for(browser, lambda b: rows(b, "batches-body") == [ended_id], "the filter after a reload")
-    chip = browser.find_element(By.CSS_SELECTOR, "#status-filter a[aria-current='true']")
-    assert chip.get_attribute("data-status") == "ended"
+    assert _now(browser, "#status-filter a[aria-current='true']", "data-status") == "ended"
     browser.back()
     wait_for(browser, lambda b: len(rows(b, "batches-body")) == 2, "both again")
 
@@ -428,7 +439,7 @@ def test_openai_batches_beside_anthropic_ones(ui: ServerProcess, browser: Any) -
         batch = client.batches.retrieve(done)
         for name, file_id in (("output", batch.output_file_id), ("error", batch.error_file_id)):
             assert file_id is not None
-            href = browser.find_element("id", f"file-{name}").get_attribute("href")
+            href = _now(browser, f"#file-{name}", "href")
             assert httpx2.get(href).content == client.files.content(file_id).content
     assert "cancel-batch" not in browser.page_source and "delete-batch" not in browser.page_source
     browser.get(f"{ui.url}/_batchsim/ui/batches/{failed}")
