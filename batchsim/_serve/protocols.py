@@ -141,6 +141,50 @@ class _RefusedHeadError(Exception):
     """Raised in a parser callback to stop parsing a head that is refused."""
 
 
+class _Bounded(asyncio.Protocol):
+    """What both HTTP protocols below add the same way: each request's answer written in one
+    piece (:class:`_HeadWithBody`), and the timeouts the sweeper enforces (a send the client
+    stopped reading, a head that stopped arriving). Listed first among the bases, so its
+    ``super()`` calls reach uvicorn's protocol."""
+
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+    cycle: Any
+    _head_since: float | None = None
+    """When the head being read began (or the connection opened, before its first request)."""
+    _paused_since: float | None = None
+    """When the transport last asked us to stop writing (the client is not reading)."""
+
+    def _head_open(self) -> bool:
+        """Whether a head has begun arriving and not ended (a request to answer 408)."""
+        raise NotImplementedError
+
+    def _one_write(self, previous: Any) -> None:
+        """Give a cycle made since ``previous`` was the current one (a request began; none for
+        an upgrade) the transport that writes its answer's head with its body."""
+        cycle = self.cycle
+        if cycle is not previous and cycle is not None:
+            cycle.transport = _HeadWithBody(self.transport, self.loop)
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self._paused_since = self.loop.time()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._paused_since = None
+
+    def overdue(self, now: float, limits: Limits) -> None:
+        """Called by the sweeper: time out a stalled send (cut) or a stalled head (408)."""
+        if self._paused_since is not None and now - self._paused_since >= limits.send_timeout:
+            self.transport.abort()
+        elif self._head_since is not None and now - self._head_since >= limits.header_timeout:
+            if self._head_open():
+                _send_and_close(self.transport, _head_too_slow(limits))
+            else:
+                self.transport.close()  # never sent a byte: nobody to answer
+
+
 # -- httptools -----------------------------------------------------------------------------------------
 
 try:
@@ -151,17 +195,13 @@ except ImportError:  # pragma: no cover - uvicorn[standard] ships httptools wher
     HttpToolsProtocol = H11Protocol  # type: ignore[misc,assignment]
 
 
-class ClosingHttpToolsProtocol(HttpToolsProtocol):
+class ClosingHttpToolsProtocol(_Bounded, HttpToolsProtocol):
     """uvicorn's httptools protocol with the close extension and the connection bounds."""
 
-    _head_since: float | None = None
-    """When the head being read began (or the connection opened, before its first request)."""
     _head_bytes = 0
     """Bytes read so far while the head was incomplete."""
     _read = 0
     """The size of the read being parsed."""
-    _paused_since: float | None = None
-    """When the transport last asked us to stop writing (the client is not reading)."""
     _refusal: bytes | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -218,26 +258,7 @@ class ClosingHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         cycle = self.cycle
         super().on_headers_complete()
-        if self.cycle is not cycle and self.cycle is not None:  # not an upgrade: its answer's writes
-            self.cycle.transport = _HeadWithBody(self.transport, self.loop)  # type: ignore[assignment]
-
-    def pause_writing(self) -> None:
-        super().pause_writing()
-        self._paused_since = self.loop.time()
-
-    def resume_writing(self) -> None:
-        super().resume_writing()
-        self._paused_since = None
-
-    def overdue(self, now: float, limits: Limits) -> None:
-        """Called by the sweeper: time out a stalled send (cut) or a stalled head (408)."""
-        if self._paused_since is not None and now - self._paused_since >= limits.send_timeout:
-            self.transport.abort()
-        elif self._head_since is not None and now - self._head_since >= limits.header_timeout:
-            if self._head_open():
-                _send_and_close(self.transport, _head_too_slow(limits))
-            else:
-                self.transport.close()  # never sent a byte: nobody to answer
+        self._one_write(cycle)
 
 
 # -- h11 ---------------------------------------------------------------------------------------------------
@@ -285,11 +306,9 @@ class _BoundedConnection(h11.Connection):
         return h11.PAUSED  # uvicorn stops reading; the connection is closing
 
 
-class ClosingH11Protocol(H11Protocol):
+class ClosingH11Protocol(_Bounded, H11Protocol):
     """uvicorn's h11 protocol with the close extension and the connection bounds."""
 
-    _head_since: float | None = None
-    _paused_since: float | None = None
     _received = 0
     """Bytes received since the last request head ended: only past the bound can one be too large."""
 
@@ -318,26 +337,10 @@ class ClosingH11Protocol(H11Protocol):
     def handle_events(self) -> None:
         cycle = self.cycle
         super().handle_events()
-        if self.cycle is not cycle and self.cycle is not None:  # a request began: its answer's writes
-            self.cycle.transport = _HeadWithBody(self.transport, self.loop)  # type: ignore[assignment]
+        self._one_write(cycle)
 
-    def pause_writing(self) -> None:
-        super().pause_writing()
-        self._paused_since = self.loop.time()
-
-    def resume_writing(self) -> None:
-        super().resume_writing()
-        self._paused_since = None
-
-    def overdue(self, now: float, limits: Limits) -> None:
-        """Called by the sweeper: time out a stalled send (cut) or a stalled head (408)."""
-        if self._paused_since is not None and now - self._paused_since >= limits.send_timeout:
-            self.transport.abort()
-        elif self._head_since is not None and now - self._head_since >= limits.header_timeout:
-            if self.conn.their_state is h11.IDLE and self.conn.trailing_data[0]:
-                _send_and_close(self.transport, _head_too_slow(limits))
-            else:
-                self.transport.close()
+    def _head_open(self) -> bool:
+        return self.conn.their_state is h11.IDLE and bool(self.conn.trailing_data[0])
 
 
 if httptools is None:  # pragma: no cover
