@@ -128,6 +128,11 @@ async def read_upload(request: Request, limit: int, budget: BodyBudget | None = 
     return spool, size
 
 
+def _spool() -> Any:
+    """A body's file: in memory up to :data:`SPOOL_THRESHOLD`, an unnamed temporary file past it."""
+    return tempfile.SpooledTemporaryFile(max_size=SPOOL_THRESHOLD, prefix="batchsim-body-")
+
+
 async def _read(request: Request, limit: int, budget: BodyBudget | None, *, whole: bool) -> tuple[Any, int]:
     """:func:`read_upload`; with ``whole``, a body that came in one piece (most JSON bodies) is
     answered as those bytes, with no spool file made for it."""
@@ -158,14 +163,14 @@ async def _read(request: Request, limit: int, budget: BodyBudget | None, *, whol
                 if whole and not more and spool is None:
                     return (chunk if type(chunk) is bytes else bytes(chunk)), size
                 if spool is None:
-                    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_THRESHOLD, prefix="batchsim-body-")  # noqa: SIM115
+                    spool = _spool()
                 spool.write(chunk)
             if not more:
                 break
         if spool is None:
             if whole:
                 return b"", 0
-            spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_THRESHOLD, prefix="batchsim-body-")  # noqa: SIM115
+            spool = _spool()
         spool.seek(0)
         return spool, size
     except BaseException as exc:
